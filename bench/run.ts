@@ -1,0 +1,370 @@
+// npm run bench [-- --quick] [--only mcpproxy,supergateway,mcp-proxy] [--json FILE]
+//
+// Measures mcpproxy against supergateway and mcp-proxy (and a direct stdio baseline, the floor),
+// all in front of test/fixtures/fault-server.mjs and all driven by the same lean client
+// (bench/client.ts). --quick is a CI smoke check: every figure must be produced and no reply of
+// mcpproxy or the baseline may be wrong; it never asserts a timing.
+import { writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import { parseArgs } from 'node:util';
+import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
+import {
+  FIXTURE, TARGET_NAMES, TRANSPORTS, isPerSessionChild, killEverything, launch, mcpproxyBin, sleep, supports,
+  type Running, type TargetName, type Transport,
+} from './peers.ts';
+import {
+  bigReply, idleRss, latency, newCounts, openToFirstReply, pollFirstServed, recordError, throughput,
+  median, type Counts, type OpenSession,
+} from './phases.ts';
+import {
+  machineMeta, openFilesLimit, problemDetails, renderMarkdown, toJson,
+  type Cell, type Column, type Figure,
+} from './report.ts';
+
+interface Settings {
+  warmup: number;
+  calls: number;
+  clients: number[];
+  durationMs: number;
+  bigBytes: number;
+  bigReps: number;
+  idleSteps: number[];
+  independentReps: number;
+  execReps: number;
+  watchdogMs: number;
+}
+
+const FULL: Settings = {
+  warmup: 200, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
+  idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
+};
+const QUICK: Settings = {
+  warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
+  idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 3 * 60_000,
+};
+const OPEN_TIMEOUT_MS = 10_000;
+
+function usage(): never {
+  process.stderr.write('usage: node --import tsx bench/run.ts [--quick] [--only NAME[,NAME]] [--json FILE]\n' +
+    `  NAME: ${TARGET_NAMES.join(', ')} (the direct stdio baseline always runs)\n`);
+  process.exit(2);
+}
+
+function progress(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+// ---- figures ------------------------------------------------------------------------------------
+
+class Figures {
+  readonly list: Figure[] = [];
+
+  add(key: string, title: string, unit: string, better: Figure['better'], transport?: Transport): void {
+    this.list.push({ key, title, unit, better, transport, cells: {} });
+  }
+
+  set(key: string, transport: Transport | undefined, col: Column, cell: Cell): void {
+    const f = this.list.find((x) => x.key === key && x.transport === transport);
+    if (f !== undefined) f.cells[col] = cell;
+  }
+
+  /** Sets the same cell on the row of every transport (the direct baseline has none). */
+  setAll(key: string, col: Column, cell: Cell): void {
+    for (const f of this.list) if (f.key === key) f.cells[col] = cell;
+  }
+}
+
+function defineFigures(s: Settings): Figures {
+  const f = new Figures();
+  for (const t of TRANSPORTS) {
+    f.add('p50', 'sequential call p50', 'ms', 'lower', t);
+    f.add('p99', 'sequential call p99', 'ms', 'lower', t);
+  }
+  for (const n of s.clients) for (const t of TRANSPORTS) f.add(`tp${n}`, `correct replies/s, ${n} clients`, '1/s', 'higher', t);
+  const mib = s.bigBytes / 2 ** 20;
+  for (const t of TRANSPORTS) f.add('big', `one ${mib} MiB reply`, 'ms', 'lower', t);
+  f.add('rss0', 'proxy RSS, no session', 'MiB', 'lower', 'sse');
+  for (const n of s.idleSteps) f.add(`rss${n}`, `proxy RSS, ${n.toLocaleString('en-US')} idle sessions`, 'MiB', 'lower', 'sse');
+  for (const t of TRANSPORTS) f.add('indep', 'independent mode: session open → first reply', 'ms', 'lower', t);
+  for (const t of TRANSPORTS) f.add('exec', 'exec → first served request', 'ms', 'lower', t);
+  return f;
+}
+
+function good(value: number, counts?: Counts, note?: string): Cell {
+  return { value, counts, note };
+}
+function failed(err: unknown, counts: Counts = newCounts()): Cell {
+  recordError(counts, 'phase', err);
+  return { value: NaN, counts };
+}
+
+// ---- runs ---------------------------------------------------------------------------------------
+
+function directOpen(): Promise<StdioSession> {
+  return StdioSession.open(process.execPath, [FIXTURE], OPEN_TIMEOUT_MS);
+}
+
+/** The floor: the fixture on a pipe. Throughput uses one child shared by all clients (unique ids). */
+async function runDirect(f: Figures, s: Settings): Promise<void> {
+  progress('direct: latency');
+  try {
+    const r = await latency(directOpen, s.warmup, s.calls, 120_000);
+    f.setAll('p50', 'direct', good(r.p50Ms, r.counts));
+    f.setAll('p99', 'direct', good(r.p99Ms, r.counts));
+  } catch (err) {
+    f.setAll('p50', 'direct', failed(err));
+    f.setAll('p99', 'direct', failed(err));
+  }
+  for (const n of s.clients) {
+    progress(`direct: ${n} clients`);
+    try {
+      const shared = await directOpen();
+      const view: McpSession = { call: (m, p, t) => shared.call(m, p, t), notify: (m, p) => shared.notify(m, p), strays: 0, close: async () => {} };
+      try {
+        const r = await throughput(async () => view, n, s.durationMs, 60_000);
+        r.counts.strays += shared.strays;
+        f.setAll(`tp${n}`, 'direct', good(r.perSecond, r.counts));
+      } finally {
+        await shared.close();
+      }
+    } catch (err) {
+      f.setAll(`tp${n}`, 'direct', failed(err));
+    }
+  }
+  progress('direct: big reply');
+  try {
+    const r = await bigReply(directOpen, s.bigBytes, s.bigReps);
+    f.setAll('big', 'direct', good(r.medianMs, r.counts));
+  } catch (err) {
+    f.setAll('big', 'direct', failed(err));
+  }
+  progress('direct: spawn → first reply');
+  const r = await openToFirstReply(directOpen, Math.max(s.independentReps, s.execReps));
+  f.setAll('indep', 'direct', good(r.medianMs, r.counts, 'spawn → first reply'));
+  f.setAll('exec', 'direct', good(r.medianMs, r.counts, 'spawn → first reply'));
+  for (const key of ['rss0', ...s.idleSteps.map((n) => `rss${n}`)]) f.setAll(key, 'direct', { note: 'n/a' });
+}
+
+function opener(run: Running, agent: http.Agent): OpenSession {
+  return run.transport === 'sse'
+    ? () => SseSession.open(run.baseUrl, agent, OPEN_TIMEOUT_MS, run.ssePath)
+    : () => StreamableSession.open(run.baseUrl, agent, OPEN_TIMEOUT_MS, run.mcpPath);
+}
+
+/** Launches a target, runs `body`, always stops it and notes processes it left behind. */
+async function withTarget<T>(name: TargetName, transport: Transport, independent: boolean, notes: string[],
+  body: (run: Running, open: OpenSession) => Promise<T>): Promise<T> {
+  const run = await launch(name, transport, { independent, fixedPort: false });
+  const agent = makeAgent();
+  try {
+    return await body(run, opener(run, agent));
+  } finally {
+    agent.destroy();
+    const crashed = run.hasExited();
+    const stop = await run.stop();
+    const mode = independent ? ' (independent)' : '';
+    if (crashed) notes.push(`${run.label}${mode} had exited (code=${run.child.exitCode} signal=${run.child.signalCode}) before the end of its phase; output:\n\n    ${run.tail().replaceAll('\n', '\n    ')}`);
+    if (stop.exit === 'sigkill') notes.push(`${run.label}${mode} ignored SIGTERM for 5 s and was SIGKILLed`);
+    if (stop.leftBehind.length > 0) notes.push(`${run.label}${mode} left ${stop.leftBehind.length} process(es) alive 3 s after it exited on SIGTERM (pids ${stop.leftBehind.join(', ')}; killed by the bench)`);
+  }
+}
+
+async function runShared(f: Figures, s: Settings, name: TargetName, transport: Transport, notes: string[]): Promise<void> {
+  await withTarget(name, transport, false, notes, async (run, open) => {
+    progress(`${run.label}: latency`);
+    try {
+      const r = await latency(open, s.warmup, s.calls, 120_000);
+      f.set('p50', transport, name, good(r.p50Ms, r.counts));
+      f.set('p99', transport, name, good(r.p99Ms, r.counts));
+    } catch (err) {
+      f.set('p50', transport, name, failed(err));
+      f.set('p99', transport, name, failed(err));
+    }
+    for (const n of s.clients) {
+      progress(`${run.label}: ${n} clients`);
+      try {
+        const r = await throughput(open, n, s.durationMs, isPerSessionChild(name, transport) ? 180_000 : 60_000);
+        f.set(`tp${n}`, transport, name, good(r.perSecond, r.counts));
+      } catch (err) {
+        f.set(`tp${n}`, transport, name, failed(err));
+      }
+    }
+    progress(`${run.label}: big reply`);
+    try {
+      const r = await bigReply(open, s.bigBytes, s.bigReps);
+      f.set('big', transport, name, good(r.medianMs, r.counts));
+    } catch (err) {
+      f.set('big', transport, name, failed(err));
+    }
+  });
+}
+
+async function runIdle(f: Figures, s: Settings, name: TargetName, notes: string[]): Promise<void> {
+  const keys = ['rss0', ...s.idleSteps.map((n) => `rss${n}`)];
+  try {
+    await withTarget(name, 'sse', false, notes, async (run, open) => {
+      progress(`${run.label}: idle sessions ${s.idleSteps.join(', ')}`);
+      const fdBudget = (openFilesLimit() ?? 1024) - 300;
+      const r = await idleRss(run, s.idleSteps, open, 300_000, fdBudget);
+      for (const [i, key] of keys.entries()) {
+        const step = i === 0 ? 0 : s.idleSteps[i - 1];
+        const v = r.rssMiB.get(step);
+        f.set(key, 'sse', name, v === undefined ? { value: NaN, counts: r.counts } : good(v, r.counts));
+      }
+    });
+  } catch (err) {
+    for (const key of keys) f.set(key, 'sse', name, failed(err));
+  }
+}
+
+async function runIndependent(f: Figures, s: Settings, name: TargetName, transport: Transport, notes: string[]): Promise<void> {
+  if (!supports(name, transport, { independent: true, fixedPort: false })) {
+    f.set('indep', transport, name, { note: 'n/a (shared only)' });
+    return;
+  }
+  try {
+    await withTarget(name, transport, true, notes, async (run, open) => {
+      progress(`${run.label} (independent): open → first reply`);
+      const r = await openToFirstReply(open, s.independentReps);
+      f.set('indep', transport, name, good(r.medianMs, r.counts));
+    });
+  } catch (err) {
+    f.set('indep', transport, name, failed(err));
+  }
+}
+
+async function runExec(f: Figures, s: Settings, name: TargetName, transport: Transport, notes: string[]): Promise<void> {
+  progress(`${name}/${transport}: exec → first served request`);
+  const c = newCounts();
+  const times: number[] = [];
+  for (let i = 0; i < s.execReps; i++) {
+    try {
+      const run = await launch(name, transport, { independent: false, fixedPort: true, waitReady: false });
+      const agent = makeAgent();
+      try {
+        times.push(await pollFirstServed(run, opener(run, agent), 30_000, c));
+      } finally {
+        agent.destroy();
+        const stop = await run.stop();
+        if (stop.leftBehind.length > 0) notes.push(`${run.label} left ${stop.leftBehind.length} process(es) after SIGTERM (exec phase)`);
+      }
+    } catch (err) {
+      recordError(c, `exec run ${i}`, err);
+    }
+  }
+  f.set('exec', transport, name, good(times.length > 0 ? median(times) : NaN, c));
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+/** Quick mode's assertion: mcpproxy and the baseline produced every figure, with no bad reply. */
+function quickFailures(figs: Figure[], targets: TargetName[]): string[] {
+  const out: string[] = [];
+  const cols: Column[] = ['direct', ...targets.filter((t) => t === 'mcpproxy')];
+  for (const fig of figs) {
+    for (const col of cols) {
+      if (col === 'direct' && fig.key.startsWith('rss')) continue;
+      const cell = fig.cells[col];
+      const where = `${col} ${fig.transport ?? ''} ${fig.key}`;
+      if (cell?.value === undefined || !Number.isFinite(cell.value)) out.push(`${where}: no figure`);
+      const c = cell?.counts;
+      if (c !== undefined && (c.wrong > 0 || c.errors > 0 || c.strays > 0)) {
+        out.push(`${where}: wrong=${c.wrong} errors=${c.errors} strays=${c.strays} ${c.examples.join(' | ')}`);
+      }
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' }, help: { type: 'boolean' } } });
+  } catch {
+    usage();
+  }
+  const { values } = parsed;
+  if (values.help === true) usage();
+  const only = values.only?.split(',').map((x) => x.trim()).filter((x) => x !== '' && x !== 'direct');
+  for (const name of only ?? []) if (!TARGET_NAMES.includes(name as TargetName)) usage();
+  const targets = TARGET_NAMES.filter((t) => only === undefined || only.includes(t));
+  const quick = values.quick === true;
+  const s = quick ? QUICK : FULL;
+
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`[bench] watchdog: not done in ${s.watchdogMs} ms, killing everything\n`);
+    killEverything();
+    process.exit(1);
+  }, s.watchdogMs);
+  watchdog.unref();
+
+  const f = defineFigures(s);
+  const notes: string[] = [];
+  const meta = machineMeta(quick ? 'quick' : 'full', {
+    calls: s.calls, clients: s.clients.join('/'), durationMs: s.durationMs, bigBytes: s.bigBytes,
+    idle: s.idleSteps.join('/'), independentReps: s.independentReps, execReps: s.execReps,
+  });
+
+  await runDirect(f, s);
+  for (const name of targets) {
+    if (name === 'mcpproxy' && !supports('mcpproxy', 'sse', { independent: false, fixedPort: false })) {
+      notes.push(`mcpproxy not measured: ${mcpproxyBin()} does not exist (npm run build)`);
+      continue;
+    }
+    for (const transport of TRANSPORTS) {
+      if (!supports(name, transport, { independent: false, fixedPort: false })) continue;
+      await runShared(f, s, name, transport, notes);
+      await sleep(300);
+    }
+    await runIdle(f, s, name, notes);
+    for (const transport of TRANSPORTS) await runIndependent(f, s, name, transport, notes);
+    for (const transport of TRANSPORTS) await runExec(f, s, name, transport, notes);
+  }
+  for (const name of TARGET_NAMES) {
+    if (targets.includes(name)) continue;
+    for (const fig of f.list) fig.cells[name] = { note: 'not run' };
+  }
+
+  if (targets.includes('supergateway')) {
+    notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
+      'mode is --stateful, which spawns one child per session (stateless spawns one per request).');
+  }
+  const md = renderMarkdown(f.list, meta, notes);
+  process.stdout.write(`${md}\n`);
+  const details = problemDetails(f.list);
+  if (details.length > 0) process.stdout.write(`\nProblems seen:\n${details.map((d) => `- ${d}`).join('\n')}\n`);
+  if (values.json !== undefined) writeFileSync(values.json, toJson(f.list, meta, [...notes, ...details]));
+
+  if (!quick) return 0;
+  const bad = quickFailures(f.list, targets);
+  if (targets.includes('mcpproxy') && !supports('mcpproxy', 'sse', { independent: false, fixedPort: false })) {
+    bad.push(`mcpproxy selected but ${mcpproxyBin()} does not exist`);
+  }
+  if (bad.length > 0) {
+    process.stderr.write(`[bench] quick check FAILED:\n${bad.map((b) => `  ${b}`).join('\n')}\n`);
+    return 1;
+  }
+  process.stderr.write('[bench] quick check passed: every figure produced, no wrong reply\n');
+  return 0;
+}
+
+process.on('exit', () => killEverything());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`[bench] ${sig}: stopping every process started\n`);
+    killEverything();
+    process.exit(130);
+  });
+}
+
+main().then(
+  (code) => {
+    killEverything();
+    process.exit(code);
+  },
+  (err: unknown) => {
+    process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    killEverything();
+    process.exit(1);
+  },
+);
