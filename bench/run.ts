@@ -170,6 +170,21 @@ async function withTarget<T>(name: TargetName, transport: Transport, independent
 }
 
 async function runShared(f: Figures, s: Settings, name: TargetName, transport: Transport, notes: string[]): Promise<void> {
+  try {
+    await sharedPhases(f, s, name, transport, notes);
+  } catch (err) {
+    // The target did not start (or died between phases): every figure of this group failed.
+    const counts = newCounts();
+    recordError(counts, `${name}/${transport}`, err);
+    for (const key of ['p50', 'p99', ...s.clients.map((n) => `tp${n}`), 'big']) {
+      if (f.list.find((x) => x.key === key && x.transport === transport)?.cells[name] === undefined) {
+        f.set(key, transport, name, { value: NaN, counts });
+      }
+    }
+  }
+}
+
+async function sharedPhases(f: Figures, s: Settings, name: TargetName, transport: Transport, notes: string[]): Promise<void> {
   await withTarget(name, transport, false, notes, async (run, open) => {
     progress(`${run.label}: latency`);
     try {
