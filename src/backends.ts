@@ -1,0 +1,194 @@
+/**
+ * The two ways of serving sessions. Shared: one supervised child and one Hub for every session.
+ * Independent: a child and a Hub per session, started with that session's environment and stopped with it.
+ */
+import type { Backend } from './backend.ts';
+import { Child, describeExit, type ChildOptions } from './child.ts';
+import type { Config } from './config.ts';
+import { ProxyError, RpcCode } from './errors.ts';
+import type { JsonRpcMessage } from './jsonrpc/message.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import { Hub, type HubOutput } from './router.ts';
+import type { ClientLink } from './session.ts';
+import { Supervisor } from './supervisor.ts';
+
+const STOP_GRACE_MS = 2000;
+const SWEEP_INTERVAL_MS = 1000;
+
+export interface BackendDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+}
+
+function childOptions(deps: BackendDeps, sessionEnv: Record<string, string>): ChildOptions {
+  const { config, log } = deps;
+  return {
+    command: config.command,
+    args: config.args,
+    env: { ...process.env, ...config.fixedEnv, ...sessionEnv },
+    maxMessageBytes: config.maxMessageBytes,
+    // Enough for a few maximum-size messages; past it the child is not reading and senders get an error.
+    maxStdinQueueBytes: config.maxMessageBytes * 4,
+    stopGraceMs: STOP_GRACE_MS,
+    log,
+  };
+}
+
+function hubOutput(deps: BackendDeps, links: Map<string, ClientLink>, toChild: (msg: JsonRpcMessage) => boolean): HubOutput {
+  return {
+    toChild,
+    toSession: (sessionId, msg, relatedId) => links.get(sessionId)?.deliver(msg, relatedId),
+    note: (event, fields) => deps.log.debug(event, fields),
+    callDone: (method, outcome, ms) => {
+      deps.metrics.requestDone(method, outcome, ms);
+      if (deps.log.isEnabled('debug')) deps.log.debug('request done', { method, outcome, ms });
+    },
+  };
+}
+
+/** Runs `sweep` every second (unref'd): one timer for every request timeout, not one per request. */
+function startSweep(sweep: () => void): NodeJS.Timeout {
+  const timer = setInterval(sweep, SWEEP_INTERVAL_MS);
+  timer.unref();
+  return timer;
+}
+
+export class SharedBackend implements Backend {
+  #links = new Map<string, ClientLink>();
+  #hub: Hub;
+  #supervisor: Supervisor;
+  #sweep: NodeJS.Timeout;
+  #metrics: Metrics;
+
+  constructor(deps: BackendDeps) {
+    this.#metrics = deps.metrics;
+    this.#hub = new Hub(hubOutput(deps, this.#links, (msg) => this.#supervisor.send(msg)), { cacheInitialize: true, now: Date.now });
+    this.#supervisor = new Supervisor(childOptions(deps, {}), {
+      message: (msg) => this.#hub.fromChild(msg),
+      up: (isRestart) => {
+        if (isRestart) this.#metrics.childRestarts++;
+        this.#hub.childUp();
+      },
+      down: (reason) => this.#hub.childDown(reason),
+    });
+    this.#sweep = startSweep(() => this.#hub.expireCalls(deps.config.requestTimeoutMs));
+  }
+
+  async open(sessionId: string, link: ClientLink): Promise<void> {
+    this.#links.set(sessionId, link);
+    this.#hub.addSession(sessionId);
+  }
+
+  receive(sessionId: string, msg: JsonRpcMessage): void {
+    this.#hub.fromClient(sessionId, msg);
+  }
+
+  close(sessionId: string): void {
+    this.#links.delete(sessionId);
+    this.#hub.removeSession(sessionId);
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#supervisor.downReason;
+  }
+
+  get childCount(): number {
+    return this.#supervisor.isRunning ? 1 : 0;
+  }
+
+  get pendingCount(): number {
+    return this.#hub.pendingCount;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sweep);
+    await this.#supervisor.stop();
+  }
+}
+
+interface IsolatedSession {
+  child: Child;
+  hub: Hub;
+  secrets: string[];
+}
+
+export class IndependentBackend implements Backend {
+  #deps: BackendDeps;
+  #sessions = new Map<string, IsolatedSession>();
+  #links = new Map<string, ClientLink>();
+  #stopping = new Set<Promise<unknown>>();
+  #sweep: NodeJS.Timeout;
+  #lastSpawnError: string | undefined;
+
+  constructor(deps: BackendDeps) {
+    this.#deps = deps;
+    this.#sweep = startSweep(() => {
+      for (const { hub } of this.#sessions.values()) hub.expireCalls(deps.config.requestTimeoutMs);
+    });
+  }
+
+  async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
+    const log = this.#deps.log.child({ session: sessionId });
+    for (const value of Object.values(env)) log.addSecret(value);
+    let hub: Hub | undefined;
+    const child = new Child(childOptions({ ...this.#deps, log }, env), {
+      message: (msg) => hub?.fromChild(msg),
+      exit: (exit) => {
+        const reason = `child ${describeExit(exit)}`;
+        hub?.childDown(reason);
+        // The session cannot go on without its child: the client is told and starts a new one.
+        if (this.#sessions.get(sessionId)?.child === child) this.#links.get(sessionId)?.end(reason);
+      },
+    });
+    const failed = await child.spawned;
+    if (failed !== undefined) {
+      for (const value of Object.values(env)) log.removeSecret(value);
+      this.#lastSpawnError = describeExit(failed);
+      throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);
+    }
+    this.#lastSpawnError = undefined;
+    hub = new Hub(hubOutput(this.#deps, this.#links, (msg) => child.send(msg)), { cacheInitialize: false, now: Date.now });
+    hub.addSession(sessionId);
+    this.#links.set(sessionId, link);
+    this.#sessions.set(sessionId, { child, hub, secrets: Object.values(env) });
+  }
+
+  receive(sessionId: string, msg: JsonRpcMessage): void {
+    this.#sessions.get(sessionId)?.hub.fromClient(sessionId, msg);
+  }
+
+  close(sessionId: string): void {
+    const session = this.#sessions.get(sessionId);
+    this.#links.delete(sessionId);
+    if (session === undefined) return;
+    this.#sessions.delete(sessionId);
+    session.hub.removeSession(sessionId);
+    const stopped = session.child.stop();
+    // Values stay masked until the child (which may still log them) is gone.
+    void stopped.then(() => { for (const value of session.secrets) this.#deps.log.removeSecret(value); });
+    this.#stopping.add(stopped);
+    void stopped.finally(() => this.#stopping.delete(stopped));
+  }
+
+  notReadyReason(): string | undefined {
+    return this.#lastSpawnError === undefined ? undefined : `the last child ${this.#lastSpawnError}`;
+  }
+
+  get childCount(): number {
+    return this.#sessions.size;
+  }
+
+  get pendingCount(): number {
+    let count = 0;
+    for (const { hub } of this.#sessions.values()) count += hub.pendingCount;
+    return count;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sweep);
+    for (const sessionId of [...this.#sessions.keys()]) this.close(sessionId);
+    await Promise.all(this.#stopping);
+  }
+}

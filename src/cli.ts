@@ -1,0 +1,70 @@
+/** The command line: flags (each with its environment variable) and the wrapped command after `--`. */
+import { Command, CommanderError, Option } from 'commander';
+import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from './config.ts';
+
+declare const MCPPROXY_VERSION: string;
+export const VERSION = typeof MCPPROXY_VERSION === 'string' ? MCPPROXY_VERSION : '0.0.0-dev';
+
+export type CliOutcome = { kind: 'run'; config: Config } | { kind: 'exit'; code: number };
+
+function option(flags: string, description: string, key?: keyof typeof ENV_VARS): Option {
+  const env = key === undefined ? '' : ` [env: ${ENV_VARS[key]}]`;
+  return new Option(flags, description + env);
+}
+
+function program(): Command {
+  return new Command('mcpproxy')
+    .usage('[options] -- <command> [args...]')
+    .description('Serve a stdio MCP server over HTTP: legacy SSE (/sse) and Streamable HTTP (/mcp).\n' +
+      'The command may instead come from MCP_SERVER_CONFIG (split like shell words, run without a shell).')
+    .version(VERSION, '-V, --version', 'print the version')
+    .argument('[command...]', 'the stdio MCP server to run, after "--"')
+    .passThroughOptions()
+    .addOption(option('--host <addr>', 'address to listen on (default 0.0.0.0)', 'host'))
+    .addOption(option('--port <n>', 'port to listen on; 0 picks a free one (default 8000)', 'port'))
+    .addOption(option('--shared', 'one child for every client (default)', 'shared'))
+    .addOption(new Option('--no-shared', 'independent mode: one child per client session'))
+    .addOption(option('--auth-key <key>', 'access key clients send as auth_key=... or Authorization: Bearer', 'authKey'))
+    .addOption(option('--auth-key-file <path>', 'read the access key from a file', 'authKeyFile'))
+    .addOption(new Option('--no-auth', 'serve without an access key even on a non-loopback address'))
+    .addOption(option('--heartbeat <seconds>', 'comment line on every open SSE stream; 0 turns it off (default 30)', 'heartbeat'))
+    .addOption(option('--log-level <level>', 'error, warn, info or debug (default info)', 'logLevel'))
+    .addOption(option('--log-format <format>', 'text or json (default text)', 'logFormat'))
+    .addOption(option('--max-message-bytes <n>', 'largest message read from the child (default 33554432)', 'maxMessageBytes'))
+    .addOption(option('--max-body-bytes <n>', 'largest HTTP request body (default 16777216)', 'maxBodyBytes'))
+    .addOption(option('--max-stream-buffer <n>', 'unsent bytes a slow SSE client may hold before it is cut off (default 67108864)', 'maxStreamBuffer'))
+    .addOption(option('--replay-buffer <events>', 'events kept per Streamable HTTP stream for Last-Event-ID replay (default 1000)', 'replayBuffer'))
+    .addOption(option('--session-idle-timeout <seconds>', 'end Streamable HTTP sessions idle this long; 0 never (default 600)', 'sessionIdleTimeout'))
+    .addOption(option('--request-timeout <seconds>', 'fail and cancel a request the child has not answered (default 300)', 'requestTimeout'))
+    .addOption(option('--shutdown-timeout <seconds>', 'on SIGTERM, how long in-flight requests may finish (default 10)', 'shutdownTimeout'))
+    .addOption(option('--max-sessions <n>', 'open sessions at most; 0 unlimited (default: 100 independent, unlimited shared)', 'maxSessions'))
+    .addOption(option('--allow-env <names>', 'independent mode: per-session variables clients may set (comma list: NAME, PREFIX_*, *)', 'allowEnv'))
+    .addOption(new Option('--env <NAME=VALUE>', 'a fixed variable for every child (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, value]))
+    .addOption(option('--allow-origin <origins>', 'browser origins allowed to connect (comma list)', 'allowOrigin'))
+    .addOption(option('--cors <origins>', 'answer CORS for these origins (comma list, or *)', 'cors'))
+    .addOption(option('--instance-id <id>', 'prefix for session ids, for routing sessions to instances behind a load balancer', 'instanceId'))
+    .addOption(option('--upstream-protocol <mode>', 'child protocol era: auto, legacy or modern (default auto)', 'upstreamProtocol'))
+    .showHelpAfterError(false);
+}
+
+/** Parses argv; `--help`/`--version` and bad input end here with their exit codes (0, or 2 with one line). */
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, out: (text: string) => void, write: (text: string) => void): CliOutcome {
+  const cmd = program();
+  cmd.exitOverride();
+  cmd.configureOutput({ writeOut: out, writeErr: write, outputError: () => {} });
+  try {
+    cmd.parse(argv, { from: 'user' });
+    return { kind: 'run', config: buildConfig(cmd.opts<RawOptions>(), cmd.args, env) };
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return { kind: 'exit', code: 0 };
+      write(`mcpproxy: ${err.message.replace(/^error: /, '')} (see --help)\n`);
+      return { kind: 'exit', code: 2 };
+    }
+    if (err instanceof ConfigError) {
+      write(`mcpproxy: ${err.message}\n`);
+      return { kind: 'exit', code: 2 };
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+/** The per-session environment a client asks for: query parameters and `X-MCP-Env: NAME=value` headers. */
+import type { IncomingMessage } from 'node:http';
+import { EnvInputError, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv, type EnvAllowList } from '../env-policy.ts';
+import { ProxyError, RpcCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+export const ENV_HEADER = 'x-mcp-env';
+
+export class RequestEnv {
+  #allow: EnvAllowList;
+  #isShared: boolean;
+  #log: Logger;
+  #hasWarnedShared = false;
+
+  constructor(allow: EnvAllowList, isShared: boolean, log: Logger) {
+    this.#allow = allow;
+    this.#isShared = isShared;
+    this.#log = log;
+  }
+
+  /**
+   * The allowed variables of a session-opening request (the backend masks their values in logs).
+   * A malformed candidate is a 400; a disallowed name is dropped and logged by name only.
+   */
+  extract(req: IncomingMessage, url: URL): Record<string, string> {
+    const candidates: Array<[string, string]> = [];
+    for (const [name, value] of url.searchParams) {
+      if (!RESERVED_PARAMS.has(name)) candidates.push([name, value]);
+    }
+    try {
+      for (const header of req.headersDistinct[ENV_HEADER] ?? []) candidates.push(parseEnvHeader(header));
+      if (candidates.length === 0) return {};
+      if (this.#isShared) {
+        if (!this.#hasWarnedShared) {
+          this.#hasWarnedShared = true;
+          this.#log.warn('per-session environment is ignored in shared mode (use --no-shared)', { names: candidates.map(([n]) => n).join(',') });
+        }
+        return {};
+      }
+      const { env, ignored } = selectSessionEnv(candidates, this.#allow);
+      if (ignored.length > 0) this.#log.warn('per-session variables not allowed, ignored', { names: ignored.join(',') });
+      return env;
+    } catch (err) {
+      if (err instanceof EnvInputError) throw new ProxyError(400, RpcCode.invalidParams, `bad session environment: ${err.message}`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * The HTTP front: routes, access checks, health and metrics, and errors as JSON-RPC objects.
+ * Transports own their wire formats; this file only decides who may reach which one.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyContext } from '../context.ts';
+import { ProxyError, RpcCode, sendError } from '../errors.ts';
+import { handleSseOpen, handleSsePost } from '../transports/sse.ts';
+import type { StreamableTransport } from '../transports/streamable.ts';
+import { applyCors, checkAuth, checkOrigin, type AccessPolicy } from './access.ts';
+import { isLoopbackHost } from '../config.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+
+interface Route {
+  methods: Record<string, Handler>;
+  /** Served without the access key (liveness and readiness probes). */
+  isPublic?: boolean;
+}
+
+/** Slow clients may not hold a socket by trickling headers or a body (slowloris). */
+const HEADERS_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+export class ProxyServer {
+  #ctx: ProxyContext;
+  #server: Server;
+  #routes: Map<string, Route>;
+  #policy: AccessPolicy;
+
+  constructor(ctx: ProxyContext, streamable: StreamableTransport) {
+    this.#ctx = ctx;
+    const { config } = ctx;
+    this.#policy = {
+      authKey: config.authKey,
+      allowOrigins: config.allowOrigins,
+      corsOrigins: config.corsOrigins,
+      isLoopbackOnly: isLoopbackHost(config.host),
+    };
+    const mcp: Handler = (req, res, url) => streamable.handle(req, res, url);
+    this.#routes = new Map<string, Route>([
+      ['/healthz', { methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) }, isPublic: true }],
+      ['/readyz', { methods: { GET: (_req, res) => this.#ready(res) }, isPublic: true }],
+      ['/metrics', { methods: { GET: (_req, res) => this.#metrics(res) } }],
+      ['/sse', { methods: { GET: (req, res, url) => handleSseOpen(ctx, req, res, url) } }],
+      // The session id in the query is the capability: the SDK drops /sse's query (and auth_key) when posting.
+      ['/messages', { methods: { POST: (req, res, url) => handleSsePost(ctx, req, res, url) }, isPublic: true }],
+      ['/message', { methods: { POST: (req, res, url) => handleSsePost(ctx, req, res, url) }, isPublic: true }],
+      ['/mcp', { methods: { GET: mcp, POST: mcp, DELETE: mcp } }],
+    ]);
+    this.#server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+      void this.#handle(req, res);
+    });
+    // A client may send anything; a socket-level error is that client's problem only.
+    this.#server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  listen(): Promise<AddressInfo> {
+    const { host, port } = this.#ctx.config;
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting connections; open ones stay until closeConnections(). */
+  stopAccepting(): void {
+    this.#server.close();
+    this.#server.closeIdleConnections();
+  }
+
+  closeConnections(): void {
+    this.#server.closeAllConnections();
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return sendError(res, new ProxyError(400, RpcCode.invalidRequest, 'Bad Request: malformed URL'));
+    }
+    try {
+      checkOrigin(this.#policy, req);
+      if (applyCors(this.#policy, req, res)) return;
+      const route = this.#routes.get(url.pathname);
+      if (route === undefined) throw new ProxyError(404, RpcCode.invalidRequest, `Not Found: ${url.pathname.slice(0, 100)}`);
+      if (route.isPublic !== true) checkAuth(this.#policy, req, url);
+      const handler = route.methods[req.method ?? ''];
+      if (handler === undefined) {
+        const allow = Object.keys(route.methods).join(', ');
+        throw new ProxyError(405, RpcCode.invalidRequest, `Method Not Allowed: use ${allow}`, { headers: { allow } });
+      }
+      await handler(req, res, url);
+    } catch (err) {
+      this.#fail(req, res, url, err);
+    }
+  }
+
+  #fail(req: IncomingMessage, res: ServerResponse, url: URL, err: unknown): void {
+    if (err instanceof ProxyError) {
+      const level = err.status >= 500 ? 'warn' : 'debug';
+      this.#ctx.log[level]('request refused', { method: req.method, path: url.pathname, status: err.status, reason: err.message });
+      if (!res.writableEnded) sendError(res, err);
+      return;
+    }
+    // A bug or an input the code did not foresee (e.g. JSON nested too deep to serialize): never a crash.
+    this.#ctx.log.error('request failed', { method: req.method, path: url.pathname, error: (err as Error)?.stack ?? String(err) });
+    if (!res.writableEnded) sendError(res, new ProxyError(500, RpcCode.internalError, 'Internal error'));
+  }
+
+  #ready(res: ServerResponse): void {
+    const reason = this.#ctx.backend.notReadyReason();
+    if (reason === undefined) sendJson(res, 200, { status: 'ready' });
+    else sendJson(res, 503, { status: 'not ready', reason });
+  }
+
+  #metrics(res: ServerResponse): void {
+    const { backend, sessions, metrics } = this.#ctx;
+    const body = metrics.render({ sessions: sessions.countByTransport(), children: backend.childCount, pending: backend.pendingCount });
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+}

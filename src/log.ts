@@ -1,0 +1,100 @@
+/**
+ * Levelled logger to stderr: one line per event, text (`key=value`) or JSON lines.
+ * Registered secrets (the access key, per-session env values) are masked in every field.
+ */
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type LogFormat = 'text' | 'json';
+export type LogFields = Record<string, string | number | boolean | undefined | null>;
+
+const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+const MASK = '[redacted]';
+const MIN_SECRET_LENGTH = 4;
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+export class Logger {
+  #rank: number;
+  #format: LogFormat;
+  #sink: LogSink;
+  /** Secret → how many holders registered it (two sessions may share one token). */
+  #secrets: Map<string, number>;
+  #base: LogFields;
+
+  constructor(level: LogLevel, format: LogFormat, sink: LogSink, base: LogFields = {}, secrets = new Map<string, number>()) {
+    this.#rank = RANK[level];
+    this.#format = format;
+    this.#sink = sink;
+    this.#base = base;
+    this.#secrets = secrets;
+  }
+
+  /** A logger that adds `fields` to every line and shares this one's secrets. */
+  child(fields: LogFields): Logger {
+    return new Logger(levelOfRank(this.#rank), this.#format, this.#sink, { ...this.#base, ...fields }, this.#secrets);
+  }
+
+  /** Masks `value` wherever it appears from now on; too-short values would mask ordinary text, so they are skipped. */
+  addSecret(value: string): void {
+    if (value.length >= MIN_SECRET_LENGTH) this.#secrets.set(value, (this.#secrets.get(value) ?? 0) + 1);
+  }
+
+  removeSecret(value: string): void {
+    const count = this.#secrets.get(value);
+    if (count === undefined) return;
+    if (count > 1) this.#secrets.set(value, count - 1);
+    else this.#secrets.delete(value);
+  }
+
+  isEnabled(level: LogLevel): boolean {
+    return RANK[level] <= this.#rank;
+  }
+
+  error(msg: string, fields?: LogFields): void { this.#log('error', msg, fields); }
+  warn(msg: string, fields?: LogFields): void { this.#log('warn', msg, fields); }
+  info(msg: string, fields?: LogFields): void { this.#log('info', msg, fields); }
+  debug(msg: string, fields?: LogFields): void { this.#log('debug', msg, fields); }
+
+  #log(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (RANK[level] > this.#rank) return;
+    const all: LogFields = fields === undefined ? this.#base : { ...this.#base, ...fields };
+    const time = new Date().toISOString();
+    let line: string;
+    if (this.#format === 'json') {
+      const record: Record<string, unknown> = { time, level, msg: this.#redact(msg) };
+      for (const [key, value] of Object.entries(all)) {
+        if (value !== undefined) record[key] = typeof value === 'string' ? this.#redact(value) : value;
+      }
+      line = JSON.stringify(record);
+    } else {
+      line = `${time} ${level.padEnd(5)} ${this.#redact(msg)}`;
+      for (const [key, value] of Object.entries(all)) {
+        if (value !== undefined) line += ` ${key}=${formatValue(typeof value === 'string' ? this.#redact(value) : value)}`;
+      }
+    }
+    this.#sink.write(line + '\n');
+  }
+
+  #redact(text: string): string {
+    for (const secret of this.#secrets.keys()) {
+      if (text.includes(secret)) text = text.replaceAll(secret, MASK);
+    }
+    return text;
+  }
+}
+
+function levelOfRank(rank: number): LogLevel {
+  return (Object.keys(RANK) as LogLevel[]).find((level) => RANK[level] === rank) ?? 'info';
+}
+
+function formatValue(value: string | number | boolean | null): string {
+  if (typeof value !== 'string') return String(value);
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+/** Shortens a body for debug logs. */
+export function truncate(text: string, maxChars = 500): string {
+  return text.length <= maxChars ? text : `${text.slice(0, maxChars)}…(${text.length} chars)`;
+}
