@@ -433,7 +433,8 @@ export class StreamableSession implements McpSession {
               res.destroy(err as Error);
             }
           });
-          res.on('close', () => done(new BenchError('BENCH_NO_REPLY', `${msg.method}: SSE reply stream ended without a reply`)));
+          res.on('close', () => done(id === undefined ? undefined
+            : new BenchError('BENCH_NO_REPLY', `${msg.method}: SSE reply stream ended without a reply`)));
         } else {
           readBody(res).then((b) => {
             if (b.length === 0) return done(id === undefined ? undefined : new BenchError('BENCH_NO_REPLY', `${msg.method}: empty 200 body`));
