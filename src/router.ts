@@ -27,6 +27,8 @@ export interface HubOutput {
   note?(event: string, fields: Record<string, string | number>): void;
   /** A client's call was answered (by the child or, on failure, by the hub). */
   callDone?(method: string, outcome: 'result' | 'error', durationMs: number): void;
+  /** Shared mode: the child's InitializeResult is known (first initialize, or after a restart). */
+  initialized?(result: JsonObject): void;
 }
 
 export interface HubOptions {
@@ -68,6 +70,13 @@ type InitState =
 
 const DISCONNECTED = 'client disconnected';
 
+/**
+ * A proxy-private `_meta` key on a request from the child naming the upstream id of the call it
+ * belongs to. Layers between the hub and the child that know the link (a modern child's
+ * `input_required` turned into real requests) set it; the hub routes by it and strips it.
+ */
+export const RELATED_REQUEST_META = 'io.mcpproxy/relatedRequestId';
+
 export class Hub {
   #out: HubOutput;
   #opts: HubOptions;
@@ -104,11 +113,25 @@ export class Hub {
     return this.#sessions.has(sessionId);
   }
 
-  addSession(sessionId: string): void {
+  /** `isInitialized`: a stateless (2026-07-28) caller, which has no handshake of its own. */
+  addSession(sessionId: string, options: { isInitialized?: boolean } = {}): void {
     this.#sessions.set(sessionId, {
-      isInitialized: false, inFlight: new Map(), serverRequests: new Set(), subscriptions: new Set(),
+      isInitialized: options.isInitialized ?? false, inFlight: new Map(), serverRequests: new Set(), subscriptions: new Set(),
       logLevel: undefined, lastActiveMs: this.#opts.now(),
     });
+  }
+
+  /**
+   * Shared mode, for callers without a handshake: initializes the child with the proxy's own `params`
+   * unless a client already did (or is doing) it. HubOutput.initialized reports the result.
+   */
+  ensureInitialized(params: JsonObject): void {
+    if (this.#init.state !== 'none' || this.#downReason !== undefined) return;
+    const upstreamId = this.#nextId++;
+    const sent = this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method: 'initialize', params: structuredClone(params) });
+    if (!sent) return;
+    this.#calls.set(upstreamId, { sessionId: undefined, clientId: upstreamId, method: 'initialize', startedMs: this.#opts.now(), clientToken: undefined, initParams: params });
+    this.#init = { state: 'pending', upstreamId, waiting: [] };
   }
 
   /** A message from a client session. */
@@ -370,6 +393,12 @@ export class Hub {
     if (res.error === undefined && isObject(res.result)) {
       const result = res.result;
       this.#init = { state: 'ready', params: call.initParams!, result };
+      // The proxy's own initialize is followed by its own `initialized`; a client's comes from the client.
+      if (call.sessionId === undefined && !this.#hasSentInitialized) {
+        this.#hasSentInitialized = true;
+        this.#out.toChild({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      }
+      this.#out.initialized?.(result);
       for (const { sessionId, request } of pending.waiting) {
         const params = isObject(request.params) ? request.params : {};
         this.#reply(sessionId, resultResponse(request.id, this.#initResultFor(params, result)));
@@ -397,7 +426,10 @@ export class Hub {
       this.#out.toChild(resultResponse(req.id, {}));
       return;
     }
-    const target = this.#attribute();
+    const meta = isObject(req.params) && isObject(req.params._meta) ? req.params._meta : undefined;
+    const hint = meta?.[RELATED_REQUEST_META];
+    if (hint !== undefined) delete meta![RELATED_REQUEST_META];
+    const target = this.#attribute(typeof hint === 'number' ? this.#calls.get(hint) : undefined);
     if (target === undefined) {
       this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `no client connected to answer ${req.method}`));
       return;
@@ -414,7 +446,8 @@ export class Hub {
    * so the best evidence is the newest call in flight; with nothing in flight, the most recently
    * active session answers (e.g. `roots/list` right after `initialized`).
    */
-  #attribute(): { sessionId: string; relatedId: JsonRpcId | undefined } | undefined {
+  #attribute(known: Call | undefined): { sessionId: string; relatedId: JsonRpcId | undefined } | undefined {
+    if (known?.sessionId !== undefined) return { sessionId: known.sessionId, relatedId: known.clientId };
     let newest: Call | undefined;
     for (const call of this.#calls.values()) {
       if (call.sessionId !== undefined && (newest === undefined || call.startedMs >= newest.startedMs)) newest = call;
