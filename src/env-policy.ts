@@ -38,8 +38,12 @@ const DENIED_PREFIXES = [
 ];
 
 const MAX_NAME_LENGTH = 128;
-/** Bounds per value and per session: big enough for any token, small enough to never matter for memory. */
-export const MAX_ENV_VALUE_BYTES = 16 * 1024;
+/**
+ * Bounds per value and per session: big enough for any token, small enough to never matter for memory.
+ * The value bound sits below Node's 16 KiB header limit so an oversize value gets our 400 with a
+ * message, not the HTTP parser's bare one.
+ */
+export const MAX_ENV_VALUE_BYTES = 8 * 1024;
 export const MAX_SESSION_ENV_BYTES = 64 * 1024;
 /** Query parameters that belong to the proxy and are never passed to a child. */
 export const RESERVED_PARAMS = new Set(['auth_key', 'session_id', 'sessionId']);
