@@ -6,7 +6,7 @@ import type { Backend } from './backend.ts';
 import { Child, describeExit, type ChildOptions } from './child.ts';
 import type { Config } from './config.ts';
 import { ProxyError, RpcCode } from './errors.ts';
-import type { JsonRpcMessage } from './jsonrpc/message.ts';
+import type { JsonObject, JsonRpcMessage } from './jsonrpc/message.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { Hub, type HubOutput } from './router.ts';
@@ -55,17 +55,27 @@ function startSweep(sweep: () => void): NodeJS.Timeout {
   return timer;
 }
 
+/** How long a caller without a handshake waits for the shared child's first initialize. */
+const INITIALIZE_WAIT_MS = 30_000;
+
 export class SharedBackend implements Backend {
   #links = new Map<string, ClientLink>();
   #hub: Hub;
   #supervisor: Supervisor;
   #sweep: NodeJS.Timeout;
   #metrics: Metrics;
+  #initWaiters = new Set<(result: JsonObject) => void>();
 
-  constructor(deps: BackendDeps) {
+  /** `env`: variables for the child on top of the operator's (a stateless caller's, in independent mode). */
+  constructor(deps: BackendDeps, env: Record<string, string> = {}) {
     this.#metrics = deps.metrics;
-    this.#hub = new Hub(hubOutput(deps, this.#links, (msg) => this.#supervisor.send(msg)), { cacheInitialize: true, now: Date.now });
-    this.#supervisor = new Supervisor(childOptions(deps, {}), {
+    const output = hubOutput(deps, this.#links, (msg) => this.#supervisor.send(msg));
+    output.initialized = (result) => {
+      for (const wake of this.#initWaiters) wake(result);
+      this.#initWaiters.clear();
+    };
+    this.#hub = new Hub(output, { cacheInitialize: true, now: Date.now });
+    this.#supervisor = new Supervisor(childOptions(deps, env), {
       message: (msg) => this.#hub.fromChild(msg),
       up: (isRestart) => {
         if (isRestart) this.#metrics.childRestarts++;
@@ -79,6 +89,41 @@ export class SharedBackend implements Backend {
   async open(sessionId: string, link: ClientLink): Promise<void> {
     this.#links.set(sessionId, link);
     this.#hub.addSession(sessionId);
+  }
+
+  /** Attaches a caller with no handshake of its own (a 2026-07-28 request or listen stream). */
+  attachStateless(sessionId: string, link: ClientLink): void {
+    this.#links.set(sessionId, link);
+    this.#hub.addSession(sessionId, { isInitialized: true });
+  }
+
+  /**
+   * The child's InitializeResult; if no client has initialized it yet, the proxy does so with `params`.
+   * Rejects with 503 when the child is down or does not answer in time.
+   */
+  async initializeResult(params: JsonObject): Promise<JsonObject> {
+    const cached = this.#hub.initializeResult;
+    if (cached !== undefined) return cached;
+    const down = this.#supervisor.downReason;
+    if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
+    this.#hub.ensureInitialized(params);
+    let timer: NodeJS.Timeout | undefined;
+    let wake: ((result: JsonObject) => void) | undefined;
+    try {
+      return await new Promise<JsonObject>((resolve, reject) => {
+        wake = resolve;
+        this.#initWaiters.add(resolve);
+        timer = setTimeout(() => reject(new ProxyError(503, RpcCode.serverError, 'upstream unavailable: the child did not answer initialize')), INITIALIZE_WAIT_MS);
+      });
+    } finally {
+      clearTimeout(timer);
+      if (wake !== undefined) this.#initWaiters.delete(wake);
+    }
+  }
+
+  /** No session attached and nothing in flight: a pooled child may be stopped. */
+  get isIdle(): boolean {
+    return this.#links.size === 0 && this.#hub.pendingCount === 0;
   }
 
   receive(sessionId: string, msg: JsonRpcMessage): void {
