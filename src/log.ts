@@ -78,9 +78,14 @@ export class Logger {
   }
 
   #redact(text: string): string {
+    let found: string[] | undefined;
     for (const secret of this.#secrets.keys()) {
-      if (text.includes(secret)) text = text.replaceAll(secret, MASK);
+      if (text.includes(secret)) (found ??= []).push(secret);
     }
+    if (found === undefined) return text;
+    // Longest first: a secret that contains a shorter one is masked whole, not left as "[redacted]efgh".
+    found.sort((a, b) => b.length - a.length);
+    for (const secret of found) text = text.replaceAll(secret, MASK);
     return text;
   }
 }
