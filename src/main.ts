@@ -8,6 +8,8 @@ import { ProxyServer } from './http/server.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { StatelessHandler } from './modern/stateless.ts';
+import { StatelessPool } from './modern/stateless-pool.ts';
 import { SessionTable } from './session.ts';
 import { StreamableTransport } from './transports/streamable.ts';
 
@@ -25,7 +27,9 @@ async function run(config: Config): Promise<void> {
     heartbeat: new Heartbeat(config.heartbeatMs),
     requestEnv: new RequestEnv(config.allowEnv, config.shared, log),
   };
-  const streamable = new StreamableTransport(ctx);
+  const pool = new StatelessPool(deps, backend instanceof SharedBackend ? backend : undefined);
+  const stateless = new StatelessHandler(ctx, pool);
+  const streamable = new StreamableTransport(ctx, stateless);
   const server = new ProxyServer(ctx, streamable);
 
   let address;
@@ -54,8 +58,9 @@ async function run(config: Config): Promise<void> {
     while (backend.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
     ctx.sessions.closeAll('proxy shutting down');
     streamable.stop();
+    await stateless.stop();
     ctx.heartbeat.stop();
-    await backend.stop();
+    await Promise.all([backend.stop(), pool.stop()]);
     server.closeConnections();
     log.info('stopped');
     process.exit(0);

@@ -10,7 +10,9 @@ import { ProxyError, RpcCode } from '../errors.ts';
 import { isJsonContentType, parseJson, readBody, toMessages } from '../http/body.ts';
 import type { SseWriter } from '../http/sse-writer.ts';
 import { isObject, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
-import { DEFAULT_HTTP_VERSION, isLegacyVersion } from '../mcp-versions.ts';
+import { DEFAULT_HTTP_VERSION, isLegacyVersion, isModernVersion } from '../mcp-versions.ts';
+import { classifyPost, type Headers } from '../modern/envelope.ts';
+import type { StatelessHandler } from '../modern/stateless.ts';
 import type { ClientLink, DownstreamSession } from '../session.ts';
 import { EventStream, parseEventId, type StreamLimits } from './event-stream.ts';
 import { closeSession, openSession } from './open-session.ts';
@@ -209,11 +211,13 @@ class StreamableSession implements DownstreamSession, ClientLink {
 
 export class StreamableTransport {
   #ctx: ProxyContext;
+  #stateless: StatelessHandler;
   #sessions = new Set<StreamableSession>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: ProxyContext) {
+  constructor(ctx: ProxyContext, stateless: StatelessHandler) {
     this.#ctx = ctx;
+    this.#stateless = stateless;
     const { heartbeatMs, sessionIdleTimeoutMs } = ctx.config;
     const tickMs = Math.max(1000, Math.min(heartbeatMs > 0 ? heartbeatMs / 2 : 30_000, sessionIdleTimeoutMs / 2 || 30_000));
     this.#timer = setInterval(() => this.#tick(), tickMs);
@@ -236,15 +240,17 @@ export class StreamableTransport {
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
-      throw new ProxyError(406, RpcCode.invalidRequest, 'Not Acceptable: Accept must list application/json and text/event-stream');
-    }
     if (!isJsonContentType(req.headers['content-type'])) {
       throw new ProxyError(415, RpcCode.invalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
     }
     const body = await readBody(req, res, this.#ctx.config.maxBodyBytes);
     this.#ctx.metrics.bytesIn += body.length;
     const value = parseJson(body);
+    // The body decides the era (a missing or stripped header never does): MCP-ERAS §1.4.
+    if (classifyPost(value, req.headers as Headers) === 'modern') return this.#stateless.handle(req, res, url, value);
+    if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
+      throw new ProxyError(406, RpcCode.invalidRequest, 'Not Acceptable: Accept must list application/json and text/event-stream');
+    }
     const sessionId = header(req, SESSION_HEADER);
     const isInitialize = isObject(value) && value.method === 'initialize' && value.id !== undefined;
     if (isInitialize || (Array.isArray(value) && value.some((m) => isObject(m) && m.method === 'initialize'))) {
@@ -278,6 +284,10 @@ export class StreamableTransport {
 
   #session(req: IncomingMessage): StreamableSession {
     const sessionId = header(req, SESSION_HEADER);
+    if (sessionId === undefined && req.method !== 'POST' && isModernVersion(header(req, VERSION_HEADER))) {
+      // 2026-07-28 is POST only: no standalone stream, no session to delete.
+      throw new ProxyError(405, RpcCode.invalidRequest, 'Method Not Allowed: protocol 2026-07-28 uses POST only', { headers: { allow: 'POST' } });
+    }
     if (sessionId === undefined) throw new ProxyError(400, RpcCode.invalidRequest, 'Bad Request: Mcp-Session-Id header required');
     const session = this.#ctx.sessions.get(sessionId);
     if (!(session instanceof StreamableSession) || session.isClosed) throw new ProxyError(404, RpcCode.sessionNotFound, 'Session not found');

@@ -1,0 +1,63 @@
+/**
+ * The `requestState` of an `input_required` result the proxy makes for a legacy child's request:
+ * opaque to the client, HMAC-protected, bound to this proxy instance, the parked call, the child's
+ * request, the call's method and params, the caller, and an expiry. Pure given the key and the time.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+export interface ParkedRef {
+  /** Which parked call (a random token, unguessable). */
+  token: string;
+  /** The inputRequests key the client answers under. */
+  key: string;
+  /** Digest of method + params as the client sent them (without inputResponses/requestState/_meta). */
+  digest: string;
+  /** Who may resume: a digest of the caller's environment (its credentials in independent mode). */
+  principal: string;
+  /** Expiry, ms since the epoch. */
+  expiresMs: number;
+}
+
+const VERSION = 1;
+
+export function digestOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value) ?? '').digest('base64url');
+}
+
+export class RequestStateCodec {
+  #key: Buffer;
+  #instance: string;
+
+  constructor(key: Buffer, instance: string) {
+    this.#key = key;
+    this.#instance = instance;
+  }
+
+  encode(ref: ParkedRef): string {
+    const payload = Buffer.from(JSON.stringify({ v: VERSION, i: this.#instance, ...ref })).toString('base64url');
+    return `${payload}.${this.#sign(payload)}`;
+  }
+
+  /** The reference, or a reason it is not one of ours or not valid now. */
+  decode(state: string, nowMs: number): ParkedRef | { error: string } {
+    const dot = state.indexOf('.');
+    if (dot <= 0) return { error: 'requestState is not one this proxy issued' };
+    const payload = state.slice(0, dot);
+    const given = Buffer.from(state.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.#sign(payload), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { error: 'requestState failed its integrity check' };
+    let ref: ParkedRef & { v: number; i: string };
+    try {
+      ref = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    } catch {
+      return { error: 'requestState is malformed' };
+    }
+    if (ref.v !== VERSION || ref.i !== this.#instance) return { error: 'requestState belongs to another proxy instance' };
+    if (ref.expiresMs < nowMs) return { error: 'requestState has expired' };
+    return { token: ref.token, key: ref.key, digest: ref.digest, principal: ref.principal, expiresMs: ref.expiresMs };
+  }
+
+  #sign(payload: string): string {
+    return createHmac('sha256', this.#key).update(payload).digest('base64url');
+  }
+}

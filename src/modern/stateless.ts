@@ -1,0 +1,290 @@
+/**
+ * Stateless (2026-07-28) requests on /mcp, served by a legacy child: headers and envelope checked,
+ * the envelope stripped, results shaped for the modern client, `server/discover` answered from the
+ * child's InitializeResult, `subscriptions/listen` run by the proxy, and the child's server-to-client
+ * requests turned into `input_required` results whose retry completes the same parked call.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SharedBackend } from '../backends.ts';
+import { VERSION } from '../cli.ts';
+import type { ProxyContext } from '../context.ts';
+import { ProxyError, RpcCode } from '../errors.ts';
+import { SseWriter } from '../http/sse-writer.ts';
+import {
+  errorResponse, isObject, isRequest, isResponse, resultResponse,
+  type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
+} from '../jsonrpc/message.ts';
+import { LATEST_LEGACY_VERSION } from '../mcp-versions.ts';
+import type { ClientLink } from '../session.ts';
+import { clientCapabilitiesOf, stripEnvelope, validateModernRequest, type Headers } from './envelope.ts';
+import { digestOf, RequestStateCodec } from './request-state.ts';
+import { discoverFromInitialize, mapError, shapeResult } from './shape.ts';
+import { ListenStream } from './listen.ts';
+import type { StatelessPool } from './stateless-pool.ts';
+
+/** What the proxy declares when it, not a client, initializes the shared child. */
+const PROXY_INITIALIZE = {
+  protocolVersion: LATEST_LEGACY_VERSION,
+  capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
+  clientInfo: { name: 'mcpproxy', version: VERSION },
+};
+/** Methods a 2026-07-28 client may send that the child answers. */
+const FORWARDED = new Set(['tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list', 'resources/read', 'completion/complete']);
+/** Only these may answer `input_required` (spec: MRTR). */
+const MRTR_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+/** A child's server-to-client request → the client capability it needs. */
+const INPUT_CAPABILITY: Record<string, string> = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' };
+const PARKED_TTL_MS = 5 * 60_000;
+const SWEEP_MS = 10_000;
+
+/** One stateless call: its HTTP answer, or a chain of them across `input_required` rounds. */
+class StatelessCall implements ClientLink {
+  readonly sessionId: string;
+  #handler: StatelessHandler;
+  #backend: SharedBackend;
+  #method: string;
+  #forwardedId: JsonRpcId;
+  #serverInfo: unknown;
+  #capabilities: JsonObject;
+  #res: ServerResponse;
+  #replyId: JsonRpcId;
+  #writer: SseWriter | undefined;
+  #state: 'running' | 'parked' | 'done' = 'running';
+  /** The parked child request: its proxy id and the inputRequests key the client answers under. */
+  parked: { proxyId: JsonRpcId; key: string; expiresMs: number } | undefined;
+  /** Digest of the call's method and params, which every retry must repeat. */
+  readonly digest: string;
+  /** Digest of the caller's environment: only the same caller may resume. */
+  readonly principal: string;
+  /** The handle of this call in the handler's parked table while parked. */
+  token: string | undefined;
+
+  constructor(
+    handler: StatelessHandler, backend: SharedBackend, req: JsonRpcRequest, res: ServerResponse,
+    context: { serverInfo: unknown; capabilities: JsonObject; principal: string },
+  ) {
+    this.#handler = handler;
+    this.digest = digestOf(callIdentity(req));
+    this.principal = context.principal;
+    this.#backend = backend;
+    this.sessionId = `~${randomUUID()}`;
+    this.#method = req.method;
+    this.#forwardedId = req.id;
+    this.#replyId = req.id;
+    this.#serverInfo = context.serverInfo;
+    this.#capabilities = context.capabilities;
+    this.#res = res;
+    this.#watch(res);
+  }
+
+  start(req: JsonRpcRequest): void {
+    this.#backend.attachStateless(this.sessionId, this);
+    this.#backend.receive(this.sessionId, req);
+  }
+
+  /** A retry with the client's answer: the parked child request gets it; this response takes over. */
+  resume(res: ServerResponse, replyId: JsonRpcId, answer: unknown): void {
+    const { proxyId } = this.parked!;
+    this.parked = undefined;
+    this.#state = 'running';
+    this.#res = res;
+    this.#replyId = replyId;
+    this.#writer = undefined;
+    this.#watch(res);
+    this.#backend.receive(this.sessionId, resultResponse(proxyId, answer));
+  }
+
+  deliver(msg: JsonRpcMessage): void {
+    if (this.#state !== 'running') {
+      if (isRequest(msg)) this.#refuse(msg, 'the caller is not connected');
+      return;
+    }
+    if (isResponse(msg)) {
+      if (msg.id !== this.#forwardedId) return;
+      this.#finish(this.#shape(msg));
+      return;
+    }
+    if (isRequest(msg)) return this.#bridge(msg);
+    // Progress belongs to this call; other notifications (logs, list changes) have no modern route here.
+    if (msg.method === 'notifications/progress') this.#stream().send(JSON.stringify(msg));
+  }
+
+  end(): void {
+    // The child is gone; the hub has already answered the call with an error.
+  }
+
+  /** Parked past its TTL: the child's request is refused and the call cancelled. */
+  expire(): void {
+    if (this.parked !== undefined) this.#backend.receive(this.sessionId, errorResponse(this.parked.proxyId, RpcCode.internalError, 'the client did not answer in time'));
+    this.#close();
+  }
+
+  #shape(res: JsonRpcResponse): JsonRpcResponse {
+    res.id = this.#replyId;
+    if (res.error !== undefined) res.error = mapError(res.error);
+    else res.result = shapeResult(this.#method, res.result, this.#serverInfo);
+    return res;
+  }
+
+  /** The child asks the client something while this call runs: MRTR turns it into `input_required`. */
+  #bridge(req: JsonRpcRequest): void {
+    const capability = INPUT_CAPABILITY[req.method];
+    if (capability === undefined || !MRTR_METHODS.has(this.#method)) return this.#refuse(req, `${req.method} cannot be relayed to a 2026-07-28 client`);
+    if (!isObject(this.#capabilities[capability])) return this.#refuse(req, `the client did not declare the ${capability} capability`);
+    const key = `mcpproxy-${String(req.id)}`;
+    const expiresMs = Date.now() + PARKED_TTL_MS;
+    this.parked = { proxyId: req.id, key, expiresMs };
+    this.#state = 'parked';
+    const requestState = this.#handler.park(this, key, expiresMs);
+    const params = isObject(req.params) ? { ...req.params } : {};
+    delete params._meta;
+    const result = { resultType: 'input_required', inputRequests: { [key]: { method: req.method, params } }, requestState };
+    this.#respond(resultResponse(this.#replyId, shapeResult(this.#method, result, this.#serverInfo)));
+  }
+
+  #refuse(req: JsonRpcRequest, reason: string): void {
+    const answer = req.method === 'roots/list' ? resultResponse(req.id, { roots: [] }) : errorResponse(req.id, RpcCode.methodNotFound, reason);
+    this.#backend.receive(this.sessionId, answer);
+  }
+
+  #stream(): SseWriter {
+    this.#writer ??= new SseWriter(this.#res, this.#handler.maxStreamBufferBytes);
+    return this.#writer;
+  }
+
+  #respond(res: JsonRpcResponse): void {
+    const data = JSON.stringify(res);
+    if (this.#writer !== undefined) {
+      this.#writer.send(data);
+      this.#writer.end();
+    } else if (!this.#res.writableEnded) {
+      this.#res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }).end(data);
+    }
+  }
+
+  #finish(res: JsonRpcResponse): void {
+    this.#respond(res);
+    this.#close();
+  }
+
+  #close(): void {
+    if (this.#state === 'done') return;
+    this.#state = 'done';
+    this.#handler.unpark(this);
+    this.#backend.close(this.sessionId);
+  }
+
+  /** Spec: closing a stateless request's stream cancels it, unless it is parked waiting for a retry. */
+  #watch(res: ServerResponse): void {
+    res.once('close', () => {
+      if (this.#res === res && this.#state === 'running') this.#close();
+    });
+  }
+}
+
+export class StatelessHandler {
+  #ctx: ProxyContext;
+  #pool: StatelessPool;
+  #codec = new RequestStateCodec(randomBytes(32), randomUUID());
+  #parked = new Map<string, StatelessCall>();
+  #listens = new Set<ListenStream>();
+  #timer: NodeJS.Timeout;
+
+  constructor(ctx: ProxyContext, pool: StatelessPool) {
+    this.#ctx = ctx;
+    this.#pool = pool;
+    this.#timer = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+    this.#timer.unref();
+  }
+
+  get maxStreamBufferBytes(): number {
+    return this.#ctx.config.maxStreamBufferBytes;
+  }
+
+  /** A POST whose body claims the 2026-07-28 envelope (or, for a notification, carries the modern header). */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown): Promise<void> {
+    if (!isObject(body)) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request');
+    if (body.id === undefined) {
+      res.writeHead(202).end(); // no client notification means anything over stateless HTTP
+      return;
+    }
+    const msg = body as unknown as JsonRpcRequest;
+    validateModernRequest(body, req.headers as Headers);
+    const env = this.#ctx.requestEnv.extract(req, url);
+    const backend = this.#pool.get(env);
+    if (msg.method !== 'server/discover' && msg.method !== 'subscriptions/listen' && !FORWARDED.has(msg.method)) {
+      throw new ProxyError(404, RpcCode.methodNotFound, `Method not found: ${msg.method}`);
+    }
+    const init = await backend.initializeResult(PROXY_INITIALIZE);
+    const capabilities = clientCapabilitiesOf(body);
+    const params = isObject(msg.params) ? msg.params : {};
+    if (msg.method === 'server/discover') return sendJson(res, resultResponse(msg.id, discoverFromInitialize(init)));
+    if (msg.method === 'subscriptions/listen') return this.#listen(backend, msg, res, init);
+    const principal = digestOf(env);
+    if (typeof params.requestState === 'string' && this.#resume(msg, params, res, principal)) return;
+    const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, principal });
+    stripEnvelope(params);
+    call.start(msg);
+  }
+
+  /** Registers a call waiting for its retry; returns the requestState that names it. */
+  park(call: StatelessCall, key: string, expiresMs: number): string {
+    const token = randomUUID();
+    this.#parked.set(token, call);
+    call.token = token;
+    return this.#codec.encode({ token, key, digest: call.digest, principal: call.principal, expiresMs });
+  }
+
+  unpark(call: StatelessCall): void {
+    if (call.token !== undefined) this.#parked.delete(call.token);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const listen of this.#listens) listen.end();
+    for (const call of this.#parked.values()) call.expire();
+  }
+
+  /** A retry carrying our requestState: verified, then handed to the parked call. False: not ours. */
+  #resume(msg: JsonRpcRequest, params: JsonObject, res: ServerResponse, principal: string): boolean {
+    const ref = this.#codec.decode(params.requestState as string, Date.now());
+    const refuse = (reason: string): true => {
+      sendJson(res, errorResponse(msg.id, RpcCode.invalidParams, `Invalid params: ${reason}`));
+      return true;
+    };
+    if ('error' in ref) return refuse(ref.error);
+    const call = this.#parked.get(ref.token);
+    if (call === undefined || call.parked === undefined) return refuse('the call this requestState belongs to is no longer waiting');
+    if (ref.principal !== principal) return refuse('requestState belongs to another caller');
+    if (ref.digest !== digestOf(callIdentity(msg))) return refuse('the retry differs from the original call');
+    const responses = params.inputResponses;
+    if (!isObject(responses) || !(ref.key in responses)) return refuse(`inputResponses must answer "${ref.key}"`);
+    this.#parked.delete(ref.token);
+    call.resume(res, msg.id, responses[ref.key]);
+    return true;
+  }
+
+  #listen(backend: SharedBackend, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject): void {
+    const listen = new ListenStream(backend, msg, res, init, this.#ctx);
+    this.#listens.add(listen);
+    listen.onEnd(() => this.#listens.delete(listen));
+  }
+
+  #sweep(nowMs: number): void {
+    for (const call of [...this.#parked.values()]) {
+      if (call.parked !== undefined && call.parked.expiresMs < nowMs) call.expire();
+    }
+  }
+}
+
+/** What a retry must repeat exactly: the method and params, without the MRTR fields and `_meta`. */
+function callIdentity(msg: JsonRpcRequest): unknown {
+  const { inputResponses: _r, requestState: _s, _meta: _m, ...params } = isObject(msg.params) ? msg.params : {};
+  return { method: msg.method, params };
+}
+
+function sendJson(res: ServerResponse, body: JsonRpcResponse): void {
+  const data = JSON.stringify(body);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }).end(data);
+}
