@@ -20,8 +20,14 @@ export interface ParkedRef {
 
 const VERSION = 1;
 
+/** SHA-256 of `value` as canonical JSON: object key order does not change it (a retry may reorder params). */
 export function digestOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value) ?? '').digest('base64url');
+  return createHash('sha256').update(JSON.stringify(value, sortedKeys) ?? '').digest('base64url');
+}
+
+function sortedKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 export class RequestStateCodec {
