@@ -64,4 +64,7 @@ test('digestOf is stable for equal values and differs for different ones', () =>
   assert.notEqual(digestOf({ a: 1 }), digestOf({ a: 2 }));
   assert.notEqual(digestOf({ method: 'tools/call', params: { name: 'x' } }), digestOf({ method: 'prompts/get', params: { name: 'x' } }));
   assert.equal(typeof digestOf(undefined), 'string');
+  // A retry that sends the same params in another key order is the same call.
+  assert.equal(digestOf({ method: 'm', params: { a: 1, b: { c: 2, d: [3, { e: 4, f: 5 }] } } }), digestOf({ params: { b: { d: [3, { f: 5, e: 4 }], c: 2 }, a: 1 }, method: 'm' }));
+  assert.notEqual(digestOf({ a: [1, 2] }), digestOf({ a: [2, 1] }), 'array order matters');
 });
