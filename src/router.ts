@@ -157,6 +157,12 @@ export class Hub {
     if (session === undefined) return;
     this.#sessions.delete(sessionId);
     for (const upstreamId of session.inFlight.values()) {
+      if (this.#isPendingInit(upstreamId)) {
+        // initialize is never cancelled (spec), and other sessions may be waiting on this handshake:
+        // it becomes the hub's own, and its reply still fills the cache.
+        this.#calls.get(upstreamId)!.sessionId = undefined;
+        continue;
+      }
       this.#calls.delete(upstreamId);
       this.#out.toChild(cancelled(upstreamId, DISCONNECTED));
     }
@@ -174,6 +180,7 @@ export class Hub {
   childDown(reason: string): void {
     this.#downReason = reason;
     const message = `upstream ${reason}`;
+    this.#failInit(message);
     for (const [upstreamId, call] of this.#calls) {
       this.#calls.delete(upstreamId);
       this.#fail(call, message);
@@ -181,12 +188,6 @@ export class Hub {
     for (const [proxyId, request] of this.#serverRequests) {
       this.#serverRequests.delete(proxyId);
       this.#sessions.get(request.sessionId)?.serverRequests.delete(proxyId);
-    }
-    if (this.#init.state === 'pending') {
-      for (const { sessionId, request } of this.#init.waiting) {
-        this.#reply(sessionId, errorResponse(request.id, RpcCode.serverError, message));
-      }
-      this.#init = { state: 'none' };
     }
   }
 
@@ -216,6 +217,10 @@ export class Hub {
     const deadline = this.#opts.now() - timeoutMs;
     for (const [upstreamId, call] of this.#calls) {
       if (call.startedMs > deadline) continue;
+      if (this.#isPendingInit(upstreamId)) {
+        this.#failInit(`initialize timed out after ${Math.round(timeoutMs / 100) / 10} s`);
+        continue;
+      }
       this.#calls.delete(upstreamId);
       this.#out.toChild(cancelled(upstreamId, 'request timed out'));
       this.#fail(call, `request timed out after ${Math.round(timeoutMs / 100) / 10} s`);
@@ -314,6 +319,7 @@ export class Hub {
         const clientId = params?.requestId as JsonRpcId | undefined;
         const upstreamId = clientId === undefined ? undefined : session.inFlight.get(clientId);
         if (upstreamId === undefined) return; // already answered, or never ours: nothing to cancel
+        if (this.#isPendingInit(upstreamId)) return; // initialize must not be cancelled (spec)
         session.inFlight.delete(clientId!);
         this.#calls.delete(upstreamId);
         params!.requestId = upstreamId;
@@ -507,6 +513,26 @@ export class Hub {
     for (const [sessionId, session] of this.#sessions) {
       if (session.isInitialized) this.#out.toSession(sessionId, msg, undefined);
     }
+  }
+
+  #isPendingInit(upstreamId: number): boolean {
+    return this.#init.state === 'pending' && this.#init.upstreamId === upstreamId;
+  }
+
+  /** The shared handshake failed (child gone, timeout): every session in it may try initialize again. */
+  #failInit(message: string): void {
+    if (this.#init.state !== 'pending') return;
+    const { upstreamId, waiting } = this.#init;
+    this.#init = { state: 'none' };
+    const call = this.#calls.get(upstreamId);
+    this.#calls.delete(upstreamId);
+    const sessionIds = [...waiting.map((w) => w.sessionId), ...(call?.sessionId === undefined ? [] : [call.sessionId])];
+    for (const sessionId of sessionIds) {
+      const session = this.#sessions.get(sessionId);
+      if (session !== undefined) session.isInitialized = false;
+    }
+    for (const { sessionId, request } of waiting) this.#reply(sessionId, errorResponse(request.id, RpcCode.serverError, message));
+    if (call !== undefined) this.#fail(call, message);
   }
 
   /** Answers a client's call with a proxy-made -32000 error (child gone, timeout); the call must be out of #calls. */

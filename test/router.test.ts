@@ -700,3 +700,57 @@ test('every pending request ends exactly once, whatever happens to it', () => {
     }
   }
 });
+
+// ── the shared handshake when its first caller goes away ────────────────────────────────────────────
+
+const INIT_PARAMS = { protocolVersion: '2025-06-18', capabilities: {} };
+
+for (const how of ['removeSession', 'client cancel'] as const) {
+  test(`shared initialize survives its first caller leaving (${how}): the waiting session is answered, nothing cancelled`, () => {
+    const h = harness();
+    h.hub.addSession('a');
+    h.hub.addSession('b');
+    h.request('a', 0, 'initialize', INIT_PARAMS);
+    h.request('b', 0, 'initialize', INIT_PARAMS);
+    const upstream = h.lastChildRequest('initialize').id;
+    if (how === 'removeSession') h.hub.removeSession('a');
+    else h.notify('a', 'notifications/cancelled', { requestId: 0 });
+    assert.deepEqual(methods(h.takeChild()).filter((m) => m === 'notifications/cancelled'), [], 'initialize is never cancelled');
+    h.childReply(upstream, CHILD_RESULT);
+    assert.ok(responsesTo(h.toSession, 'b').some((r) => r.result !== undefined), 'b answered from the child reply');
+    h.hub.addSession('c');
+    h.request('c', 7, 'initialize', INIT_PARAMS);
+    assert.ok(responsesTo(h.toSession, 'c').some((r) => r.id === 7 && r.result !== undefined), 'c answered from the cache');
+  });
+}
+
+test('a shared initialize that times out fails every waiting session, and a new initialize is sent', () => {
+  const h = harness();
+  h.hub.addSession('a');
+  h.hub.addSession('b');
+  h.request('a', 0, 'initialize', INIT_PARAMS);
+  h.request('b', 0, 'initialize', INIT_PARAMS);
+  h.takeChild();
+  h.advance(10_000);
+  h.hub.expireCalls(5_000);
+  for (const sessionId of ['a', 'b']) {
+    assert.equal(responsesTo(h.toSession, sessionId)[0]?.error?.code, RpcCode.serverError, `${sessionId} told`);
+  }
+  assert.deepEqual(methods(h.takeChild()), [], 'initialize is not cancelled');
+  h.request('a', 1, 'initialize', INIT_PARAMS);
+  h.childReply(h.lastChildRequest('initialize').id, CHILD_RESULT);
+  assert.ok(responsesTo(h.toSession, 'a').some((r) => r.id === 1 && r.result !== undefined), 'a retried and succeeded');
+});
+
+test('a child that dies during the shared initialize lets the sessions initialize again after the restart', () => {
+  const h = harness();
+  h.hub.addSession('a');
+  h.request('a', 0, 'initialize', INIT_PARAMS);
+  h.hub.childDown('exited with code 1');
+  h.hub.childUp();
+  h.takeChild();
+  h.takeSessions();
+  h.request('a', 1, 'initialize', INIT_PARAMS);
+  assert.equal(methods(h.takeChild()).filter((m) => m === 'initialize').length, 1, 'forwarded again');
+  assert.deepEqual(responsesTo(h.toSession, 'a'), [], 'not refused as already initialized');
+});
