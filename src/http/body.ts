@@ -17,8 +17,6 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
       sendError(res, err);
       reject(err);
     };
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > maxBytes) return tooLarge();
     const chunks: Buffer[] = [];
     let size = 0;
     const onData = (chunk: Buffer): void => {
@@ -26,6 +24,9 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
       if (size > maxBytes) tooLarge();
       else chunks.push(chunk);
     };
+    // After onData exists: tooLarge() removes it (calling it earlier threw a ReferenceError → 500).
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > maxBytes) return tooLarge();
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.once('error', reject);
