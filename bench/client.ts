@@ -514,8 +514,10 @@ export class StdioSession implements McpSession {
     return this.#child.pid;
   }
 
-  static async open(cmd: string, args: string[], timeoutMs: number): Promise<StdioSession> {
+  /** onSpawn lets the caller register the child for cleanup before the handshake can fail. */
+  static async open(cmd: string, args: string[], timeoutMs: number, onSpawn?: (child: ChildProcessWithoutNullStreams) => void): Promise<StdioSession> {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     const s = new StdioSession(child);
     try {
       const init = await s.call('initialize', initializeParams(PROTOCOL_VERSION), timeoutMs);

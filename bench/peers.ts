@@ -103,12 +103,19 @@ export function supports(name: TargetName, transport: Transport, opts: LaunchOpt
 const live = new Set<ChildProcess>();
 const strayPids = new Set<number>();
 
+/** Registers a process started elsewhere (the direct baseline) for killEverything(). */
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 /** SIGKILLs every process group started here and every known descendant; safe to call twice. */
 export function killEverything(): void {
   for (const child of live) {
     if (child.pid !== undefined) {
       for (const pid of descendants(child.pid)) strayPids.add(pid);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone, or not a group leader */ }
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
     }
   }
   live.clear();

@@ -9,7 +9,7 @@ import type http from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
 import {
-  FIXTURE, TARGET_NAMES, TRANSPORTS, isPerSessionChild, killEverything, launch, mcpproxyBin, sleep, supports,
+  FIXTURE, TARGET_NAMES, TRANSPORTS, isPerSessionChild, killEverything, launch, track, mcpproxyBin, sleep, supports,
   type Running, type TargetName, type Transport,
 } from './peers.ts';
 import {
@@ -101,7 +101,7 @@ function failed(err: unknown, counts: Counts = newCounts()): Cell {
 // ---- runs ---------------------------------------------------------------------------------------
 
 function directOpen(): Promise<StdioSession> {
-  return StdioSession.open(process.execPath, [FIXTURE], OPEN_TIMEOUT_MS);
+  return StdioSession.open(process.execPath, [FIXTURE], OPEN_TIMEOUT_MS, track);
 }
 
 /** The floor: the fixture on a pipe. Throughput uses one child shared by all clients (unique ids). */
@@ -340,6 +340,8 @@ async function main(): Promise<number> {
     for (const fig of f.list) fig.cells[name] = { note: 'not run' };
   }
 
+  notes.push('direct = the fixture on a pipe, no HTTP: the floor. Its throughput rows are one child shared by ' +
+    'all clients; its independent/exec rows are spawn → first reply.');
   if (targets.includes('supergateway')) {
     notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
       'mode is --stateful, which spawns one child per session (stateless spawns one per request).');
