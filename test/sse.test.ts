@@ -3,6 +3,7 @@
  * proxy to server-everything, then the fixture for concurrency, faults and wire-level cases.
  */
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import test, { type TestContext } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -259,6 +260,43 @@ test('a 4 MiB reply of multi-byte characters arrives intact; garbage stdout line
   assert.equal(textOf(await client.callTool({ name: 'noisy', arguments: { text: 'through the noise' } })), 'through the noise');
   assert.equal(await echo(client, 'after noise'), 'after noise');
   await proxy.waitForLog(/not JSON, skipped/, 5_000);
+});
+
+test('a client that stops reading is cut off at --max-stream-buffer; the others are not stalled', TIMEOUT, async (t) => {
+  const proxy = await proxyFor(t, [FIXTURE], ['--max-stream-buffer', String(1024 * 1024)]);
+  const reader = await sseClient(t, proxy.url);
+  // node:http so the stream really stops being read (fetch would keep buffering).
+  let isClosed = false;
+  const postUrl = await withDeadline(new Promise<string>((resolve, reject) => {
+    const req = get(`${proxy.url}/sse`, { headers: { accept: 'text/event-stream' } }, (res) => {
+      let head = '';
+      const onData = (chunk: Buffer): void => {
+        head += chunk.toString('utf8');
+        const match = /data: (\/messages\S*)\n/.exec(head);
+        if (match === null) return;
+        res.off('data', onData);
+        res.pause();
+        resolve(`${proxy.url}${match[1]}`);
+      };
+      res.on('data', onData);
+      res.on('close', () => { isClosed = true; });
+    });
+    req.on('error', reject);
+    t.after(() => req.destroy());
+  }), 10_000, 'endpoint event');
+  assert.equal((await post(postUrl, { jsonrpc: '2.0', id: 0, method: 'initialize', params: INIT_PARAMS('2024-11-05') })).status, 202);
+  assert.equal((await post(postUrl, { jsonrpc: '2.0', method: 'notifications/initialized' })).status, 202);
+
+  // Each 4 MiB reply piles up unread until the proxy gives up on this client; then its session is gone.
+  for (let i = 1; ; i++) {
+    const answer = await post(postUrl, { jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'big', arguments: { bytes: 4 * 1024 * 1024 } } });
+    assert.equal(await echo(reader, `meanwhile ${i}`), `meanwhile ${i}`);
+    if (answer.status === 404) break;
+    assert.equal(answer.status, 202);
+    assert.ok(i < 30, 'the non-reading client was never cut off');
+  }
+  await eventually(() => isClosed, 10_000, 'the non-reading client\'s connection closed');
+  assert.equal(await echo(reader, 'after'), 'after');
 });
 
 test('the endpoint event is a relative /messages URL; /healthz needs no key', TIMEOUT, async (t) => {

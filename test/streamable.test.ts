@@ -259,6 +259,13 @@ test('batches: accepted for a 2025-03-26 session, 400 -32600 for 2025-06-18', TI
   const byId = new Map(replies.map((reply) => [JSON.stringify(reply.id), textOf(reply.result)]));
   assert.deepEqual([...byId.entries()].sort(), [['"a"', 'first'], ['2', 'second']]);
 
+  const notesOnly = await mcp(raw.url, { session: old.id, version: old.version, body: [{ jsonrpc: '2.0', method: 'notifications/roots/list_changed' }] });
+  assert.equal(notesOnly.status, 202);
+  assert.equal(await notesOnly.text(), '');
+  const withInit = await mcp(raw.url, { session: old.id, version: old.version, body: [request(9, 'initialize', INIT_PARAMS('2025-03-26')), echoCall(10, 'x')] });
+  assert.equal(withInit.status, 400, 'initialize is never part of a batch');
+  assert.equal(rpcError(await jsonOf(withInit))?.code, -32600);
+
   const modern = await rawSession(raw.url, '2025-06-18');
   const refused = await mcp(raw.url, { session: modern.id, version: modern.version, body: [echoCall(1, 'x'), echoCall(2, 'y')] });
   assert.equal(refused.status, 400);
