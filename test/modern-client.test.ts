@@ -34,10 +34,12 @@ async function v2Client(t: TestContext, base: string, mode: Mode, options: Parti
     const content = req.params.messages[0]!.content as { text?: string };
     return { role: 'assistant', content: { type: 'text', text: `sampled(${content.text ?? ''})` }, model: 'test-model', stopReason: 'endTurn' };
   });
-  client.setRequestHandler('elicitation/create', async (req) => ({
-    action: 'accept',
-    content: req.params.message.startsWith('Please provide inputs') ? { name: 'Ada', check: true, email: 'ada@example.com' } : { name: `answer to ${req.params.message}` },
-  }));
+  client.setRequestHandler('elicitation/create', async (req) => {
+    const content: Record<string, string | boolean> = req.params.message.startsWith('Please provide inputs')
+      ? { name: 'Ada', check: true, email: 'ada@example.com' } // server-everything's form
+      : { name: `answer to ${req.params.message}` };
+    return { action: 'accept', content };
+  });
   const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`));
   await withDeadline(client.connect(transport), 15_000, `connect (${mode})`);
   t.after(() => client.close());
