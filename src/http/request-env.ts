@@ -28,7 +28,9 @@ export class RequestEnv {
       if (!RESERVED_PARAMS.has(name)) candidates.push([name, value]);
     }
     try {
-      for (const header of req.headersDistinct[ENV_HEADER] ?? []) candidates.push(parseEnvHeader(header));
+      for (const header of req.headersDistinct[ENV_HEADER] ?? []) {
+        for (const item of splitCombined(header)) candidates.push(parseEnvHeader(item));
+      }
       if (candidates.length === 0) return {};
       if (this.#isShared) {
         if (!this.#hasWarnedShared) {
@@ -45,4 +47,13 @@ export class RequestEnv {
       throw err;
     }
   }
+}
+
+/**
+ * One `X-MCP-Env` line may carry several variables: fetch and some proxies join repeated header lines
+ * with ", " (RFC 9110 5.3). A comma starts a new variable only when a `NAME=` follows it, so a value
+ * may still hold commas (a value holding ", NAME=" is read as two variables).
+ */
+function splitCombined(header: string): string[] {
+  return header.split(/,[ \t]*(?=[A-Za-z_][A-Za-z0-9_]*=)/);
 }
