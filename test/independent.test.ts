@@ -18,12 +18,13 @@ const KINDS: TransportKind[] = ['sse', 'streamable'];
 interface EnvReport { value: string | null; pid: number }
 
 test('two clients with different tokens get their own child and their own value, fixed --env for both', { timeout: 60_000 }, async (t) => {
-  const proxy = await startProxy(['--no-shared', '--allow-env', 'TOKEN', '--env', 'FIXED=1', ...CHILD]);
+  const proxy = await startProxy(['--no-shared', '--allow-env', 'TOKEN,OTHER', '--env', 'FIXED=1', ...CHILD]);
   t.after(() => proxy.stop());
   for (const kind of KINDS) {
     const a = await connectClient(proxy.url, kind, { query: `TOKEN=token-a-${kind}` });
     t.after(() => a.client.close());
-    const b = await connectClient(proxy.url, kind, { headers: { 'X-MCP-Env': `TOKEN=token-b-${kind}` } });
+    // Two variables on one header line, as fetch sends repeated X-MCP-Env headers (joined with ", ").
+    const b = await connectClient(proxy.url, kind, { headers: { 'X-MCP-Env': `TOKEN=token-b-${kind}, OTHER=x,y` } });
     t.after(() => b.client.close());
     const [ra, rb] = await Promise.all([
       callJson<EnvReport>(a.client, 'env', { name: 'TOKEN' }),
@@ -32,8 +33,12 @@ test('two clients with different tokens get their own child and their own value,
     assert.equal(ra.value, `token-a-${kind}`, `${kind}: query value`);
     assert.equal(rb.value, `token-b-${kind}`, `${kind}: header value`);
     assert.notEqual(ra.pid, rb.pid, `${kind}: each session has its own child`);
+    assert.equal((await callJson<EnvReport>(b.client, 'env', { name: 'OTHER' })).value, 'x,y', `${kind}: second variable of a combined header`);
+    assert.equal((await callJson<EnvReport>(a.client, 'env', { name: 'OTHER' })).value, null, `${kind}: not in the other session`);
     for (const client of [a.client, b.client]) {
       assert.equal((await callJson<EnvReport>(client, 'env', { name: 'FIXED' })).value, '1', `${kind}: --env reaches every child`);
+      // Each child was initialized by its own client's initialize, nothing cached across sessions.
+      assert.equal((await callJson<{ initializeCount: number }>(client, 'stats')).initializeCount, 1, `${kind}: own initialize`);
     }
   }
 });
