@@ -58,7 +58,7 @@ test('priming: retry and an id naming the current position come first', () => {
   s.attach(res.asResponse(), {}, { prime: true, retryMs: 2500 });
   const [retry, prime, ...rest] = parseSse(res.text);
   assert.deepEqual(retry, { retry: 2500 });
-  assert.deepEqual(prime, { id: '2-1', data: '' });
+  assert.deepEqual(prime, { id: '2-0', data: '' }, 'resuming from the priming id must not skip the undelivered event');
   assert.deepEqual(rest, [{ id: '2-1', event: 'message', data: 'one' }], 'the undelivered event follows the priming event');
 });
 

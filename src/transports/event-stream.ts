@@ -53,12 +53,14 @@ export class EventStream {
     const writer = new SseWriter(res, this.#limits.maxBufferBytes, headers);
     this.#writer = writer;
     this.#heartbeat.add(writer);
-    if (options.prime) {
-      writer.retry(options.retryMs);
-      writer.prime(this.#eventId(this.#seq));
-    }
     const from = options.afterSeq ?? this.#undeliveredFrom;
     this.#undeliveredFrom = undefined;
+    if (options.prime) {
+      writer.retry(options.retryMs);
+      // The priming id names the position before the first event this connection gets: a client that
+      // drops right after it and resumes from it must still get the events replayed below.
+      writer.prime(this.#eventId(from ?? this.#seq));
+    }
     if (from !== undefined) {
       for (const event of this.#buffer) {
         if (event.seq > from) writer.send(event.data, 'message', this.#eventId(event.seq));
