@@ -333,6 +333,43 @@ test('2025-11-25 streams start with a priming event (id, empty data) and a retry
   }
 });
 
+test('2025-11-25 standalone stream: a client dropped right after a priming event loses nothing by resuming from it', TIMEOUT, async () => {
+  const session = await rawSession(raw.url, '2025-11-25');
+  const open = async (lastEventId?: string): Promise<SseReader> => {
+    if (lastEventId !== undefined) return resume(session, lastEventId);
+    const abort = new AbortController();
+    return sseReply(await mcp(raw.url, { session: session.id, version: session.version, abort }), abort);
+  };
+  const first = await open();
+  const priming = await first.next(10_000, 'priming event');
+  assert.equal(priming?.data, '');
+  first.abort();
+
+  // Sent while no connection is open: kept for the next one.
+  const notify = await mcp(raw.url, { session: session.id, version: session.version, body: request(1, 'tools/call', { name: 'notify-list-changed', arguments: {} }) });
+  assert.equal(notify.status, 200);
+  await notify.body?.cancel();
+
+  let lastId = priming!.id!;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    // Each time, drop right after the priming event and resume from the id it gave.
+    const again = await open(lastId);
+    const event = await again.next(10_000, 'event after resume');
+    if (event!.data === '') {
+      lastId = event!.id!;
+      again.abort();
+      continue;
+    }
+    again.abort();
+    assert.fail(`resumed stream gave data before its priming event: ${event!.data}`);
+  }
+  const final = await open(lastId);
+  const event = await final.next(10_000, 'the list_changed notification');
+  const data = event!.data === '' ? (await final.next(10_000, 'the list_changed notification'))!.data : event!.data;
+  final.abort();
+  assert.equal(JSON.parse(data).method, 'notifications/tools/list_changed');
+});
+
 test('a second concurrent GET stream on one session is 409', TIMEOUT, async () => {
   const session = await rawSession(raw.url, '2025-06-18');
   const abort = new AbortController();
