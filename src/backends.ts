@@ -9,6 +9,8 @@ import { ProxyError, RpcCode } from './errors.ts';
 import type { JsonObject, JsonRpcMessage } from './jsonrpc/message.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
+import type { UpstreamEra } from './modern/detect.ts';
+import { UpstreamRoute } from './modern/upstream-route.ts';
 import { Hub, type HubOutput } from './router.ts';
 import type { ClientLink } from './session.ts';
 import { Supervisor } from './supervisor.ts';
@@ -20,7 +22,11 @@ export interface BackendDeps {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** The child's protocol era, once the startup probe knows it; absent means legacy. */
+  era?: Promise<UpstreamEra>;
 }
+
+const LEGACY: UpstreamEra = { era: 'legacy' };
 
 function childOptions(deps: BackendDeps, sessionEnv: Record<string, string>): ChildOptions {
   const { config, log } = deps;
@@ -61,7 +67,10 @@ const INITIALIZE_WAIT_MS = 30_000;
 export class SharedBackend implements Backend {
   #links = new Map<string, ClientLink>();
   #hub: Hub;
-  #supervisor: Supervisor;
+  /** Created once the child's era is known (the probe runs while the proxy already listens). */
+  #supervisor: Supervisor | undefined;
+  #route: UpstreamRoute;
+  #isStopped = false;
   #sweep: NodeJS.Timeout;
   #metrics: Metrics;
   #initWaiters = new Set<(result: JsonObject) => void>();
@@ -69,20 +78,31 @@ export class SharedBackend implements Backend {
   /** `env`: variables for the child on top of the operator's (a stateless caller's, in independent mode). */
   constructor(deps: BackendDeps, env: Record<string, string> = {}) {
     this.#metrics = deps.metrics;
-    const output = hubOutput(deps, this.#links, (msg) => this.#supervisor.send(msg));
+    this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg));
+    const output = hubOutput(deps, this.#links, (msg) => this.#route.send(msg));
     output.initialized = (result) => {
       for (const wake of this.#initWaiters) wake(result);
       this.#initWaiters.clear();
     };
     this.#hub = new Hub(output, { cacheInitialize: true, now: Date.now });
-    this.#supervisor = new Supervisor(childOptions(deps, env), {
-      message: (msg) => this.#hub.fromChild(msg),
-      up: (isRestart) => {
-        if (isRestart) this.#metrics.childRestarts++;
-        this.#hub.childUp();
-      },
-      down: (reason) => this.#hub.childDown(reason),
-    });
+    const start = (era: UpstreamEra): void => {
+      if (this.#isStopped) return;
+      const supervisor = new Supervisor(childOptions(deps, env), {
+        message: (msg) => this.#route.receive(msg),
+        up: (isRestart) => {
+          if (isRestart) {
+            this.#metrics.childRestarts++;
+            this.#route.restarted();
+          }
+          this.#hub.childUp();
+        },
+        down: (reason) => this.#hub.childDown(reason),
+      });
+      this.#supervisor = supervisor;
+      this.#route.connect(era, (msg) => supervisor.send(msg));
+    };
+    if (deps.era === undefined) start(LEGACY);
+    else void deps.era.then(start);
     this.#sweep = startSweep(() => this.#hub.expireCalls(deps.config.requestTimeoutMs));
   }
 
@@ -104,7 +124,7 @@ export class SharedBackend implements Backend {
   async initializeResult(params: JsonObject): Promise<JsonObject> {
     const cached = this.#hub.initializeResult;
     if (cached !== undefined) return cached;
-    const down = this.#supervisor.downReason;
+    const down = this.#supervisor?.downReason ?? 'starting';
     if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
     this.#hub.ensureInitialized(params);
     let timer: NodeJS.Timeout | undefined;
@@ -136,11 +156,11 @@ export class SharedBackend implements Backend {
   }
 
   notReadyReason(): string | undefined {
-    return this.#supervisor.downReason;
+    return this.#supervisor === undefined ? 'detecting the upstream protocol' : this.#supervisor.downReason;
   }
 
   get childCount(): number {
-    return this.#supervisor.isRunning ? 1 : 0;
+    return this.#supervisor?.isRunning === true ? 1 : 0;
   }
 
   get pendingCount(): number {
@@ -148,8 +168,9 @@ export class SharedBackend implements Backend {
   }
 
   async stop(): Promise<void> {
+    this.#isStopped = true;
     clearInterval(this.#sweep);
-    await this.#supervisor.stop();
+    await this.#supervisor?.stop();
   }
 }
 
@@ -166,6 +187,7 @@ export class IndependentBackend implements Backend {
   #stopping = new Set<Promise<unknown>>();
   #sweep: NodeJS.Timeout;
   #lastSpawnError: string | undefined;
+  #isStopped = false;
 
   constructor(deps: BackendDeps) {
     this.#deps = deps;
@@ -175,11 +197,14 @@ export class IndependentBackend implements Backend {
   }
 
   async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
+    const era = await (this.#deps.era ?? LEGACY);
+    if (this.#isStopped) throw new ProxyError(503, RpcCode.serverError, 'proxy shutting down');
     const log = this.#deps.log.child({ session: sessionId });
     for (const value of Object.values(env)) log.addSecret(value);
     let hub: Hub | undefined;
+    const route = new UpstreamRoute((msg) => hub?.fromChild(msg));
     const child = new Child(childOptions({ ...this.#deps, log }, env), {
-      message: (msg) => hub?.fromChild(msg),
+      message: (msg) => route.receive(msg),
       exit: (exit) => {
         const reason = `child ${describeExit(exit)}`;
         hub?.childDown(reason);
@@ -194,7 +219,8 @@ export class IndependentBackend implements Backend {
       throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);
     }
     this.#lastSpawnError = undefined;
-    hub = new Hub(hubOutput(this.#deps, this.#links, (msg) => child.send(msg)), { cacheInitialize: false, now: Date.now });
+    route.connect(era, (msg) => child.send(msg));
+    hub = new Hub(hubOutput(this.#deps, this.#links, (msg) => route.send(msg)), { cacheInitialize: false, now: Date.now });
     hub.addSession(sessionId);
     this.#links.set(sessionId, link);
     this.#sessions.set(sessionId, { child, hub, secrets: Object.values(env) });
@@ -232,6 +258,7 @@ export class IndependentBackend implements Backend {
   }
 
   async stop(): Promise<void> {
+    this.#isStopped = true;
     clearInterval(this.#sweep);
     for (const sessionId of [...this.#sessions.keys()]) this.close(sessionId);
     await Promise.all(this.#stopping);

@@ -8,18 +8,48 @@ import { ProxyServer } from './http/server.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './log.ts';
 import { Metrics } from './metrics.ts';
+import { detectUpstreamProtocol, type UpstreamEra } from './modern/detect.ts';
 import { StatelessHandler } from './modern/stateless.ts';
 import { StatelessPool } from './modern/stateless-pool.ts';
 import { SessionTable } from './session.ts';
 import { StreamableTransport } from './transports/streamable.ts';
 
 const DRAIN_POLL_MS = 50;
+/** How long the startup probe waits for `server/discover`; a silent child is legacy after this. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * The child's era per --upstream-protocol: legacy without a probe; auto and modern probe a sibling
+ * (modern needs the DiscoverResult too, and a child that is not modern is an operator error).
+ */
+async function upstreamEra(config: Config, log: Logger): Promise<UpstreamEra> {
+  if (config.upstreamProtocol === 'legacy') return { era: 'legacy' };
+  const era = await detectUpstreamProtocol({
+    command: config.command, args: config.args, env: { ...process.env, ...config.fixedEnv },
+    timeoutMs: Math.min(PROBE_TIMEOUT_MS, config.requestTimeoutMs), log, clientVersion: VERSION,
+  });
+  if (config.upstreamProtocol === 'modern' && era.era !== 'modern') {
+    throw new Error('--upstream-protocol modern: the MCP server did not answer server/discover as a 2026-07-28 server');
+  }
+  return era;
+}
 
 async function run(config: Config): Promise<void> {
   const log = new Logger(config.logLevel, config.logFormat, process.stderr);
   if (config.authKey !== undefined) log.addSecret(config.authKey);
   const metrics = new Metrics();
-  const deps = { config, log, metrics };
+  // Detection runs while the proxy listens; the backends hold the child back until it is known.
+  const era = upstreamEra(config, log).then(
+    (verdict) => {
+      log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: config.upstreamProtocol === 'legacy' ? 'off' : 'on' });
+      return verdict;
+    },
+    (err: unknown): never => {
+      log.error('cannot serve the MCP server', { error: (err as Error).message });
+      process.exit(1);
+    },
+  );
+  const deps = { config, log, metrics, era };
   const backend = config.shared ? new SharedBackend(deps) : new IndependentBackend(deps);
   const ctx: ProxyContext = {
     config, log, metrics, backend,

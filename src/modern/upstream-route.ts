@@ -1,0 +1,83 @@
+/**
+ * The path between a Hub and its child. A legacy child is written to directly; a modern one through a
+ * ModernChildAdapter. Until the child's era is known (the probe runs while the proxy already listens),
+ * what the Hub sends waits here, bounded.
+ */
+import type { JsonRpcMessage } from '../jsonrpc/message.ts';
+import type { UpstreamEra } from './detect.ts';
+import { ModernChildAdapter } from './modern-child.ts';
+
+/** Messages held while the era is unknown; past it the Hub is told the child cannot take more. */
+const MAX_QUEUED_MESSAGES = 1000;
+
+export class UpstreamRoute {
+  #toHub: (msg: JsonRpcMessage) => void;
+  #toChild: ((msg: JsonRpcMessage) => boolean) | undefined;
+  #adapter: ModernChildAdapter | undefined;
+  #queue: JsonRpcMessage[] | undefined = [];
+  #isSending = false;
+  /** Answers the adapter gave while the Hub was still sending; see #up. */
+  #deferred: JsonRpcMessage[] = [];
+
+  constructor(toHub: (msg: JsonRpcMessage) => void) {
+    this.#toHub = toHub;
+  }
+
+  /**
+   * To the Hub. The adapter answers some requests itself (initialize, ping) from inside send(), but the
+   * Hub records a call only after its toChild returns: such answers wait for a microtask, and anything
+   * after them waits too, so order is kept.
+   */
+  #up(msg: JsonRpcMessage): void {
+    if (!this.#isSending && this.#deferred.length === 0) return this.#toHub(msg);
+    this.#deferred.push(msg);
+    if (this.#deferred.length === 1) {
+      queueMicrotask(() => {
+        for (let i = 0; i < this.#deferred.length; i++) this.#toHub(this.#deferred[i]!);
+        this.#deferred = [];
+      });
+    }
+  }
+
+  get isConnected(): boolean {
+    return this.#queue === undefined;
+  }
+
+  /** The era is known and the child can be written to: what waited is sent, in order. */
+  connect(era: UpstreamEra, toChild: (msg: JsonRpcMessage) => boolean): void {
+    this.#toChild = toChild;
+    if (era.era === 'modern') {
+      this.#adapter = new ModernChildAdapter(toChild, (msg) => this.#up(msg), { version: era.version, discover: era.discover, now: Date.now });
+    }
+    const queued = this.#queue ?? [];
+    this.#queue = undefined;
+    for (const msg of queued) this.send(msg);
+  }
+
+  /** From the Hub; false when the child cannot take it (or the wait queue is full). */
+  send(msg: JsonRpcMessage): boolean {
+    if (this.#queue !== undefined) {
+      if (this.#queue.length >= MAX_QUEUED_MESSAGES) return false;
+      this.#queue.push(msg);
+      return true;
+    }
+    if (this.#adapter === undefined) return this.#toChild!(msg);
+    this.#isSending = true;
+    try {
+      return this.#adapter.send(msg);
+    } finally {
+      this.#isSending = false;
+    }
+  }
+
+  /** From the child. */
+  receive(msg: JsonRpcMessage): void {
+    if (this.#adapter !== undefined) this.#adapter.receive(msg);
+    else this.#toHub(msg);
+  }
+
+  /** A fresh child process replaced the old one (before the Hub is told it is up). */
+  restarted(): void {
+    this.#adapter?.reset();
+  }
+}
