@@ -114,7 +114,7 @@ export class SharedBackend implements Backend {
   /** Attaches a caller with no handshake of its own (a 2026-07-28 request or listen stream). */
   attachStateless(sessionId: string, link: ClientLink): void {
     this.#links.set(sessionId, link);
-    this.#hub.addSession(sessionId, { isInitialized: true });
+    this.#hub.addSession(sessionId, { isStateless: true });
   }
 
   /**

@@ -23,6 +23,8 @@ export class ProxyError extends Error {
   readonly rpcCode: number;
   readonly data: unknown;
   readonly headers: Record<string, string>;
+  /** The id of the request refused, when it was read before the refusal (echoed in the error). */
+  requestId: JsonRpcId | null = null;
 
   constructor(status: number, rpcCode: number, message: string, options: { data?: unknown; headers?: Record<string, string> } = {}) {
     super(message);

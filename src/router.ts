@@ -54,6 +54,8 @@ interface Call {
 
 interface SessionState {
   isInitialized: boolean;
+  /** A 2026-07-28 caller: no handshake, and a server request may reach it only when unambiguous. */
+  isStateless: boolean;
   /** Client id → upstream id of its calls in flight, newest last. */
   inFlight: Map<JsonRpcId, number>;
   /** Proxy ids of server-to-client requests this session has yet to answer. */
@@ -113,10 +115,11 @@ export class Hub {
     return this.#sessions.has(sessionId);
   }
 
-  /** `isInitialized`: a stateless (2026-07-28) caller, which has no handshake of its own. */
-  addSession(sessionId: string, options: { isInitialized?: boolean } = {}): void {
+  /** `isStateless`: a 2026-07-28 caller, which has no handshake of its own. */
+  addSession(sessionId: string, options: { isStateless?: boolean } = {}): void {
+    const isStateless = options.isStateless ?? false;
     this.#sessions.set(sessionId, {
-      isInitialized: options.isInitialized ?? false, inFlight: new Map(), serverRequests: new Set(), subscriptions: new Set(),
+      isInitialized: isStateless, isStateless, inFlight: new Map(), serverRequests: new Set(), subscriptions: new Set(),
       logLevel: undefined, lastActiveMs: this.#opts.now(),
     });
   }
@@ -128,10 +131,12 @@ export class Hub {
   ensureInitialized(params: JsonObject): void {
     if (this.#init.state !== 'none' || this.#downReason !== undefined) return;
     const upstreamId = this.#nextId++;
-    const sent = this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method: 'initialize', params: structuredClone(params) });
-    if (!sent) return;
     this.#calls.set(upstreamId, { sessionId: undefined, clientId: upstreamId, method: 'initialize', startedMs: this.#opts.now(), clientToken: undefined, initParams: params });
     this.#init = { state: 'pending', upstreamId, waiting: [] };
+    if (!this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method: 'initialize', params: structuredClone(params) })) {
+      this.#calls.delete(upstreamId);
+      this.#init = { state: 'none' };
+    }
   }
 
   /** A message from a client session. */
@@ -264,13 +269,16 @@ export class Hub {
     // The upstream id doubles as the progress token: unique across sessions, and found in one lookup.
     if (clientToken !== undefined) meta!.progressToken = upstreamId;
     req.id = upstreamId;
-    if (!this.#out.toChild(req)) {
-      return this.#reply(sessionId, errorResponse(clientId, RpcCode.serverError, 'upstream unavailable: not accepting input'));
-    }
     const call: Call = { sessionId, clientId, method: req.method, startedMs: this.#opts.now(), clientToken };
     if (initParams !== undefined) call.initParams = initParams;
+    // Recorded before sending: a layer below may answer synchronously (the modern-child adapter does).
     this.#calls.set(upstreamId, call);
     session.inFlight.set(clientId, upstreamId);
+    if (!this.#out.toChild(req)) {
+      this.#calls.delete(upstreamId);
+      session.inFlight.delete(clientId);
+      return this.#reply(sessionId, errorResponse(clientId, RpcCode.serverError, 'upstream unavailable: not accepting input'));
+    }
   }
 
   #clientInitialize(sessionId: string, session: SessionState, req: JsonRpcRequest): void {
@@ -292,11 +300,15 @@ export class Hub {
         return;
       case 'none': {
         session.isInitialized = true;
-        const paramsCopy = structuredClone(params);
-        const next = this.#nextId;
-        this.#forward(sessionId, session, req, paramsCopy);
-        if (this.#calls.has(next)) this.#init = { state: 'pending', upstreamId: next, waiting: [] };
-        else session.isInitialized = false;
+        const upstreamId = this.#nextId;
+        this.#init = { state: 'pending', upstreamId, waiting: [] };
+        this.#forward(sessionId, session, req, structuredClone(params));
+        const state = this.#init as InitState;
+        if (state.state === 'pending' && state.upstreamId === upstreamId && !this.#calls.has(upstreamId)) {
+          // Not sent (the child is down): the client has its error and may try again.
+          this.#init = { state: 'none' };
+          session.isInitialized = false;
+        }
       }
     }
   }
@@ -436,8 +448,9 @@ export class Hub {
     const hint = meta?.[RELATED_REQUEST_META];
     if (hint !== undefined) delete meta![RELATED_REQUEST_META];
     const target = this.#attribute(typeof hint === 'number' ? this.#calls.get(hint) : undefined);
-    if (target === undefined) {
-      this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `no client connected to answer ${req.method}`));
+    if (target === undefined || target === 'ambiguous') {
+      const reason = target === undefined ? 'no client connected to answer' : 'several callers are in flight; cannot tell which one should answer';
+      this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `${reason} ${req.method}`));
       return;
     }
     const proxyId = this.#nextId++;
@@ -452,16 +465,25 @@ export class Hub {
    * so the best evidence is the newest call in flight; with nothing in flight, the most recently
    * active session answers (e.g. `roots/list` right after `initialized`).
    */
-  #attribute(known: Call | undefined): { sessionId: string; relatedId: JsonRpcId | undefined } | undefined {
+  #attribute(known: Call | undefined): { sessionId: string; relatedId: JsonRpcId | undefined } | 'ambiguous' | undefined {
     if (known?.sessionId !== undefined) return { sessionId: known.sessionId, relatedId: known.clientId };
     let newest: Call | undefined;
+    const callers = new Set<string>();
     for (const call of this.#calls.values()) {
-      if (call.sessionId !== undefined && (newest === undefined || call.startedMs >= newest.startedMs)) newest = call;
+      if (call.sessionId === undefined) continue;
+      callers.add(call.sessionId);
+      if (newest === undefined || call.startedMs >= newest.startedMs) newest = call;
     }
-    if (newest !== undefined) return { sessionId: newest.sessionId!, relatedId: newest.clientId };
+    if (newest !== undefined) {
+      // A stateless caller answers with a parked call and a signed retry: giving it another caller's
+      // question would complete the wrong call, so with several callers in flight the child is refused.
+      if (callers.size > 1 && [...callers].some((id) => this.#sessions.get(id)?.isStateless === true)) return 'ambiguous';
+      return { sessionId: newest.sessionId!, relatedId: newest.clientId };
+    }
     let active: [string, SessionState] | undefined;
     for (const entry of this.#sessions) {
-      if (entry[1].isInitialized && (active === undefined || entry[1].lastActiveMs >= active[1].lastActiveMs)) active = entry;
+      const session = entry[1];
+      if (session.isInitialized && !session.isStateless && (active === undefined || session.lastActiveMs >= active[1].lastActiveMs)) active = entry;
     }
     return active === undefined ? undefined : { sessionId: active[0], relatedId: undefined };
   }
@@ -550,8 +572,8 @@ export class Hub {
   /** A request of the hub's own (re-initialize, shared subscriptions); its reply is consumed here. */
   #internalRequest(method: string, params: JsonObject): void {
     const upstreamId = this.#nextId++;
-    const sent = this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method, params: structuredClone(params) });
-    if (sent) this.#calls.set(upstreamId, { sessionId: undefined, clientId: upstreamId, method, startedMs: this.#opts.now(), clientToken: undefined });
+    this.#calls.set(upstreamId, { sessionId: undefined, clientId: upstreamId, method, startedMs: this.#opts.now(), clientToken: undefined });
+    if (!this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method, params: structuredClone(params) })) this.#calls.delete(upstreamId);
   }
 }
 

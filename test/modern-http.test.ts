@@ -172,10 +172,7 @@ test('-32022 with data.supported for an unknown version; -32602 for a bad envelo
   assert.equal(headerOnly.body.error.code, -32602);
 });
 
-test('errors before dispatch echo the request id, as the SDK\'s createMcpHandler does (echoableRequestId)', {
-  ...TIMEOUT,
-  todo: 'reported: the proxy answers these with id null (server.ts sendError without the id)',
-}, async (t) => {
+test('errors before dispatch echo the request id, as the SDK\'s createMcpHandler does (echoableRequestId)', TIMEOUT, async (t) => {
   const proxy = await proxyFor(t);
   const answers = [
     await modern(proxy.url, 'tools/list', {}, { id: 41, headers: { 'mcp-method': 'prompts/list' } }), // -32020
@@ -402,10 +399,7 @@ test('MRTR: sampling round trip; an undeclared capability is refused to the chil
   assert.match(textOf(noSampling.body.result), /sampling/);
 });
 
-test('MRTR attribution: a child request made while another caller\'s call is newer never reaches that caller', {
-  ...TIMEOUT,
-  todo: 'reported: the hub attributes the child\'s request to the newest call in flight (router #attribute), so C gets A\'s question as input_required and A hangs (MCP-ERAS §3.3: ambiguous → error to the child)',
-}, async (t) => {
+test('MRTR attribution: a child request made while another caller\'s call is newer never reaches that caller', TIMEOUT, async (t) => {
   const proxy = await proxyFor(t, ['--shutdown-timeout', '1']);
   const capabilities = { elicitation: { form: {} } };
   const stats = async (): Promise<{ requests: number }> => JSON.parse(textOf((await modern(proxy.url, 'tools/call', { name: 'stats', arguments: {} }, { id: 'stats' })).body.result));

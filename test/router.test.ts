@@ -754,3 +754,20 @@ test('a child that dies during the shared initialize lets the sessions initializ
   assert.equal(methods(h.takeChild()).filter((m) => m === 'initialize').length, 1, 'forwarded again');
   assert.deepEqual(responsesTo(h.toSession, 'a'), [], 'not refused as already initialized');
 });
+
+test('a server request with stateless callers among several in flight is refused to the child; with one caller it is routed', () => {
+  const h = harness();
+  connect(h, 'legacy');
+  h.hub.addSession('s1', { isStateless: true });
+  h.hub.addSession('s2', { isStateless: true });
+  h.request('s1', 1, 'tools/call', { name: 'ask' });
+  const ask = { jsonrpc: '2.0' as const, id: 'srv-1', method: 'elicitation/create', params: { message: 'm' } };
+  h.hub.fromChild(structuredClone(ask));
+  assert.equal(h.takeSessions().filter((d) => d.sessionId === 's1' && 'method' in d.msg).length, 1, 'one caller: it gets the request');
+  h.request('s2', 1, 'tools/call', { name: 'other' });
+  h.takeChild();
+  h.hub.fromChild({ ...structuredClone(ask), id: 'srv-2' });
+  assert.deepEqual(h.takeSessions().filter((d) => 'method' in d.msg), [], 'no caller is handed an ambiguous request');
+  const refusal = h.takeChild().find((m) => 'id' in m && m.id === 'srv-2') as JsonRpcResponse | undefined;
+  assert.equal(refusal?.error?.code, RpcCode.internalError);
+});

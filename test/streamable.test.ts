@@ -481,10 +481,7 @@ test('--session-idle-timeout ends sessions with no stream and no request', TIMEO
   await response.body?.cancel();
 });
 
-test('a cancelled call whose SSE answer was dropped does not pin its session forever', {
-  ...TIMEOUT,
-  skip: 'bug: streamable.ts keeps the exchange of a cancelled SSE-answered call in #exchanges, so the session is never idle (reported)',
-}, async (t) => {
+test('a cancelled call whose SSE answer was dropped does not pin its session forever', TIMEOUT, async (t) => {
   const proxy = await proxyFor(t, [FIXTURE], ['--session-idle-timeout', '1']);
   const init = await mcp(proxy.url, { body: request(0, 'initialize', INIT_PARAMS('2025-06-18')) });
   const session = { id: init.headers.get('mcp-session-id')!, version: '2025-06-18' };

@@ -108,7 +108,7 @@ export class ProxyServer {
     if (err instanceof ProxyError) {
       const level = err.status >= 500 ? 'warn' : 'debug';
       this.#ctx.log[level]('request refused', { method: req.method, path: url.pathname, status: err.status, reason: err.message });
-      if (!res.writableEnded) sendError(res, err);
+      if (!res.writableEnded) sendError(res, err, err.requestId);
       return;
     }
     // A bug or an input the code did not foresee (e.g. JSON nested too deep to serialize): never a crash.

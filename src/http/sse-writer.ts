@@ -22,6 +22,8 @@ export class SseWriter {
   #onClose: Set<() => void> = new Set();
   #isClosed = false;
   bytesWritten = 0;
+  /** True once the client was cut off for not reading. */
+  isCutOff = false;
 
   /** Sends the SSE response head at once (with `headers` added) so the client sees the stream open. */
   constructor(res: ServerResponse, maxBufferBytes: number, headers: Record<string, string> = {}) {
@@ -87,6 +89,7 @@ export class SseWriter {
     this.#res.write(text);
     if (this.#res.writableLength > this.#maxBufferBytes) {
       // The client is not reading: cut it off rather than hold its backlog in memory.
+      this.isCutOff = true;
       this.#res.destroy();
       return false;
     }

@@ -51,6 +51,8 @@ class StatelessCall implements ClientLink {
   #replyId: JsonRpcId;
   #writer: SseWriter | undefined;
   #state: 'running' | 'parked' | 'done' = 'running';
+  /** The call's own reply when it came while the call was parked. */
+  #early: JsonRpcResponse | undefined;
   /** The parked child request: its proxy id and the inputRequests key the client answers under. */
   parked: { proxyId: JsonRpcId; key: string; expiresMs: number } | undefined;
   /** Digest of the call's method and params, which every retry must repeat. */
@@ -92,10 +94,17 @@ class StatelessCall implements ClientLink {
     this.#replyId = replyId;
     this.#writer = undefined;
     this.#watch(res);
+    const early = this.#early;
+    if (early !== undefined) return this.#finish(this.#shape(early));
     this.#backend.receive(this.sessionId, resultResponse(proxyId, answer));
   }
 
   deliver(msg: JsonRpcMessage): void {
+    if (this.#state === 'parked' && isResponse(msg) && msg.id === this.#forwardedId) {
+      // The child finished without waiting for the answer: the retry gets this result.
+      this.#early = msg;
+      return;
+    }
     if (this.#state !== 'running') {
       if (isRequest(msg)) this.#refuse(msg, 'the caller is not connected');
       return;
@@ -210,12 +219,22 @@ export class StatelessHandler {
       return;
     }
     const msg = body as unknown as JsonRpcRequest;
+    try {
+      await this.#dispatch(req, res, url, msg, body);
+    } catch (err) {
+      // The spec's pre-dispatch errors echo the request id (as the SDK's handler does).
+      if (err instanceof ProxyError) err.requestId = msg.id;
+      throw err;
+    }
+  }
+
+  async #dispatch(req: IncomingMessage, res: ServerResponse, url: URL, msg: JsonRpcRequest, body: JsonObject): Promise<void> {
     validateModernRequest(body, req.headers as Headers);
-    const env = this.#ctx.requestEnv.extract(req, url);
-    const backend = this.#pool.get(env);
     if (msg.method !== 'server/discover' && msg.method !== 'subscriptions/listen' && !FORWARDED.has(msg.method)) {
       throw new ProxyError(404, RpcCode.methodNotFound, `Method not found: ${msg.method}`);
     }
+    const env = this.#ctx.requestEnv.extract(req, url);
+    const backend = this.#pool.get(env);
     const init = await backend.initializeResult(PROXY_INITIALIZE);
     const capabilities = clientCapabilitiesOf(body);
     const params = isObject(msg.params) ? msg.params : {};

@@ -33,5 +33,6 @@ export async function openSession<S extends DownstreamSession & ClientLink>(
 export function closeSession(ctx: ProxyContext, session: DownstreamSession, reason: string): void {
   ctx.sessions.delete(session);
   ctx.backend.close(session.id);
-  ctx.log.info('session closed', { session: session.id, transport: session.transport, reason });
+  const level = reason.startsWith('cut off') ? 'warn' : 'info';
+  ctx.log[level]('session closed', { session: session.id, transport: session.transport, reason });
 }

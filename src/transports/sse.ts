@@ -28,7 +28,7 @@ class SseSession implements DownstreamSession, ClientLink {
   attach(res: ServerResponse): void {
     const writer = new SseWriter(res, this.#ctx.config.maxStreamBufferBytes);
     this.#writer = writer;
-    writer.onClose(() => this.close('stream closed'));
+    writer.onClose(() => this.close(writer.isCutOff ? 'cut off: the client did not read (over --max-stream-buffer)' : 'stream closed'));
     this.#ctx.heartbeat.add(writer);
     // A path relative to the host: the SDK resolves it against the /sse URL and keeps the origin.
     writer.send(`/messages?session_id=${encodeURIComponent(this.id)}`, 'endpoint');

@@ -9,7 +9,7 @@ import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../errors.ts';
 import { isJsonContentType, parseJson, readBody, toMessages } from '../http/body.ts';
 import type { SseWriter } from '../http/sse-writer.ts';
-import { isObject, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
+import { isNotification, isObject, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
 import { DEFAULT_HTTP_VERSION, isLegacyVersion, isModernVersion } from '../mcp-versions.ts';
 import { classifyPost, type Headers } from '../modern/envelope.ts';
 import type { StatelessHandler } from '../modern/stateless.ts';
@@ -70,6 +70,12 @@ class StreamableSession implements DownstreamSession, ClientLink {
   post(messages: JsonRpcMessage[], res: ServerResponse, isBatch: boolean): void {
     this.#lastActiveMs = Date.now();
     const requestIds = messages.filter(isRequest).map((msg) => msg.id);
+    if (requestIds.some((id) => this.#exchanges.has(id)) || new Set(requestIds).size !== requestIds.length) {
+      throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request: a request with this id is already in flight in this session');
+    }
+    for (const msg of messages) {
+      if (isNotification(msg) && msg.method === 'notifications/cancelled') this.#cancelled(msg.params?.requestId as JsonRpcId | undefined);
+    }
     if (requestIds.length === 0) {
       for (const msg of messages) this.#ctx.backend.receive(this.id, msg);
       res.writeHead(202).end();
@@ -198,6 +204,18 @@ class StreamableSession implements DownstreamSession, ClientLink {
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
     headers[SESSION_HEADER] = this.id;
     res.writeHead(200, headers).end(body);
+  }
+
+  /** The client cancelled a request: no reply will come (spec), so its answer ends here. */
+  #cancelled(requestId: JsonRpcId | undefined): void {
+    const exchange = requestId === undefined ? undefined : this.#exchanges.get(requestId);
+    if (exchange === undefined) return;
+    this.#exchanges.delete(requestId!);
+    exchange.awaiting.delete(requestId!);
+    if (exchange.awaiting.size > 0) return;
+    if (exchange.stream !== undefined) this.#finishStream(exchange.stream);
+    else if (exchange.replies.length > 0) this.#answerJson(exchange);
+    else if (!exchange.res.headersSent) exchange.res.writeHead(204).end();
   }
 
   /** The POST connection closed: a JSON answer has nowhere to go; an SSE stream keeps buffering for a resume. */
