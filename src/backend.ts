@@ -9,6 +9,8 @@ export interface Backend {
   receive(sessionId: string, msg: JsonRpcMessage): void;
   /** The session ended; in-flight calls are cancelled (and in independent mode its child stops). */
   close(sessionId: string): void;
+  /** Answers every call in flight with an error (shutdown: their time is up). */
+  failPending(reason: string): void;
   /** Why the backend cannot serve now, or undefined when it can. */
   notReadyReason(): string | undefined;
   readonly childCount: number;

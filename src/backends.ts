@@ -141,6 +141,10 @@ export class SharedBackend implements Backend {
     }
   }
 
+  failPending(reason: string): void {
+    this.#hub.failCalls(reason);
+  }
+
   /** No session attached and nothing in flight: a pooled child may be stopped. */
   get isIdle(): boolean {
     return this.#links.size === 0 && this.#hub.pendingCount === 0;
@@ -241,6 +245,10 @@ export class IndependentBackend implements Backend {
     void stopped.then(() => { for (const value of session.secrets) this.#deps.log.removeSecret(value); });
     this.#stopping.add(stopped);
     void stopped.finally(() => this.#stopping.delete(stopped));
+  }
+
+  failPending(reason: string): void {
+    for (const { hub } of this.#sessions.values()) hub.failCalls(reason);
   }
 
   notReadyReason(): string | undefined {

@@ -33,6 +33,21 @@ export interface ChildEvents {
 
 export type ChildState = 'running' | 'stopping' | 'exited';
 
+/** Process groups of children this proxy started that may still have members. */
+const liveGroups = new Set<number>();
+
+/** Last resort on a forced exit: SIGKILL every child process group at once (synchronous). */
+export function killAllChildGroups(): void {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  liveGroups.clear();
+}
+
 const STDERR_LINE_BYTES = 16 * 1024;
 
 export function describeExit(exit: ChildExit): string {
@@ -56,6 +71,7 @@ export class Child {
     // detached: the child leads a new process group, so stop() reaches npx/uvx grandchildren too.
     this.#proc = spawn(opts.command, opts.args, { env: opts.env, stdio: 'pipe', detached: true, windowsHide: true });
     this.pid = this.#proc.pid;
+    if (this.pid !== undefined) liveGroups.add(this.pid);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
     this.#exited = new Promise((resolve) => this.#watch(resolve));
     this.#spawned = Promise.race([
@@ -143,7 +159,10 @@ export class Child {
       this.#state = 'exited';
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
       this.#signalGroup('SIGTERM');
-      const reaper = setTimeout(() => this.#signalGroup('SIGKILL'), this.#opts.stopGraceMs);
+      const reaper = setTimeout(() => {
+        this.#signalGroup('SIGKILL');
+        if (this.pid !== undefined) liveGroups.delete(this.pid);
+      }, this.#opts.stopGraceMs);
       reaper.unref();
       const level = exit.spawnError !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
       this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError });

@@ -37,6 +37,7 @@ function program(): Command {
     .addOption(option('--session-idle-timeout <seconds>', 'end Streamable HTTP sessions idle this long; 0 never (default 600)', 'sessionIdleTimeout'))
     .addOption(option('--request-timeout <seconds>', 'fail and cancel a request the child has not answered (default 300)', 'requestTimeout'))
     .addOption(option('--shutdown-timeout <seconds>', 'on SIGTERM, how long in-flight requests may finish (default 10)', 'shutdownTimeout'))
+    .addOption(option('--headers-timeout <seconds>', 'drop a connection that has not sent its request headers in time (default 15)', 'headersTimeout'))
     .addOption(option('--max-sessions <n>', 'open sessions at most; 0 unlimited (default: 100 independent, unlimited shared)', 'maxSessions'))
     .addOption(option('--allow-env <names>', 'independent mode: per-session variables clients may set (comma list: NAME, PREFIX_*, *)', 'allowEnv'))
     .addOption(new Option('--env <NAME=VALUE>', 'a fixed variable for every child (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, value]))

@@ -23,6 +23,8 @@ export interface Config {
   sessionIdleTimeoutMs: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** How long a client may take to send its request headers (slowloris). */
+  headersTimeoutMs: number;
   /** 0: unlimited. */
   maxSessions: number;
   allowEnv: EnvAllowList;
@@ -57,6 +59,7 @@ export interface RawOptions {
   sessionIdleTimeout?: string;
   requestTimeout?: string;
   shutdownTimeout?: string;
+  headersTimeout?: string;
   maxSessions?: string;
   allowEnv?: string;
   env?: string[];
@@ -83,6 +86,7 @@ export const ENV_VARS = {
   sessionIdleTimeout: 'SESSION_IDLE_TIMEOUT',
   requestTimeout: 'REQUEST_TIMEOUT',
   shutdownTimeout: 'SHUTDOWN_TIMEOUT',
+  headersTimeout: 'HEADERS_TIMEOUT',
   maxSessions: 'MAX_SESSIONS',
   allowEnv: 'ALLOW_ENV',
   allowOrigin: 'ALLOW_ORIGIN',
@@ -134,6 +138,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     sessionIdleTimeoutMs: seconds('--session-idle-timeout', opts.sessionIdleTimeout, 600),
     requestTimeoutMs: seconds('--request-timeout', opts.requestTimeout, 300),
     shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, 10),
+    headersTimeoutMs: Math.max(seconds('--headers-timeout', opts.headersTimeout, 15), 100),
     maxSessions: integer('--max-sessions', opts.maxSessions, shared ? 0 : 100, 0, 1_000_000),
     allowEnv: allowList(opts.allowEnv),
     fixedEnv: fixedEnv(opts.env ?? []),

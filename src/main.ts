@@ -1,5 +1,6 @@
 /** Entry point: parse the command line, wire the parts, serve, and shut down cleanly on signals. */
 import { IndependentBackend, SharedBackend } from './backends.ts';
+import { killAllChildGroups } from './child.ts';
 import { parseCommandLine, VERSION } from './cli.ts';
 import type { Config } from './config.ts';
 import type { ProxyContext } from './context.ts';
@@ -79,6 +80,7 @@ async function run(config: Config): Promise<void> {
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
     if (++signals > 1) {
       log.warn('second signal: exiting now', { signal });
+      killAllChildGroups();
       process.exit(130);
     }
     log.info('shutting down', { signal, pending: backend.pendingCount });
@@ -86,6 +88,9 @@ async function run(config: Config): Promise<void> {
     // In-flight calls get up to --shutdown-timeout to finish before their streams are ended.
     const deadline = Date.now() + config.shutdownTimeoutMs;
     while (backend.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    // Calls still running get an answer rather than a stream that just ends (clients would wait out their own timeouts).
+    backend.failPending('proxy shutting down');
+    pool.failPending('proxy shutting down');
     ctx.sessions.closeAll('proxy shutting down');
     streamable.stop();
     await stateless.stop();

@@ -184,7 +184,11 @@ export class Hub {
   /** The child is gone: every call in flight fails now rather than waiting for a timeout. */
   childDown(reason: string): void {
     this.#downReason = reason;
-    const message = `upstream ${reason}`;
+    this.failCalls(`upstream ${reason}`);
+  }
+
+  /** Answers every call in flight with a -32000 error saying `message` (child gone, proxy shutting down). */
+  failCalls(message: string): void {
     this.#failInit(message);
     for (const [upstreamId, call] of this.#calls) {
       this.#calls.delete(upstreamId);

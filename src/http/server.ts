@@ -19,8 +19,7 @@ interface Route {
   isPublic?: boolean;
 }
 
-/** Slow clients may not hold a socket by trickling headers or a body (slowloris). */
-const HEADERS_TIMEOUT_MS = 15_000;
+/** A slow client may not hold a socket by trickling a request body either (slowloris). */
 const REQUEST_TIMEOUT_MS = 60_000;
 
 export class ProxyServer {
@@ -49,12 +48,20 @@ export class ProxyServer {
       ['/message', { methods: { POST: (req, res, url) => handleSsePost(ctx, req, res, url) }, isPublic: true }],
       ['/mcp', { methods: { GET: mcp, POST: mcp, DELETE: mcp } }],
     ]);
-    this.#server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
+    const headersTimeout = config.headersTimeoutMs;
+    this.#server = createServer({
+      headersTimeout,
+      requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
+      // Node enforces both timeouts on this sweep (default 30 s); check often enough to honour them.
+      connectionsCheckingInterval: Math.min(Math.max(headersTimeout / 4, 250), 5000),
+    }, (req, res) => {
       void this.#handle(req, res);
     });
     // A client may send anything; a socket-level error is that client's problem only.
-    this.#server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
   }

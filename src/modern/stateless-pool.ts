@@ -52,6 +52,11 @@ export class StatelessPool {
     return entry.backend;
   }
 
+  /** Fails the calls in flight on the pool's own children (the shared backend is the caller's). */
+  failPending(reason: string): void {
+    for (const { backend } of this.#entries.values()) backend.failPending(reason);
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     const entries = [...this.#entries.values()];

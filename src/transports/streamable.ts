@@ -25,6 +25,8 @@ const RETRY_MS = 1000;
 /** First revision with the priming event; older clients choke on an event with empty data. */
 const PRIMING_VERSION = '2025-11-25';
 const REPLAY_BYTES = 8 * 1024 * 1024;
+/** Streams (live or kept for resumption) a session may hold; the standalone stream counts as one. */
+const MAX_KEPT_STREAMS = 64;
 
 /** One POST that carried requests: answered as JSON when every reply comes first, else as an SSE stream. */
 interface Exchange {
@@ -175,12 +177,27 @@ class StreamableSession implements DownstreamSession, ClientLink {
     if (exchange.stream !== undefined) return exchange.stream;
     const stream = new EventStream(this.#nextStreamNo++, this.#limits, this.#ctx.heartbeat);
     this.#streams.set(stream.no, stream);
+    this.#forgetOldStreams();
     exchange.stream = stream;
     stream.attach(exchange.res, { [SESSION_HEADER]: this.id }, { prime: this.#primes(), retryMs: RETRY_MS });
     // Replies that arrived before the switch (batch members) go first, in order.
     for (const reply of exchange.replies) this.#send(stream, reply);
     exchange.replies = [];
     return stream;
+  }
+
+  /**
+   * Streams whose connection dropped are kept for a Last-Event-ID resume; past a bound per session the
+   * oldest without a live connection is forgotten, so a client that never resumes cannot grow memory.
+   */
+  #forgetOldStreams(): void {
+    if (this.#streams.size <= MAX_KEPT_STREAMS) return;
+    for (const [no, stream] of this.#streams) {
+      if (no === STANDALONE_STREAM || stream.isLive) continue;
+      stream.close();
+      this.#streams.delete(no);
+      if (this.#streams.size <= MAX_KEPT_STREAMS) return;
+    }
   }
 
   #send(stream: EventStream, msg: JsonRpcMessage): void {
