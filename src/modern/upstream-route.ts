@@ -15,28 +15,9 @@ export class UpstreamRoute {
   #toChild: ((msg: JsonRpcMessage) => boolean) | undefined;
   #adapter: ModernChildAdapter | undefined;
   #queue: JsonRpcMessage[] | undefined = [];
-  #isSending = false;
-  /** Answers the adapter gave while the Hub was still sending; see #up. */
-  #deferred: JsonRpcMessage[] = [];
 
   constructor(toHub: (msg: JsonRpcMessage) => void) {
     this.#toHub = toHub;
-  }
-
-  /**
-   * To the Hub. The adapter answers some requests itself (initialize, ping) from inside send(), but the
-   * Hub records a call only after its toChild returns: such answers wait for a microtask, and anything
-   * after them waits too, so order is kept.
-   */
-  #up(msg: JsonRpcMessage): void {
-    if (!this.#isSending && this.#deferred.length === 0) return this.#toHub(msg);
-    this.#deferred.push(msg);
-    if (this.#deferred.length === 1) {
-      queueMicrotask(() => {
-        for (let i = 0; i < this.#deferred.length; i++) this.#toHub(this.#deferred[i]!);
-        this.#deferred = [];
-      });
-    }
   }
 
   get isConnected(): boolean {
@@ -47,7 +28,7 @@ export class UpstreamRoute {
   connect(era: UpstreamEra, toChild: (msg: JsonRpcMessage) => boolean): void {
     this.#toChild = toChild;
     if (era.era === 'modern') {
-      this.#adapter = new ModernChildAdapter(toChild, (msg) => this.#up(msg), { version: era.version, discover: era.discover, now: Date.now });
+      this.#adapter = new ModernChildAdapter(toChild, this.#toHub, { version: era.version, discover: era.discover, now: Date.now });
     }
     const queued = this.#queue ?? [];
     this.#queue = undefined;
@@ -61,13 +42,8 @@ export class UpstreamRoute {
       this.#queue.push(msg);
       return true;
     }
-    if (this.#adapter === undefined) return this.#toChild!(msg);
-    this.#isSending = true;
-    try {
-      return this.#adapter.send(msg);
-    } finally {
-      this.#isSending = false;
-    }
+    // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
+    return this.#adapter === undefined ? this.#toChild!(msg) : this.#adapter.send(msg);
   }
 
   /** From the child. */
