@@ -127,6 +127,9 @@ export class SharedBackend implements Backend {
     const down = this.#supervisor?.downReason ?? 'starting';
     if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
     this.#hub.ensureInitialized(params);
+    // A modern child's adapter answers initialize synchronously.
+    const answered = this.#hub.initializeResult;
+    if (answered !== undefined) return answered;
     let timer: NodeJS.Timeout | undefined;
     let wake: ((result: JsonObject) => void) | undefined;
     try {

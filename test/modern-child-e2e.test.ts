@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as StreamableV2 } from '@modelcontextprotocol/client';
 import { connectClient, eventually, FIXTURE, startProxy, textOf, withDeadline, type TransportKind } from './helpers/proxy.ts';
 
 const MODERN_FIXTURE = new URL('./fixtures/modern-server.mjs', import.meta.url).pathname;
@@ -82,3 +83,45 @@ test('--upstream-protocol modern against a legacy child fails loudly; legacy ski
   // serveStdio is dual-era: spoken to as a legacy server it serves the legacy handshake itself.
   assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'old' } })), 'old');
 });
+
+// The SDK v2 client in each negotiation mode in front of the modern child: every era pair.
+for (const mode of ['legacy', 'auto', 'pinned'] as const) {
+  test(`modern child, SDK v2 client (${mode}): tools, resources, prompts, progress, two-round elicitation, list_changed`, { timeout: 60_000 }, async (t) => {
+    const proxy = await startProxy(['--', process.execPath, MODERN_FIXTURE]);
+    t.after(() => proxy.stop());
+    await proxy.waitForLog(/upstream protocol era=modern/);
+    let changes = 0;
+    const versionNegotiation = mode === 'legacy' ? undefined : mode === 'auto' ? { mode: 'auto' as const } : { mode: { pin: '2026-07-28' } };
+    const client = new ClientV2({ name: `v2-${mode}`, version: '1.0.0' }, {
+      capabilities: { elicitation: { form: {} } },
+      ...(versionNegotiation === undefined ? {} : { versionNegotiation }),
+      listChanged: { tools: { onChanged: () => { changes++; } } },
+    });
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async (req) => {
+      asked.push(req.params.message);
+      const content: Record<string, string | boolean> = req.params.message === 'What is your name?' ? { name: 'Ada' } : { ok: true };
+      return { action: 'accept' as const, content };
+    });
+    await withDeadline(client.connect(new StreamableV2(new URL(`${proxy.url}/mcp`))), 15_000, `connect (${mode})`);
+    t.after(() => client.close());
+    assert.equal(client.getNegotiatedProtocolVersion(), mode === 'legacy' ? '2025-11-25' : '2026-07-28');
+
+    assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'greet'));
+    assert.equal(textOf(await client.callTool({ name: 'add', arguments: { a: 1, b: 2 } })), '3');
+    const { resources } = await client.listResources();
+    assert.ok(resources.length > 0, 'resources listed');
+    assert.equal((await client.readResource({ uri: resources[0]!.uri })).contents[0]!.uri, resources[0]!.uri);
+    assert.ok((await client.listPrompts()).prompts.some((prompt) => prompt.name === 'hello'));
+    const progress: number[] = [];
+    assert.equal(textOf(await client.callTool({ name: 'progress', arguments: { steps: 3 } }, { onprogress: (p) => progress.push(p.progress) })), 'done 3');
+    assert.ok(progress.length >= 1, 'progress arrived');
+    assert.equal(textOf(await withDeadline(client.callTool({ name: 'greet', arguments: { rounds: 2 } }), 15_000, 'greet')), 'hello Ada');
+    assert.deepEqual(asked, ['What is your name?', 'Greet Ada?']);
+    await eventually(async () => {
+      await client.callTool({ name: 'add-tool', arguments: { name: `t${Date.now()}` } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return changes > 0;
+    }, 15_000, 'tools list_changed');
+  });
+}
