@@ -32,6 +32,8 @@ export interface Meta {
   memGiB: number;
   node: string;
   openFilesLimit: number | undefined;
+  /** 1-minute load average at the start: other work on the machine skews every figure. */
+  loadAtStart: number;
   settings: Record<string, number | string>;
 }
 
@@ -48,6 +50,7 @@ export function machineMeta(mode: Meta['mode'], settings: Meta['settings']): Met
     memGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     openFilesLimit: openFilesLimit(),
+    loadAtStart: Number(os.loadavg()[0].toFixed(2)),
     settings,
   };
 }
@@ -107,7 +110,8 @@ const TRANSPORT_LABEL: Record<Transport, string> = { sse: 'SSE', streamable: 'St
 export function renderMarkdown(figures: Figure[], meta: Meta, notes: string[]): string {
   const out: string[] = [];
   out.push(`Machine: ${meta.nproc} cores (${meta.cpu}), ${meta.memGiB} GiB, Node ${meta.node}, ` +
-    `open-file limit ${meta.openFilesLimit ?? 'unknown'}; ${meta.mode} run, ${meta.date}.`);
+    `open-file limit ${meta.openFilesLimit ?? 'unknown'}; ${meta.mode} run, ${meta.date}, ` +
+    `load average ${meta.loadAtStart} at start → ${os.loadavg()[0].toFixed(2)} at end.`);
   out.push(`Settings: ${Object.entries(meta.settings).map(([k, v]) => `${k}=${v}`).join(', ')}.`);
   out.push('');
   out.push(`| figure | transport | ${COLUMNS.join(' | ')} | mcpproxy vs best peer |`);
