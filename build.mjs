@@ -143,6 +143,9 @@ async function buildSea({ arch, runtime, bundlePath, outPath, version }) {
       disableExperimentalSEAWarning: true,
       useCodeCache: false,
       useSnapshot: false,
+      // A 1 MiB young generation: thousands of idle SSE sessions stay ~40 MiB smaller, and the
+      // proxy's short-lived per-message garbage is scavenged as fast (measured: same replies/s).
+      execArgv: ['--max-semi-space-size=1'],
     }, null, 2));
     run(arch, runtime, ['--experimental-sea-config', configPath], `node --experimental-sea-config (runtime ${rel(runtime)}; delete it to fetch it again)`);
     copyFileSync(runtime, tmpOut);

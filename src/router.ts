@@ -57,10 +57,10 @@ interface SessionState {
   /** A 2026-07-28 caller: no handshake, and a server request may reach it only when unambiguous. */
   isStateless: boolean;
   /** Client id → upstream id of its calls in flight, newest last. */
-  inFlight: Map<JsonRpcId, number>;
+  inFlight: Map<JsonRpcId, number> | undefined;
   /** Proxy ids of server-to-client requests this session has yet to answer. */
-  serverRequests: Set<number>;
-  subscriptions: Set<string>;
+  serverRequests: Set<number> | undefined;
+  subscriptions: Set<string> | undefined;
   logLevel: LogLevelName | undefined;
   lastActiveMs: number;
 }
@@ -119,7 +119,8 @@ export class Hub {
   addSession(sessionId: string, options: { isStateless?: boolean } = {}): void {
     const isStateless = options.isStateless ?? false;
     this.#sessions.set(sessionId, {
-      isInitialized: isStateless, isStateless, inFlight: new Map(), serverRequests: new Set(), subscriptions: new Set(),
+      // Collections are made on first use: most of 10,000 idle sessions never need them.
+      isInitialized: isStateless, isStateless, inFlight: undefined, serverRequests: undefined, subscriptions: undefined,
       logLevel: undefined, lastActiveMs: this.#opts.now(),
     });
   }
@@ -161,7 +162,7 @@ export class Hub {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return;
     this.#sessions.delete(sessionId);
-    for (const upstreamId of session.inFlight.values()) {
+    for (const upstreamId of session.inFlight?.values() ?? []) {
       if (this.#isPendingInit(upstreamId)) {
         // initialize is never cancelled (spec), and other sessions may be waiting on this handshake:
         // it becomes the hub's own, and its reply still fills the cache.
@@ -171,12 +172,12 @@ export class Hub {
       this.#calls.delete(upstreamId);
       this.#out.toChild(cancelled(upstreamId, DISCONNECTED));
     }
-    for (const proxyId of session.serverRequests) {
+    for (const proxyId of session.serverRequests ?? []) {
       const request = this.#serverRequests.get(proxyId);
       this.#serverRequests.delete(proxyId);
       if (request !== undefined) this.#out.toChild(errorResponse(request.childId, RpcCode.internalError, DISCONNECTED));
     }
-    for (const uri of session.subscriptions) {
+    for (const uri of session.subscriptions ?? []) {
       if (this.#subscriptions.release(uri)) this.#internalRequest('resources/unsubscribe', { uri });
     }
   }
@@ -196,7 +197,7 @@ export class Hub {
     }
     for (const [proxyId, request] of this.#serverRequests) {
       this.#serverRequests.delete(proxyId);
-      this.#sessions.get(request.sessionId)?.serverRequests.delete(proxyId);
+      this.#sessions.get(request.sessionId)?.serverRequests?.delete(proxyId);
     }
   }
 
@@ -277,7 +278,7 @@ export class Hub {
     if (initParams !== undefined) call.initParams = initParams;
     // Recorded before sending: a layer below may answer synchronously (the modern-child adapter does).
     this.#calls.set(upstreamId, call);
-    session.inFlight.set(clientId, upstreamId);
+    (session.inFlight ??= new Map()).set(clientId, upstreamId);
     if (!this.#out.toChild(req)) {
       this.#calls.delete(upstreamId);
       session.inFlight.delete(clientId);
@@ -333,10 +334,10 @@ export class Hub {
         return;
       case 'notifications/cancelled': {
         const clientId = params?.requestId as JsonRpcId | undefined;
-        const upstreamId = clientId === undefined ? undefined : session.inFlight.get(clientId);
+        const upstreamId = clientId === undefined ? undefined : session.inFlight?.get(clientId);
         if (upstreamId === undefined) return; // already answered, or never ours: nothing to cancel
         if (this.#isPendingInit(upstreamId)) return; // initialize must not be cancelled (spec)
-        session.inFlight.delete(clientId!);
+        session.inFlight!.delete(clientId!);
         this.#calls.delete(upstreamId);
         params!.requestId = upstreamId;
         this.#out.toChild(msg);
@@ -354,19 +355,20 @@ export class Hub {
       return;
     }
     this.#serverRequests.delete(proxyId as number);
-    session.serverRequests.delete(proxyId as number);
+    session.serverRequests?.delete(proxyId as number);
     res.id = request.childId;
     this.#out.toChild(res);
   }
 
   #subscribe(session: SessionState, uri: string): boolean {
+    session.subscriptions ??= new Set();
     if (session.subscriptions.has(uri)) return false;
     session.subscriptions.add(uri);
     return this.#subscriptions.acquire(uri);
   }
 
   #unsubscribe(session: SessionState, uri: string): boolean {
-    if (!session.subscriptions.delete(uri)) return false;
+    if (session.subscriptions?.delete(uri) !== true) return false;
     return this.#subscriptions.release(uri);
   }
 
@@ -404,7 +406,7 @@ export class Hub {
     if (call.sessionId === undefined) return; // the hub's own request
     const session = this.#sessions.get(call.sessionId);
     if (session === undefined) return;
-    session.inFlight.delete(call.clientId);
+    session.inFlight?.delete(call.clientId);
     this.#out.callDone?.(call.method, res.error === undefined ? 'result' : 'error', this.#opts.now() - call.startedMs);
     res.id = call.clientId;
     this.#out.toSession(call.sessionId, res, call.clientId);
@@ -459,7 +461,8 @@ export class Hub {
     }
     const proxyId = this.#nextId++;
     this.#serverRequests.set(proxyId, { sessionId: target.sessionId, childId: req.id });
-    this.#sessions.get(target.sessionId)!.serverRequests.add(proxyId);
+    const targetSession = this.#sessions.get(target.sessionId)!;
+    (targetSession.serverRequests ??= new Set()).add(proxyId);
     req.id = proxyId;
     this.#out.toSession(target.sessionId, req, target.relatedId);
   }
@@ -508,7 +511,7 @@ export class Hub {
         for (const [proxyId, request] of this.#serverRequests) {
           if (request.childId !== childId) continue;
           this.#serverRequests.delete(proxyId);
-          this.#sessions.get(request.sessionId)?.serverRequests.delete(proxyId);
+          this.#sessions.get(request.sessionId)?.serverRequests?.delete(proxyId);
           params!.requestId = proxyId;
           this.#out.toSession(request.sessionId, msg, undefined);
           return;
@@ -518,7 +521,7 @@ export class Hub {
       case 'notifications/resources/updated': {
         const uri = params?.uri;
         for (const [sessionId, session] of this.#sessions) {
-          if (typeof uri === 'string' && session.subscriptions.has(uri)) this.#out.toSession(sessionId, msg, undefined);
+          if (typeof uri === 'string' && session.subscriptions?.has(uri) === true) this.#out.toSession(sessionId, msg, undefined);
         }
         return;
       }
@@ -564,7 +567,7 @@ export class Hub {
   /** Answers a client's call with a proxy-made -32000 error (child gone, timeout); the call must be out of #calls. */
   #fail(call: Call, message: string): void {
     if (call.sessionId === undefined) return;
-    this.#sessions.get(call.sessionId)?.inFlight.delete(call.clientId);
+    this.#sessions.get(call.sessionId)?.inFlight?.delete(call.clientId);
     this.#out.callDone?.(call.method, 'error', this.#opts.now() - call.startedMs);
     this.#reply(call.sessionId, errorResponse(call.clientId, RpcCode.serverError, message));
   }

@@ -19,7 +19,7 @@ const CONCAT_LIMIT_BYTES = 64 * 1024;
 export class SseWriter {
   #res: ServerResponse;
   #maxBufferBytes: number;
-  #onClose: Set<() => void> = new Set();
+  #onClose: Array<() => void> = [];
   #isClosed = false;
   bytesWritten = 0;
   /** True once the client was cut off for not reading. */
@@ -45,7 +45,7 @@ export class SseWriter {
   /** Calls `listener` once when the stream ends for any reason (client left, cut off, ended). */
   onClose(listener: () => void): void {
     if (this.#isClosed) listener();
-    else this.#onClose.add(listener);
+    else this.#onClose.push(listener);
   }
 
   /** One event. `data` may hold newlines (each line gets its own `data:` field). False once the stream is gone. */
@@ -99,8 +99,8 @@ export class SseWriter {
   #closed(): void {
     if (this.#isClosed) return;
     this.#isClosed = true;
-    const listeners = [...this.#onClose];
-    this.#onClose.clear();
+    const listeners = this.#onClose;
+    this.#onClose = [];
     for (const listener of listeners) listener();
   }
 }
