@@ -4,14 +4,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LISTEN_REOPEN_MIN_MS, MAX_INPUT_ROUNDS, ModernChildAdapter, legacyResult } from '../src/modern/modern-child.ts';
 import { RELATED_REQUEST_META } from '../src/router.ts';
+import {
+  CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
+} from '../src/modern/envelope.ts';
 import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/jsonrpc/message.ts';
 
-const V = 'io.modelcontextprotocol/protocolVersion';
-const CAPS = 'io.modelcontextprotocol/clientCapabilities';
-const INFO = 'io.modelcontextprotocol/clientInfo';
-const LEVEL = 'io.modelcontextprotocol/logLevel';
-const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
-const SUB = 'io.modelcontextprotocol/subscriptionId';
+const V = PROTOCOL_VERSION_KEY;
+const CAPS = CLIENT_CAPABILITIES_KEY;
+const INFO = CLIENT_INFO_KEY;
+const LEVEL = LOG_LEVEL_KEY;
+const SERVER_INFO = SERVER_INFO_KEY;
+const SUB = SUBSCRIPTION_ID_KEY;
 
 const DISCOVER: JsonObject = {
   resultType: 'complete',

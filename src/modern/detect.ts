@@ -10,6 +10,7 @@ import { invalidReason, isObject, isResponse, type JsonObject, type JsonRpcMessa
 import type { Logger } from '../log.ts';
 import { MODERN_VERSIONS } from '../mcp-versions.ts';
 import { RpcCode } from '../errors.ts';
+import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from './envelope.ts';
 
 export type UpstreamEra = { era: 'legacy' } | { era: 'modern'; version: string; discover: JsonObject };
 
@@ -72,9 +73,9 @@ export function discoverRequest(id: string, version: string, clientVersion: stri
     jsonrpc: '2.0', id, method: 'server/discover',
     params: {
       _meta: {
-        'io.modelcontextprotocol/protocolVersion': version,
-        'io.modelcontextprotocol/clientInfo': { name: 'mcpproxy', version: clientVersion },
-        'io.modelcontextprotocol/clientCapabilities': {},
+        [PROTOCOL_VERSION_KEY]: version,
+        [CLIENT_INFO_KEY]: { name: 'mcpproxy', version: clientVersion },
+        [CLIENT_CAPABILITIES_KEY]: {},
       },
     },
   };

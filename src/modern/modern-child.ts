@@ -17,13 +17,10 @@ import {
 } from '../jsonrpc/message.ts';
 import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../mcp-versions.ts';
 import { RELATED_REQUEST_META } from '../router.ts';
+import {
+  CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
+} from './envelope.ts';
 
-const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
-const CLIENT_CAPABILITIES_KEY = 'io.modelcontextprotocol/clientCapabilities';
-const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
-const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
-const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
-const SUBSCRIPTION_ID_KEY = 'io.modelcontextprotocol/subscriptionId';
 
 /** Rounds of `input_required` one call may take before it fails (a child asking forever). */
 export const MAX_INPUT_ROUNDS = 8;
