@@ -483,3 +483,20 @@ test('/sse: server/discover before initialize gets a JSON-RPC error; SDK v2 auto
   assert.ok(client.getNegotiatedProtocolVersion()! < MODERN, `legacy era, got ${client.getNegotiatedProtocolVersion()}`);
   assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'via sse' } })), 'via sse');
 });
+
+test('Mcp-Param-* headers are checked against the x-mcp-header declarations of a listed tool', TIMEOUT, async (t) => {
+  const proxy = await proxyFor(t);
+  const listed = await modern(proxy.url, 'tools/list');
+  assert.ok(listed.body.result.tools.some((tool: Json) => tool.name === 'routed'));
+  const call = (args: Json, headers: Record<string, string>) => modern(proxy.url, 'tools/call', { name: 'routed', arguments: args }, { headers });
+  const ok = await call({ region: 'eu', count: 3 }, { 'mcp-name': 'routed', 'mcp-param-region': 'eu', 'mcp-param-count': '3.0' });
+  assert.equal(ok.status, 200);
+  assert.equal(textOf(ok.body.result), 'eu/3');
+  const encoded = await call({ region: 'zürich' }, { 'mcp-name': 'routed', 'mcp-param-region': `=?base64?${Buffer.from('zürich').toString('base64')}?=` });
+  assert.equal(textOf(encoded.body.result), 'zürich/-');
+  for (const headers of [{ 'mcp-name': 'routed' }, { 'mcp-name': 'routed', 'mcp-param-region': 'us' }] as Array<Record<string, string>>) {
+    const refused = await call({ region: 'eu' }, headers);
+    assert.equal(refused.status, 400, JSON.stringify(headers));
+    assert.equal(refused.body.error.code, -32020);
+  }
+});

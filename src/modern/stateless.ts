@@ -21,6 +21,7 @@ import { clientCapabilitiesOf, stripEnvelope, validateModernRequest, type Header
 import { digestOf, RequestStateCodec } from './request-state.ts';
 import { discoverFromInitialize, mapError, shapeResult } from './shape.ts';
 import { ListenStream } from './listen.ts';
+import { ParamHeaderRegistry } from './param-headers.ts';
 import type { StatelessPool } from './stateless-pool.ts';
 
 /** What the proxy declares when it, not a client, initializes the shared child. */
@@ -47,6 +48,7 @@ class StatelessCall implements ClientLink {
   #forwardedId: JsonRpcId;
   #serverInfo: unknown;
   #capabilities: JsonObject;
+  #paramHeaders: ParamHeaderRegistry;
   #res: ServerResponse;
   #replyId: JsonRpcId;
   #writer: SseWriter | undefined;
@@ -64,7 +66,7 @@ class StatelessCall implements ClientLink {
 
   constructor(
     handler: StatelessHandler, backend: SharedBackend, req: JsonRpcRequest, res: ServerResponse,
-    context: { serverInfo: unknown; capabilities: JsonObject; principal: string },
+    context: { serverInfo: unknown; capabilities: JsonObject; principal: string; paramHeaders: ParamHeaderRegistry },
   ) {
     this.#handler = handler;
     this.digest = digestOf(callIdentity(req));
@@ -76,6 +78,7 @@ class StatelessCall implements ClientLink {
     this.#replyId = req.id;
     this.#serverInfo = context.serverInfo;
     this.#capabilities = context.capabilities;
+    this.#paramHeaders = context.paramHeaders;
     this.#res = res;
     this.#watch(res);
   }
@@ -131,8 +134,12 @@ class StatelessCall implements ClientLink {
 
   #shape(res: JsonRpcResponse): JsonRpcResponse {
     res.id = this.#replyId;
-    if (res.error !== undefined) res.error = mapError(res.error);
-    else res.result = shapeResult(this.#method, res.result, this.#serverInfo);
+    if (res.error !== undefined) {
+      res.error = mapError(res.error);
+      return res;
+    }
+    if (this.#method === 'tools/list') this.#paramHeaders.learn(res.result);
+    res.result = shapeResult(this.#method, res.result, this.#serverInfo);
     return res;
   }
 
@@ -197,6 +204,7 @@ export class StatelessHandler {
   #pool: StatelessPool;
   #codec = new RequestStateCodec(randomBytes(32), randomUUID());
   #parked = new Map<string, StatelessCall>();
+  #paramHeaders = new WeakMap<SharedBackend, ParamHeaderRegistry>();
   #listens = new Set<ListenStream>();
   #timer: NodeJS.Timeout;
 
@@ -240,9 +248,11 @@ export class StatelessHandler {
     const params = isObject(msg.params) ? msg.params : {};
     if (msg.method === 'server/discover') return sendJson(res, resultResponse(msg.id, discoverFromInitialize(init)));
     if (msg.method === 'subscriptions/listen') return this.#listen(backend, msg, res, init);
+    const paramHeaders = this.#paramHeadersOf(backend);
+    if (msg.method === 'tools/call') paramHeaders.check(params, req.headers as Headers);
     const principal = digestOf(env);
     if (typeof params.requestState === 'string' && this.#resume(msg, params, res, principal)) return;
-    const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, principal });
+    const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, principal, paramHeaders });
     stripEnvelope(params);
     call.start(msg);
   }
@@ -282,6 +292,12 @@ export class StatelessHandler {
     this.#parked.delete(ref.token);
     call.resume(res, msg.id, responses[ref.key]);
     return true;
+  }
+
+  #paramHeadersOf(backend: SharedBackend): ParamHeaderRegistry {
+    let registry = this.#paramHeaders.get(backend);
+    if (registry === undefined) this.#paramHeaders.set(backend, (registry = new ParamHeaderRegistry()));
+    return registry;
   }
 
   #listen(backend: SharedBackend, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject): void {

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkParamHeaders, paramHeadersOf, ParamHeaderRegistry } from '../src/modern/param-headers.ts';
+import { RpcCode } from '../src/errors.ts';
+
+const SCHEMA = {
+  type: 'object',
+  properties: {
+    region: { type: 'string', 'x-mcp-header': 'Region' },
+    count: { type: 'integer', 'x-mcp-header': 'Count' },
+    nested: { type: 'object', properties: { flag: { type: 'boolean', 'x-mcp-header': 'Flag' } } },
+    list: { type: 'array', items: { type: 'string', 'x-mcp-header': 'Item' } },
+    plain: { type: 'string' },
+  },
+};
+const b64 = (text: string): string => `=?base64?${Buffer.from(text).toString('base64')}?=`;
+
+test('declarations come only from properties chains, with their paths and types', () => {
+  assert.deepEqual(paramHeadersOf(SCHEMA), [
+    { path: ['region'], headerName: 'Region', type: 'string' },
+    { path: ['count'], headerName: 'Count', type: 'integer' },
+    { path: ['nested', 'flag'], headerName: 'Flag', type: 'boolean' },
+  ]);
+  assert.deepEqual(paramHeadersOf(undefined), []);
+});
+
+const declared = paramHeadersOf(SCHEMA);
+const CASES: Array<{ name: string; args: unknown; headers: Record<string, string>; ok: boolean }> = [
+  { name: 'all equal', args: { region: 'eu', count: 3, nested: { flag: true } }, headers: { 'mcp-param-region': 'eu', 'mcp-param-count': '3', 'mcp-param-flag': 'true' }, ok: true },
+  { name: 'numbers compare numerically', args: { region: 'eu', count: 42 }, headers: { 'mcp-param-region': 'eu', 'mcp-param-count': '42.0' }, ok: true },
+  { name: 'base64 sentinel decoded', args: { region: 'zürich' }, headers: { 'mcp-param-region': b64('zürich') }, ok: true },
+  { name: 'absent or null argument: no header expected', args: { region: 'eu', count: null }, headers: { 'mcp-param-region': 'eu' }, ok: true },
+  { name: 'header missing', args: { region: 'eu' }, headers: {}, ok: false },
+  { name: 'header differs', args: { region: 'eu' }, headers: { 'mcp-param-region': 'us' }, ok: false },
+  { name: 'boolean differs', args: { region: 'eu', nested: { flag: false } }, headers: { 'mcp-param-region': 'eu', 'mcp-param-flag': 'true' }, ok: false },
+];
+for (const { name, args, headers, ok } of CASES) {
+  test(`Mcp-Param check: ${name}`, () => {
+    const run = (): void => checkParamHeaders(declared, args, headers);
+    if (ok) assert.doesNotThrow(run);
+    else assert.throws(run, (err: { status: number; rpcCode: number }) => err.status === 400 && err.rpcCode === RpcCode.headerMismatch);
+  });
+}
+
+test('the registry learns from tools/list results and leaves unknown tools alone', () => {
+  const registry = new ParamHeaderRegistry();
+  registry.check({ name: 'geo', arguments: { region: 'eu' } }, {});
+  registry.learn({ tools: [{ name: 'geo', inputSchema: SCHEMA }, { name: 'plain', inputSchema: { properties: { a: { type: 'string' } } } }] });
+  assert.throws(() => registry.check({ name: 'geo', arguments: { region: 'eu' } }, {}));
+  assert.doesNotThrow(() => registry.check({ name: 'plain', arguments: { a: 'x' } }, {}));
+});
