@@ -500,3 +500,16 @@ test('Mcp-Param-* headers are checked against the x-mcp-header declarations of a
     assert.equal(refused.body.error.code, -32020);
   }
 });
+
+test('a long stateless call with nothing to say switches to SSE and gets heartbeat comments, then its reply', TIMEOUT, async (t) => {
+  const proxy = await proxyFor(t, ['--heartbeat', '1']);
+  const response = await modernFetch(proxy.url, 'tools/call', { name: 'slow', arguments: { ms: 3000, text: 'late but there' } }, { id: 5 });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const text = await withDeadline(response.text(), 15_000, 'the whole stream');
+  assert.match(text, /^: ping$/m, 'a heartbeat comment while the call ran');
+  const data = text.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)));
+  assert.equal(data.length, 1);
+  assert.equal(data[0].id, 5);
+  assert.equal(textOf(data[0].result), 'late but there');
+});

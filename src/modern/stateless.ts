@@ -53,6 +53,8 @@ class StatelessCall implements ClientLink {
   #replyId: JsonRpcId;
   #writer: SseWriter | undefined;
   #state: 'running' | 'parked' | 'done' = 'running';
+  /** When the current HTTP answer began (the first request, or the latest retry). */
+  #startedMs = Date.now();
   /** The call's own reply when it came while the call was parked. */
   #early: JsonRpcResponse | undefined;
   /** The parked child request: its proxy id and the inputRequests key the client answers under. */
@@ -83,7 +85,15 @@ class StatelessCall implements ClientLink {
     this.#watch(res);
   }
 
+  /** Called on the heartbeat: a call quiet for `afterMs` switches to SSE so comments keep its connection alive. */
+  keepAlive(nowMs: number, afterMs: number): void {
+    if (this.#state === 'running' && this.#writer === undefined && nowMs - this.#startedMs >= afterMs) {
+      this.#handler.heartbeat.add(this.#stream());
+    }
+  }
+
   start(req: JsonRpcRequest): void {
+    this.#handler.track(this);
     this.#backend.attachStateless(this.sessionId, this);
     this.#backend.receive(this.sessionId, req);
   }
@@ -96,6 +106,7 @@ class StatelessCall implements ClientLink {
     this.#res = res;
     this.#replyId = replyId;
     this.#writer = undefined;
+    this.#startedMs = Date.now();
     this.#watch(res);
     const early = this.#early;
     if (early !== undefined) return this.#finish(this.#shape(early));
@@ -188,6 +199,7 @@ class StatelessCall implements ClientLink {
     if (this.#state === 'done') return;
     this.#state = 'done';
     this.#handler.unpark(this);
+    this.#handler.untrack(this);
     this.#backend.close(this.sessionId);
   }
 
@@ -206,13 +218,27 @@ export class StatelessHandler {
   #parked = new Map<string, StatelessCall>();
   #paramHeaders = new WeakMap<SharedBackend, ParamHeaderRegistry>();
   #listens = new Set<ListenStream>();
+  #running = new Set<StatelessCall>();
   #timer: NodeJS.Timeout;
 
   constructor(ctx: ProxyContext, pool: StatelessPool) {
     this.#ctx = ctx;
     this.#pool = pool;
-    this.#timer = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+    const { heartbeatMs } = ctx.config;
+    this.#timer = setInterval(() => this.#sweep(Date.now()), heartbeatMs > 0 ? Math.min(SWEEP_MS, heartbeatMs / 2) : SWEEP_MS);
     this.#timer.unref();
+  }
+
+  get heartbeat(): ProxyContext['heartbeat'] {
+    return this.#ctx.heartbeat;
+  }
+
+  track(call: StatelessCall): void {
+    this.#running.add(call);
+  }
+
+  untrack(call: StatelessCall): void {
+    this.#running.delete(call);
   }
 
   get maxStreamBufferBytes(): number {
@@ -310,6 +336,8 @@ export class StatelessHandler {
     for (const call of [...this.#parked.values()]) {
       if (call.parked !== undefined && call.parked.expiresMs < nowMs) call.expire();
     }
+    const { heartbeatMs } = this.#ctx.config;
+    if (heartbeatMs > 0) for (const call of this.#running) call.keepAlive(nowMs, heartbeatMs);
   }
 }
 
