@@ -176,7 +176,23 @@ export class Child {
         this.#log.warn('child process error', { error: err.message });
       }
     });
-    proc.on('exit', (code, signal) => finish({ code, signal }));
+    // 'exit' can come before the last of stdout is read (a big reply written just before exiting):
+    // the exit is reported once stdout has ended too, or after the grace period (a grandchild may
+    // hold stdout open).
+    let isStdoutDone = false;
+    let exitInfo: ChildExit | undefined;
+    const finishWhenDrained = (): void => {
+      if (exitInfo !== undefined && isStdoutDone) finish(exitInfo);
+    };
+    proc.stdout.once('close', () => {
+      isStdoutDone = true;
+      finishWhenDrained();
+    });
+    proc.on('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      finishWhenDrained();
+      setTimeout(() => finish(exitInfo!), this.#opts.stopGraceMs).unref();
+    });
   }
 
   #onLine(text: string): void {

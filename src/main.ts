@@ -16,8 +16,12 @@ import { SessionTable } from './session.ts';
 import { StreamableTransport } from './transports/streamable.ts';
 
 const DRAIN_POLL_MS = 50;
-/** How long the startup probe waits for `server/discover`; a silent child is legacy after this. */
-const PROBE_TIMEOUT_MS = 10_000;
+/**
+ * How long the startup probe waits for `server/discover`; a silent child is legacy after this. Most
+ * legacy servers answer a pre-initialize request with an error at once; a silent one delays the first
+ * messages by this much (`--upstream-protocol legacy` skips the probe).
+ */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /**
  * The child's era per --upstream-protocol: legacy without a probe; auto and modern probe a sibling

@@ -50,6 +50,8 @@ interface Call {
   clientToken: JsonRpcId | undefined;
   /** For an `initialize`: the params, kept for re-initializing a restarted child. */
   initParams?: JsonObject;
+  /** For the hub's own requests: what to do with the reply. */
+  onReply?: (res: JsonRpcResponse) => void;
 }
 
 interface SessionState {
@@ -193,7 +195,7 @@ export class Hub {
     this.#failInit(message);
     for (const [upstreamId, call] of this.#calls) {
       this.#calls.delete(upstreamId);
-      this.#fail(call, message);
+      this.#fail(call, upstreamId, message);
     }
     for (const [proxyId, request] of this.#serverRequests) {
       this.#serverRequests.delete(proxyId);
@@ -211,15 +213,21 @@ export class Hub {
     this.#hasSentInitialized = false;
     if (this.#init.state !== 'ready') return;
     const { params, result } = this.#init;
-    this.#internalRequest('initialize', params);
-    this.#out.toChild({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    this.#hasSentInitialized = true;
-    for (const uri of this.#subscriptions.keys()) this.#internalRequest('resources/subscribe', { uri });
-    if (this.#childLogLevel !== undefined) this.#internalRequest('logging/setLevel', { level: this.#childLogLevel });
-    const capabilities = isObject(result.capabilities) ? result.capabilities : {};
-    for (const kind of ['tools', 'prompts', 'resources']) {
-      if (capabilities[kind] !== undefined) this.#broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
-    }
+    // Spec order: initialize, its result, then `initialized`; only then the restored state.
+    this.#internalRequest('initialize', params, (reply) => {
+      if (reply.error !== undefined) {
+        this.#out.note?.('a restarted child refused the cached initialize', { code: reply.error.code });
+        return;
+      }
+      this.#out.toChild({ jsonrpc: '2.0', method: 'notifications/initialized' });
+      this.#hasSentInitialized = true;
+      for (const uri of this.#subscriptions.keys()) this.#internalRequest('resources/subscribe', { uri });
+      if (this.#childLogLevel !== undefined) this.#internalRequest('logging/setLevel', { level: this.#childLogLevel });
+      const capabilities = isObject(result.capabilities) ? result.capabilities : {};
+      for (const kind of ['tools', 'prompts', 'resources']) {
+        if (capabilities[kind] !== undefined) this.#broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
+      }
+    });
   }
 
   /** Fails every call older than `timeoutMs` and cancels it at the child. */
@@ -233,7 +241,7 @@ export class Hub {
       }
       this.#calls.delete(upstreamId);
       this.#out.toChild(cancelled(upstreamId, 'request timed out'));
-      this.#fail(call, `request timed out after ${Math.round(timeoutMs / 100) / 10} s`);
+      this.#fail(call, upstreamId, `request timed out after ${Math.round(timeoutMs / 100) / 10} s`);
     }
   }
 
@@ -264,6 +272,10 @@ export class Hub {
   }
 
   #forward(sessionId: string, session: SessionState, req: JsonRpcRequest, initParams?: JsonObject): void {
+    if (session.inFlight?.has(req.id) === true) {
+      // Ids must be unique among a session's requests in flight; a reused one would orphan the first call.
+      return this.#reply(sessionId, errorResponse(req.id, RpcCode.invalidRequest, 'Invalid Request: a request with this id is already in flight'));
+    }
     if (this.#downReason !== undefined) {
       return this.#reply(sessionId, errorResponse(req.id, RpcCode.serverError, `upstream unavailable: ${this.#downReason}`));
     }
@@ -403,10 +415,12 @@ export class Hub {
     if (call.initParams !== undefined && this.#init.state === 'pending' && this.#init.upstreamId === upstreamId) {
       this.#initialized(call, res);
     }
-    if (call.sessionId === undefined) return; // the hub's own request
+    if (call.sessionId === undefined) return call.onReply?.(res); // the hub's own request
     const session = this.#sessions.get(call.sessionId);
     if (session === undefined) return;
-    session.inFlight?.delete(call.clientId);
+    this.#forgetInFlight(session, call, upstreamId as number);
+    // A refused handshake (independent mode) leaves the session free to try initialize again.
+    if (call.method === 'initialize' && res.error !== undefined) session.isInitialized = false;
     this.#out.callDone?.(call.method, res.error === undefined ? 'result' : 'error', this.#opts.now() - call.startedMs);
     res.id = call.clientId;
     this.#out.toSession(call.sessionId, res, call.clientId);
@@ -435,14 +449,19 @@ export class Hub {
       const session = this.#sessions.get(call.sessionId);
       if (session !== undefined) session.isInitialized = false;
     }
-    const [next, ...rest] = pending.waiting;
+    const waiting = pending.waiting.filter((w) => this.#sessions.has(w.sessionId));
+    for (const { sessionId } of waiting) this.#sessions.get(sessionId)!.isInitialized = false;
+    const [next, ...rest] = waiting;
     if (next === undefined) return;
-    const session = this.#sessions.get(next.sessionId);
-    if (session === undefined) return;
-    session.isInitialized = false;
-    this.#clientInitialize(next.sessionId, session, next.request);
+    this.#clientInitialize(next.sessionId, this.#sessions.get(next.sessionId)!, next.request);
     const state = this.#init as InitState;
-    if (state.state === 'pending') state.waiting.push(...rest);
+    if (state.state === 'pending') {
+      for (const w of rest) this.#sessions.get(w.sessionId)!.isInitialized = true;
+      state.waiting.push(...rest);
+    } else {
+      // The next one could not even be sent (the child is down): every waiting session is told.
+      for (const w of rest) this.#reply(w.sessionId, errorResponse(w.request.id, RpcCode.serverError, 'upstream unavailable'));
+    }
   }
 
   #childRequest(req: JsonRpcRequest): void {
@@ -453,15 +472,21 @@ export class Hub {
     const meta = isObject(req.params) && isObject(req.params._meta) ? req.params._meta : undefined;
     const hint = meta?.[RELATED_REQUEST_META];
     if (hint !== undefined) delete meta![RELATED_REQUEST_META];
-    const target = this.#attribute(typeof hint === 'number' ? this.#calls.get(hint) : undefined);
+    // A hint that names no live call (it was cancelled or timed out) must not fall back to a guess.
+    const hinted = typeof hint === 'number' ? this.#calls.get(hint) : undefined;
+    const target = hint !== undefined && hinted === undefined ? undefined : this.#attribute(hinted);
     if (target === undefined || target === 'ambiguous') {
       const reason = target === undefined ? 'no client connected to answer' : 'several callers are in flight; cannot tell which one should answer';
       this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `${reason} ${req.method}`));
       return;
     }
+    const targetSession = this.#sessions.get(target.sessionId);
+    if (targetSession === undefined) {
+      this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `the client for ${req.method} has left`));
+      return;
+    }
     const proxyId = this.#nextId++;
     this.#serverRequests.set(proxyId, { sessionId: target.sessionId, childId: req.id });
-    const targetSession = this.#sessions.get(target.sessionId)!;
     (targetSession.serverRequests ??= new Set()).add(proxyId);
     req.id = proxyId;
     this.#out.toSession(target.sessionId, req, target.relatedId);
@@ -544,6 +569,11 @@ export class Hub {
     }
   }
 
+  /** Drops a call from its session's in-flight index, if the index still points at this call. */
+  #forgetInFlight(session: SessionState, call: Call, upstreamId: number): void {
+    if (session.inFlight?.get(call.clientId) === upstreamId) session.inFlight.delete(call.clientId);
+  }
+
   #isPendingInit(upstreamId: number): boolean {
     return this.#init.state === 'pending' && this.#init.upstreamId === upstreamId;
   }
@@ -561,13 +591,14 @@ export class Hub {
       if (session !== undefined) session.isInitialized = false;
     }
     for (const { sessionId, request } of waiting) this.#reply(sessionId, errorResponse(request.id, RpcCode.serverError, message));
-    if (call !== undefined) this.#fail(call, message);
+    if (call !== undefined) this.#fail(call, upstreamId, message);
   }
 
   /** Answers a client's call with a proxy-made -32000 error (child gone, timeout); the call must be out of #calls. */
-  #fail(call: Call, message: string): void {
+  #fail(call: Call, upstreamId: number, message: string): void {
     if (call.sessionId === undefined) return;
-    this.#sessions.get(call.sessionId)?.inFlight?.delete(call.clientId);
+    const session = this.#sessions.get(call.sessionId);
+    if (session !== undefined) this.#forgetInFlight(session, call, upstreamId);
     this.#out.callDone?.(call.method, 'error', this.#opts.now() - call.startedMs);
     this.#reply(call.sessionId, errorResponse(call.clientId, RpcCode.serverError, message));
   }
@@ -577,9 +608,11 @@ export class Hub {
   }
 
   /** A request of the hub's own (re-initialize, shared subscriptions); its reply is consumed here. */
-  #internalRequest(method: string, params: JsonObject): void {
+  #internalRequest(method: string, params: JsonObject, onReply?: (res: JsonRpcResponse) => void): void {
     const upstreamId = this.#nextId++;
-    this.#calls.set(upstreamId, { sessionId: undefined, clientId: upstreamId, method, startedMs: this.#opts.now(), clientToken: undefined });
+    const call: Call = { sessionId: undefined, clientId: upstreamId, method, startedMs: this.#opts.now(), clientToken: undefined };
+    if (onReply !== undefined) call.onReply = onReply;
+    this.#calls.set(upstreamId, call);
     if (!this.#out.toChild({ jsonrpc: '2.0', id: upstreamId, method, params: structuredClone(params) })) this.#calls.delete(upstreamId);
   }
 }

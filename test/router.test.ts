@@ -544,18 +544,22 @@ test('childUp after a restart re-initializes with the cached params, re-subscrib
 
   h.hub.childDown('exited with code 1');
   h.hub.childUp();
+  const init = h.takeChild();
+  assert.deepEqual(methods(init), ['initialize'], 'nothing else before the initialize result (spec order)');
+  assert.deepEqual((init[0] as JsonRpcRequest).params, params);
+  assert.deepEqual(h.takeSessions(), []);
+  h.childReply((init[0] as JsonRpcRequest).id, CHILD_RESULT);
   const sent = h.takeChild();
-  assert.deepEqual(methods(sent), ['initialize', 'notifications/initialized', 'resources/subscribe', 'logging/setLevel']);
-  assert.deepEqual((sent[0] as JsonRpcRequest).params, params);
-  assert.deepEqual((sent[2] as JsonRpcRequest).params, { uri: 'file:///x' });
-  assert.deepEqual((sent[3] as JsonRpcRequest).params, { level: 'info' });
+  assert.deepEqual(methods(sent), ['notifications/initialized', 'resources/subscribe', 'logging/setLevel']);
+  assert.deepEqual((sent[1] as JsonRpcRequest).params, { uri: 'file:///x' });
+  assert.deepEqual((sent[2] as JsonRpcRequest).params, { level: 'info' });
   // CHILD_RESULT has tools and resources, not prompts.
   assert.deepEqual(h.takeSessions().map((d) => [d.sessionId, (d.msg as { method: string }).method]), [
     ['a', 'notifications/tools/list_changed'], ['b', 'notifications/tools/list_changed'],
     ['a', 'notifications/resources/list_changed'], ['b', 'notifications/resources/list_changed'],
   ]);
   // The hub's own requests are answered to the hub, not to a client.
-  for (const m of sent) if ('id' in m && 'method' in m) h.childReply(m.id, CHILD_RESULT);
+  for (const m of sent) if ('id' in m && 'method' in m) h.childReply(m.id, {});
   assert.deepEqual(h.takeSessions(), []);
   assert.equal(h.hub.pendingCount, 0);
   // Requests flow again.
@@ -770,4 +774,38 @@ test('a server request with stateless callers among several in flight is refused
   assert.deepEqual(h.takeSessions().filter((d) => 'method' in d.msg), [], 'no caller is handed an ambiguous request');
   const refusal = h.takeChild().find((m) => 'id' in m && m.id === 'srv-2') as JsonRpcResponse | undefined;
   assert.equal(refusal?.error?.code, RpcCode.internalError);
+});
+
+test('a reused request id while the first is in flight is refused; the first call still gets its own answer', () => {
+  for (const shared of [true, false]) {
+    const h = harness({ shared });
+    connect(h, 'a');
+    h.request('a', 7, 'tools/call', { name: 'slow' });
+    const first = h.lastChildRequest('tools/call');
+    h.takeChild();
+    h.request('a', 7, 'tools/call', { name: 'echo' });
+    assert.deepEqual(h.takeChild(), [], 'the duplicate never reaches the child');
+    assert.equal(responsesTo(h.takeSessions(), 'a')[0]?.error?.code, RpcCode.invalidRequest);
+    h.childReply(first.id, { content: [] });
+    assert.deepEqual(responsesTo(h.takeSessions(), 'a'), [{ jsonrpc: '2.0', id: 7, result: { content: [] } }]);
+    h.hub.removeSession('a');
+    h.hub.fromChild({ jsonrpc: '2.0', id: 'srv-9', method: 'elicitation/create', params: {} });
+    const refusal = h.takeChild().find((m) => 'id' in m && m.id === 'srv-9') as JsonRpcResponse | undefined;
+    assert.equal(refusal?.error?.code, RpcCode.internalError, 'with no client left, the child is answered, nothing throws');
+  }
+});
+
+test('a refused shared initialize hands the handshake to the next waiting session that is still there', () => {
+  const h = harness();
+  for (const id of ['a', 'b', 'c']) h.hub.addSession(id);
+  for (const id of ['a', 'b', 'c']) h.request(id, 0, 'initialize', INIT_PARAMS);
+  const first = h.lastChildRequest('initialize');
+  h.hub.removeSession('b');
+  h.takeChild();
+  h.hub.fromChild({ jsonrpc: '2.0', id: first.id, error: { code: -32602, message: 'no' } });
+  assert.equal(responsesTo(h.toSession, 'a')[0]?.error?.code, -32602);
+  const second = h.lastChildRequest('initialize');
+  assert.notEqual(second.id, first.id, "c's initialize is sent");
+  h.childReply(second.id, CHILD_RESULT);
+  assert.ok(responsesTo(h.toSession, 'c').some((r) => r.result !== undefined), 'c is answered');
 });
