@@ -223,6 +223,11 @@ export class IndependentBackend implements Backend {
       throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);
     }
     this.#lastSpawnError = undefined;
+    if (this.#isStopped) {
+      // The proxy began shutting down while this child started: it must not outlive the proxy.
+      void child.stop().then(() => { for (const value of Object.values(env)) log.removeSecret(value); });
+      throw new ProxyError(503, RpcCode.serverError, 'proxy shutting down');
+    }
     route.connect(era, (msg) => child.send(msg));
     hub = new Hub(hubOutput(this.#deps, this.#links, (msg) => route.send(msg)), { cacheInitialize: false, now: Date.now });
     hub.addSession(sessionId);

@@ -85,11 +85,6 @@ export class Child {
     return this.#state;
   }
 
-  /** Resolves once the process is gone (or never started). */
-  get exited(): Promise<ChildExit> {
-    return this.#exited;
-  }
-
   /** Resolves undefined once the process runs, or with the exit if it could not be started. */
   get spawned(): Promise<ChildExit | undefined> {
     return this.#spawned;
@@ -208,6 +203,11 @@ export class Child {
       this.#log.warn('child wrote a message that is not JSON-RPC, skipped', { reason });
       return;
     }
-    this.#events.message(value as JsonRpcMessage);
+    try {
+      this.#events.message(value as JsonRpcMessage);
+    } catch (err) {
+      // A bug on the child→client path must cost one message, not every session of the proxy.
+      this.#log.error('routing a child message failed', { error: (err as Error)?.stack ?? String(err) });
+    }
   }
 }

@@ -23,18 +23,25 @@ const DENIED_NAMES = new Set([
   'ALL_PROXY', 'NO_PROXY', 'FTP_PROXY', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'CURL_CA_BUNDLE',
   'REQUESTS_CA_BUNDLE', 'EDITOR', 'VISUAL', 'PAGER', 'BROWSER', 'AUTH_KEY', 'AUTH_KEY_FILE',
   'MCP_SERVER_CONFIG', 'SHARED_SESSION', 'ALLOW_ENV', 'OPENSSL_CONF', 'OPENSSL_MODULES',
+  // Where a container runtime, a cluster client or TLS key logging sends data; compilers npx may run.
+  'KUBECONFIG', 'SSLKEYLOGFILE', 'CC', 'CXX', 'CPP', 'LD', 'AR', 'MAKEFLAGS', 'MAKE', 'CURL_HOME', 'WGETRC',
+  'GNUPGHOME', 'NETRC', 'GIT_ASKPASS',
+  // Paths to credential files on the proxy's host: a client must bring its own credentials, not pick the host's.
+  'GOOGLE_APPLICATION_CREDENTIALS', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE',
 ]);
 
 /**
  * Prefixes never accepted: dynamic loaders (LD_, DYLD_), language runtimes and their package managers
  * (NODE_, NPM_CONFIG_, PYTHON, PIP_, UV_, PERL, RUBY, GEM_, BUNDLE_, DOTNET_, COMPLUS_, CORECLR_, DENO_,
  * BUN_, JAVA), shells (BASH_FUNC_ carries exported functions), git (GIT_SSH_COMMAND, GIT_CONFIG_*),
- * malloc tuning, XDG config roots, and the proxy's own settings (MCPPROXY_).
+ * malloc tuning, XDG config roots, Docker (DOCKER_HOST would send a container's secrets to another
+ * daemon), SSH agents, Rust toolchains, and the proxy's own settings (MCPPROXY_).
  */
 const DENIED_PREFIXES = [
   'LD_', 'DYLD_', 'NODE_', 'NPM_CONFIG_', 'YARN_', 'PNPM_', 'COREPACK_', 'PYTHON', 'PIP_', 'PIPX_', 'UV_',
   'POETRY_', 'CONDA', 'VIRTUAL_ENV', 'PERL', 'RUBY', 'GEM_', 'BUNDLE_', 'DOTNET_', 'COMPLUS_', 'CORECLR_',
-  'DENO_', 'BUN_', 'BASH_FUNC_', 'GIT_', 'MALLOC_', 'XDG_', 'MCPPROXY_', 'JAVA',
+  'DENO_', 'BUN_', 'BASH_FUNC_', 'GIT_', 'MALLOC_', 'XDG_', 'MCPPROXY_', 'JAVA', 'DOCKER_', 'SSH_', 'CARGO_',
+  'RUSTUP_',
 ];
 
 const MAX_NAME_LENGTH = 128;

@@ -75,6 +75,15 @@ async function run(config: Config): Promise<void> {
     await backend.stop();
     process.exit(1);
   }
+  if (config.corsOrigins.includes('*') && config.authKey === undefined) {
+    log.warn('--cors * without an access key: any web page the user visits can call this server');
+  }
+  // Last resort: a bug must not leave children running without their proxy.
+  process.on('uncaughtException', (err) => {
+    log.error('fatal error', { error: err.stack ?? String(err) });
+    killAllChildGroups();
+    process.exit(1);
+  });
   log.info('listening', {
     host: address.address, port: address.port, mode: config.shared ? 'shared' : 'independent', version: VERSION,
     command: [config.command, ...config.args].join(' '), auth: config.authKey === undefined ? 'off' : 'on',

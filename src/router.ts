@@ -12,6 +12,7 @@ import {
   errorResponse, isObject, isRequest, isResponse, resultResponse,
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
 } from './jsonrpc/message.ts';
+import { MCP_LOG_LEVELS, type McpLogLevel } from './mcp-log-levels.ts';
 import { negotiateVersion } from './mcp-versions.ts';
 import { RefCounts } from './ref-counts.ts';
 
@@ -37,8 +38,8 @@ export interface HubOptions {
   now(): number;
 }
 
-type LogLevelName = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'critical' | 'alert' | 'emergency';
-const LOG_LEVELS: readonly LogLevelName[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+type LogLevelName = McpLogLevel;
+const LOG_LEVELS: readonly LogLevelName[] = MCP_LOG_LEVELS;
 
 /** A client request waiting for the child's reply, or the hub's own request (sessionId undefined). */
 interface Call {
@@ -111,10 +112,6 @@ export class Hub {
   /** The cached InitializeResult (shared mode), for building discovery answers. */
   get initializeResult(): JsonObject | undefined {
     return this.#init.state === 'ready' ? this.#init.result : undefined;
-  }
-
-  hasSession(sessionId: string): boolean {
-    return this.#sessions.has(sessionId);
   }
 
   /** `isStateless`: a 2026-07-28 caller, which has no handshake of its own. */

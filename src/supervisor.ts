@@ -26,7 +26,6 @@ export class Supervisor {
   #restartTimer: NodeJS.Timeout | undefined;
   #healthyTimer: NodeJS.Timeout | undefined;
   #downReason: string | undefined = 'starting';
-  restarts = 0;
 
   constructor(opts: ChildOptions, events: SupervisorEvents) {
     this.#opts = opts;
@@ -78,10 +77,7 @@ export class Supervisor {
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
     this.#opts.log.warn('restarting child', { inMs: delay });
-    this.#restartTimer = setTimeout(() => {
-      this.restarts++;
-      this.#spawn(true);
-    }, delay);
+    this.#restartTimer = setTimeout(() => this.#spawn(true), delay);
     this.#restartTimer.unref();
   }
 }

@@ -41,18 +41,34 @@ test('a live connection gets each event with its <stream>-<seq> id', () => {
   assert.deepEqual(messages(res), [['3-1', '{"a":1}'], ['3-2', '{"a":2}']]);
 });
 
-test('events sent before the first connection are delivered when it opens', () => {
+test('events sent before the first connection are dropped: a standalone stream nobody opened has nothing to resume', () => {
   const s = stream(0);
   s.send('early-1');
   s.send('early-2');
   const res = new FakeResponse();
   s.attach(res.asResponse(), {}, NO_PRIME);
-  s.send('live-3');
-  assert.deepEqual(messages(res), [['0-1', 'early-1'], ['0-2', 'early-2'], ['0-3', 'live-3']]);
+  s.send('live-1');
+  assert.deepEqual(messages(res), [['0-1', 'live-1']]);
 });
 
-test('priming: retry and an id naming the current position come first', () => {
+test('events sent while the connection was gone come on the next connection', async () => {
+  const s = stream(0);
+  const first = new FakeResponse();
+  s.attach(first.asResponse(), {}, NO_PRIME);
+  first.destroy();
+  await settle();
+  s.send('missed-1');
+  const second = new FakeResponse();
+  s.attach(second.asResponse(), {}, NO_PRIME);
+  assert.deepEqual(messages(second), [['0-1', 'missed-1']]);
+});
+
+test('priming: retry and an id naming the current position come first', async () => {
   const s = stream(2);
+  const first = new FakeResponse();
+  s.attach(first.asResponse(), {}, NO_PRIME);
+  first.destroy();
+  await settle();
   s.send('one');
   const res = new FakeResponse();
   s.attach(res.asResponse(), {}, { prime: true, retryMs: 2500 });
@@ -108,26 +124,36 @@ test('a reconnect without Last-Event-ID gets what was sent while nobody listened
   assert.deepEqual(messages(first), [['0-1', 'seen']]);
 });
 
-test('the replay buffer is bounded by events and by bytes, keeping the newest', () => {
-  const byCount = stream(0, { replayEvents: 3 });
+/** A stream that had a connection which then dropped: what it sends next is kept for replay. */
+async function dropped(limits: Partial<StreamLimits>): Promise<EventStream> {
+  const s = stream(0, limits);
+  const first = new FakeResponse();
+  s.attach(first.asResponse(), {}, NO_PRIME);
+  first.destroy();
+  await settle();
+  return s;
+}
+
+test('the replay buffer is bounded by events and by bytes, keeping the newest', async () => {
+  const byCount = await dropped({ replayEvents: 3 });
   for (let i = 1; i <= 6; i++) byCount.send(`e${i}`);
   const a = new FakeResponse();
   byCount.attach(a.asResponse(), {}, { ...NO_PRIME, afterSeq: 0 });
   assert.deepEqual(messages(a), [['0-4', 'e4'], ['0-5', 'e5'], ['0-6', 'e6']]);
 
-  const byBytes = stream(0, { replayBytes: 25 });
+  const byBytes = await dropped({ replayBytes: 25 });
   for (let i = 1; i <= 6; i++) byBytes.send(`event-${i}-xx`); // 12 bytes each: two fit
   const b = new FakeResponse();
   byBytes.attach(b.asResponse(), {}, { ...NO_PRIME, afterSeq: 0 });
   assert.deepEqual(messages(b), [['0-5', 'event-5-xx'], ['0-6', 'event-6-xx']]);
 
-  const oneHuge = stream(0, { replayBytes: 10 });
+  const oneHuge = await dropped({ replayBytes: 10 });
   oneHuge.send('x'.repeat(100));
   const c = new FakeResponse();
   oneHuge.attach(c.asResponse(), {}, { ...NO_PRIME, afterSeq: 0 });
   assert.equal(messages(c).length, 1, 'the newest event is kept even when it alone is over the byte bound');
 
-  const off = stream(0, { replayEvents: 0 });
+  const off = await dropped({ replayEvents: 0 });
   off.send('gone');
   const d = new FakeResponse();
   off.attach(d.asResponse(), {}, { ...NO_PRIME, afterSeq: 0 });

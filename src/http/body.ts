@@ -38,8 +38,9 @@ export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: nu
 export function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new ProxyError(400, RpcCode.parseError, `Parse error: ${(err as Error).message}`);
+  } catch {
+    // V8's message quotes the body; a client's bytes are never echoed back (they may hold secrets).
+    throw new ProxyError(400, RpcCode.parseError, 'Parse error: the body is not valid JSON');
   }
 }
 

@@ -9,6 +9,7 @@ import { ProxyError, RpcCode, sendError } from '../errors.ts';
 import { handleSseOpen, handleSsePost } from '../transports/sse.ts';
 import type { StreamableTransport } from '../transports/streamable.ts';
 import { applyCors, checkAuth, checkOrigin, type AccessPolicy } from './access.ts';
+import { sendJson } from './send-json.ts';
 import { isLoopbackHost } from '../config.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
@@ -134,9 +135,4 @@ export class ProxyServer {
     const body = metrics.render({ sessions: sessions.countByTransport(), children: backend.childCount, pending: backend.pendingCount });
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);
   }
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
 }

@@ -21,7 +21,6 @@ export class SseWriter {
   #maxBufferBytes: number;
   #onClose: Array<() => void> = [];
   #isClosed = false;
-  bytesWritten = 0;
   /** True once the client was cut off for not reading. */
   isCutOff = false;
 
@@ -85,7 +84,6 @@ export class SseWriter {
   }
 
   #write(text: string): boolean {
-    this.bytesWritten += text.length;
     this.#res.write(text);
     if (this.#res.writableLength > this.#maxBufferBytes) {
       // The client is not reading: cut it off rather than hold its backlog in memory.

@@ -5,6 +5,7 @@
  */
 import { ProxyError, RpcCode } from '../errors.ts';
 import { isObject, type JsonObject } from '../jsonrpc/message.ts';
+import { MCP_LOG_LEVELS } from '../mcp-log-levels.ts';
 import { isModernVersion, MODERN_VERSIONS } from '../mcp-versions.ts';
 
 export const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
@@ -14,7 +15,6 @@ export const LOG_LEVEL_KEY = 'io.modelcontextprotocol/logLevel';
 export const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
 export const SUBSCRIPTION_ID_KEY = 'io.modelcontextprotocol/subscriptionId';
 const ENVELOPE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY];
-const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** Request headers as node:http gives them (lower-case names). */
 export type Headers = Record<string, string | string[] | undefined>;
@@ -29,9 +29,10 @@ export function hasEnvelopeClaim(message: unknown): boolean {
   return meta !== undefined && PROTOCOL_VERSION_KEY in meta;
 }
 
-function header(headers: Headers, name: string): string | undefined {
+/** A header's value when it is present once and not empty. */
+export function header(headers: Headers, name: string): string | undefined {
   const value = headers[name];
-  return typeof value === 'string' ? value : undefined;
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** Which era a POST body belongs to (MCP-ERAS §1.4); throws for the combinations that are errors. */
@@ -109,7 +110,7 @@ function envelopeProblem(meta: JsonObject): string | undefined {
   if (typeof meta[PROTOCOL_VERSION_KEY] !== 'string') return `_meta["${PROTOCOL_VERSION_KEY}"] must be a string`;
   if (!isObject(meta[CLIENT_CAPABILITIES_KEY])) return `_meta["${CLIENT_CAPABILITIES_KEY}"] must be an object`;
   if (CLIENT_INFO_KEY in meta && !isObject(meta[CLIENT_INFO_KEY])) return `_meta["${CLIENT_INFO_KEY}"] must be an object`;
-  if (LOG_LEVEL_KEY in meta && !LOG_LEVELS.includes(meta[LOG_LEVEL_KEY] as string)) return `_meta["${LOG_LEVEL_KEY}"] is not a log level`;
+  if (LOG_LEVEL_KEY in meta && !(MCP_LOG_LEVELS as readonly unknown[]).includes(meta[LOG_LEVEL_KEY])) return `_meta["${LOG_LEVEL_KEY}"] is not a log level`;
   return undefined;
 }
 

@@ -9,6 +9,8 @@ import { ProxyError, RpcCode } from '../errors.ts';
 interface PoolEntry {
   backend: SharedBackend;
   lastUsedMs: number;
+  /** The environment's values, masked in logs until the child is gone. */
+  secrets: string[];
 }
 
 const SWEEP_MS = 5000;
@@ -45,7 +47,7 @@ export class StatelessPool {
       }
       const log = this.#deps.log.child({ pool: this.#entries.size + 1 });
       for (const value of Object.values(env)) log.addSecret(value);
-      entry = { backend: new SharedBackend({ ...this.#deps, log }, env), lastUsedMs: Date.now() };
+      entry = { backend: new SharedBackend({ ...this.#deps, log }, env), lastUsedMs: Date.now(), secrets: Object.values(env) };
       this.#entries.set(key, entry);
     }
     entry.lastUsedMs = Date.now();
@@ -61,7 +63,12 @@ export class StatelessPool {
     clearInterval(this.#timer);
     const entries = [...this.#entries.values()];
     this.#entries.clear();
-    await Promise.all(entries.map(({ backend }) => backend.stop()));
+    await Promise.all(entries.map((entry) => this.#stopEntry(entry)));
+  }
+
+  async #stopEntry(entry: PoolEntry): Promise<void> {
+    await entry.backend.stop();
+    for (const value of entry.secrets) this.#deps.log.removeSecret(value);
   }
 
   #sweep(nowMs: number): void {
@@ -70,7 +77,7 @@ export class StatelessPool {
     for (const [key, entry] of this.#entries) {
       if (entry.backend.isIdle && nowMs - entry.lastUsedMs >= idleMs) {
         this.#entries.delete(key);
-        void entry.backend.stop();
+        void this.#stopEntry(entry);
       }
     }
   }

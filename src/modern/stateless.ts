@@ -10,6 +10,7 @@ import type { SharedBackend } from '../backends.ts';
 import { VERSION } from '../cli.ts';
 import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../errors.ts';
+import { sendJson } from '../http/send-json.ts';
 import { SseWriter } from '../http/sse-writer.ts';
 import {
   errorResponse, isObject, isRequest, isResponse, resultResponse,
@@ -37,6 +38,9 @@ const MRTR_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 /** A child's server-to-client request → the client capability it needs. */
 const INPUT_CAPABILITY: Record<string, string> = { 'elicitation/create': 'elicitation', 'sampling/createMessage': 'sampling', 'roots/list': 'roots' };
 const PARKED_TTL_MS = 5 * 60_000;
+/** Calls waiting for a retry, and listen streams, at most: each holds child state; past it callers get 503. */
+const MAX_PARKED = 1000;
+const MAX_LISTENS = 1000;
 const SWEEP_MS = 10_000;
 
 /** One stateless call: its HTTP answer, or a chain of them across `input_required` rounds. */
@@ -159,6 +163,7 @@ class StatelessCall implements ClientLink {
     const capability = INPUT_CAPABILITY[req.method];
     if (capability === undefined || !MRTR_METHODS.has(this.#method)) return this.#refuse(req, `${req.method} cannot be relayed to a 2026-07-28 client`);
     if (!isObject(this.#capabilities[capability])) return this.#refuse(req, `the client did not declare the ${capability} capability`);
+    if (!this.#handler.canPark) return this.#refuse(req, 'too many calls are waiting for client input');
     const key = `mcpproxy-${String(req.id)}`;
     const expiresMs = Date.now() + PARKED_TTL_MS;
     this.parked = { proxyId: req.id, key, expiresMs };
@@ -272,8 +277,11 @@ export class StatelessHandler {
     const init = await backend.initializeResult(PROXY_INITIALIZE);
     const capabilities = clientCapabilitiesOf(body);
     const params = isObject(msg.params) ? msg.params : {};
-    if (msg.method === 'server/discover') return sendJson(res, resultResponse(msg.id, discoverFromInitialize(init)));
-    if (msg.method === 'subscriptions/listen') return this.#listen(backend, msg, res, init);
+    if (msg.method === 'server/discover') return sendJson(res, 200, resultResponse(msg.id, discoverFromInitialize(init)));
+    if (msg.method === 'subscriptions/listen') {
+      if (this.#listens.size >= MAX_LISTENS) throw busy('too many listen streams');
+      return this.#listen(backend, msg, res, init);
+    }
     const paramHeaders = this.#paramHeadersOf(backend);
     if (msg.method === 'tools/call') paramHeaders.check(params, req.headers as Headers);
     const principal = digestOf(env);
@@ -284,6 +292,10 @@ export class StatelessHandler {
   }
 
   /** Registers a call waiting for its retry; returns the requestState that names it. */
+  get canPark(): boolean {
+    return this.#parked.size < MAX_PARKED;
+  }
+
   park(call: StatelessCall, key: string, expiresMs: number): string {
     const token = randomUUID();
     this.#parked.set(token, call);
@@ -301,11 +313,11 @@ export class StatelessHandler {
     for (const call of this.#parked.values()) call.expire();
   }
 
-  /** A retry carrying our requestState: verified, then handed to the parked call. False: not ours. */
+  /** A retry carrying a requestState: handed to the parked call it names once verified, else refused. Always answers. */
   #resume(msg: JsonRpcRequest, params: JsonObject, res: ServerResponse, principal: string): boolean {
     const ref = this.#codec.decode(params.requestState as string, Date.now());
     const refuse = (reason: string): true => {
-      sendJson(res, errorResponse(msg.id, RpcCode.invalidParams, `Invalid params: ${reason}`));
+      sendJson(res, 200, errorResponse(msg.id, RpcCode.invalidParams, `Invalid params: ${reason}`));
       return true;
     };
     if ('error' in ref) return refuse(ref.error);
@@ -347,7 +359,6 @@ function callIdentity(msg: JsonRpcRequest): unknown {
   return { method: msg.method, params };
 }
 
-function sendJson(res: ServerResponse, body: JsonRpcResponse): void {
-  const data = JSON.stringify(body);
-  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) }).end(data);
+function busy(what: string): ProxyError {
+  return new ProxyError(503, RpcCode.serverError, `${what}; try again later`, { headers: { 'retry-after': '5' } });
 }

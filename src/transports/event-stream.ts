@@ -31,8 +31,10 @@ export class EventStream {
   #seq = 0;
   #buffer: BufferedEvent[] = [];
   #bufferBytes = 0;
-  /** Events not yet given to any connection (the standalone stream before its first GET). */
+  /** Events sent while the stream had no live connection, since its last one. */
   #undeliveredFrom: number | undefined;
+  /** Before a stream's first connection there is nothing to resume: its events are dropped (MCP-ERAS §3.4). */
+  #hasBeenAttached = false;
   isFinished = false;
 
   constructor(no: number, limits: StreamLimits, heartbeat: Heartbeat) {
@@ -52,6 +54,7 @@ export class EventStream {
   attach(res: ServerResponse, headers: Record<string, string>, options: { afterSeq?: number; prime: boolean; retryMs: number }): SseWriter {
     const writer = new SseWriter(res, this.#limits.maxBufferBytes, headers);
     this.#writer = writer;
+    this.#hasBeenAttached = true;
     this.#heartbeat.add(writer);
     const from = options.afterSeq ?? this.#undeliveredFrom;
     this.#undeliveredFrom = undefined;
@@ -75,6 +78,7 @@ export class EventStream {
 
   /** Sends (or, with no live connection, keeps for replay) one event. */
   send(data: string): void {
+    if (!this.#hasBeenAttached) return;
     const seq = ++this.#seq;
     if (this.#limits.replayEvents > 0) this.#remember(seq, data);
     if (this.#writer?.isOpen === true) this.#writer.send(data, 'message', this.#eventId(seq));

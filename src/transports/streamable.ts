@@ -11,7 +11,7 @@ import { isJsonContentType, parseJson, readBody, toMessages } from '../http/body
 import type { SseWriter } from '../http/sse-writer.ts';
 import { isNotification, isObject, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
 import { DEFAULT_HTTP_VERSION, isLegacyVersion, isModernVersion } from '../mcp-versions.ts';
-import { classifyPost, type Headers } from '../modern/envelope.ts';
+import { classifyPost, header, type Headers } from '../modern/envelope.ts';
 import type { StatelessHandler } from '../modern/stateless.ts';
 import type { ClientLink, DownstreamSession } from '../session.ts';
 import { EventStream, parseEventId, type StreamLimits } from './event-stream.ts';
@@ -286,7 +286,7 @@ export class StreamableTransport {
     if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
       throw new ProxyError(406, RpcCode.invalidRequest, 'Not Acceptable: Accept must list application/json and text/event-stream');
     }
-    const sessionId = header(req, SESSION_HEADER);
+    const sessionId = header(req.headers, SESSION_HEADER);
     const isInitialize = isObject(value) && value.method === 'initialize' && value.id !== undefined;
     if (isInitialize || (Array.isArray(value) && value.some((m) => isObject(m) && m.method === 'initialize'))) {
       if (!isInitialize) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request: initialize must not be part of a batch');
@@ -318,8 +318,8 @@ export class StreamableTransport {
   }
 
   #session(req: IncomingMessage): StreamableSession {
-    const sessionId = header(req, SESSION_HEADER);
-    if (sessionId === undefined && req.method !== 'POST' && isModernVersion(header(req, VERSION_HEADER))) {
+    const sessionId = header(req.headers, SESSION_HEADER);
+    if (sessionId === undefined && req.method !== 'POST' && isModernVersion(header(req.headers, VERSION_HEADER))) {
       // 2026-07-28 is POST only: no standalone stream, no session to delete.
       throw new ProxyError(405, RpcCode.invalidRequest, 'Method Not Allowed: protocol 2026-07-28 uses POST only', { headers: { allow: 'POST' } });
     }
@@ -331,7 +331,7 @@ export class StreamableTransport {
 
   /** MCP-Protocol-Version: absent means the negotiated one; an unknown value is a 400 (spec). */
   #version(req: IncomingMessage, session: StreamableSession): string {
-    const version = header(req, VERSION_HEADER);
+    const version = header(req.headers, VERSION_HEADER);
     if (version === undefined) return session.protocolVersion;
     if (!isLegacyVersion(version)) throw new ProxyError(400, RpcCode.invalidRequest, `Bad Request: unsupported MCP-Protocol-Version ${String(version).slice(0, 40)}`);
     return version;
@@ -353,9 +353,4 @@ export class StreamableTransport {
       if (sessionIdleTimeoutMs > 0 && session.isIdle(now, sessionIdleTimeoutMs)) session.close('idle timeout');
     }
   }
-}
-
-function header(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
