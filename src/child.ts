@@ -81,10 +81,6 @@ export class Child {
     if (this.pid !== undefined) this.#log.info('child started', { command: opts.command });
   }
 
-  get state(): ChildState {
-    return this.#state;
-  }
-
   /** Resolves undefined once the process runs, or with the exit if it could not be started. */
   get spawned(): Promise<ChildExit | undefined> {
     return this.#spawned;
