@@ -67,7 +67,9 @@ const INITIALIZE_WAIT_MS = 30_000;
 export class SharedBackend implements Backend {
   #links = new Map<string, ClientLink>();
   #hub: Hub;
-  #supervisor: Supervisor;
+  /** Created once the child's era is known. */
+  #supervisor: Supervisor | undefined;
+  #isStopped = false;
   #route: UpstreamRoute;
   #sweep: NodeJS.Timeout;
   #metrics: Metrics;
@@ -83,23 +85,26 @@ export class SharedBackend implements Backend {
       this.#initWaiters.clear();
     };
     this.#hub = new Hub(output, { cacheInitialize: true, now: Date.now });
-    // The child starts at once, while the era probe runs on its sibling: nothing is written to it
-    // until the verdict (the route holds messages), and its start-up time is off the critical path.
-    const supervisor = new Supervisor(childOptions(deps, env), {
-      message: (msg) => this.#route.receive(msg),
-      up: (isRestart) => {
-        if (isRestart) {
-          this.#metrics.childRestarts++;
-          this.#route.restarted();
-        }
-        this.#hub.childUp();
-      },
-      down: (reason) => this.#hub.childDown(reason),
-    });
-    this.#supervisor = supervisor;
-    const connect = (era: UpstreamEra): void => this.#route.connect(era, (msg) => supervisor.send(msg));
-    if (deps.era === undefined) connect(LEGACY);
-    else void deps.era.then(connect);
+    // The child starts only after the era probe's sibling is done: two first runs of `npx -y pkg` at
+    // once race on npm's cache (ENOTEMPTY), and the probe's run warms it. Messages wait in the route.
+    const start = (era: UpstreamEra): void => {
+      if (this.#isStopped) return;
+      const supervisor = new Supervisor(childOptions(deps, env), {
+        message: (msg) => this.#route.receive(msg),
+        up: (isRestart) => {
+          if (isRestart) {
+            this.#metrics.childRestarts++;
+            this.#route.restarted();
+          }
+          this.#hub.childUp();
+        },
+        down: (reason) => this.#hub.childDown(reason),
+      });
+      this.#supervisor = supervisor;
+      this.#route.connect(era, (msg) => supervisor.send(msg));
+    };
+    if (deps.era === undefined) start(LEGACY);
+    else void deps.era.then(start);
     this.#sweep = startSweep(() => this.#hub.expireCalls(deps.config.requestTimeoutMs));
   }
 
@@ -121,7 +126,7 @@ export class SharedBackend implements Backend {
   async initializeResult(params: JsonObject): Promise<JsonObject> {
     const cached = this.#hub.initializeResult;
     if (cached !== undefined) return cached;
-    const down = this.#supervisor.downReason;
+    const down = this.#supervisor?.downReason ?? 'starting';
     if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
     this.#hub.ensureInitialized(params);
     // A modern child's adapter answers initialize synchronously.
@@ -160,12 +165,11 @@ export class SharedBackend implements Backend {
   }
 
   notReadyReason(): string | undefined {
-    if (!this.#route.isConnected) return 'detecting the upstream protocol';
-    return this.#supervisor.downReason;
+    return this.#supervisor === undefined ? 'detecting the upstream protocol' : this.#supervisor.downReason;
   }
 
   get childCount(): number {
-    return this.#supervisor.isRunning ? 1 : 0;
+    return this.#supervisor?.isRunning === true ? 1 : 0;
   }
 
   get pendingCount(): number {
@@ -173,8 +177,9 @@ export class SharedBackend implements Backend {
   }
 
   async stop(): Promise<void> {
+    this.#isStopped = true;
     clearInterval(this.#sweep);
-    await this.#supervisor.stop();
+    await this.#supervisor?.stop();
   }
 }
 

@@ -20,10 +20,6 @@ export class UpstreamRoute {
     this.#toHub = toHub;
   }
 
-  get isConnected(): boolean {
-    return this.#queue === undefined;
-  }
-
   /** The era is known and the child can be written to: what waited is sent, in order. */
   connect(era: UpstreamEra, toChild: (msg: JsonRpcMessage) => boolean): void {
     this.#toChild = toChild;
