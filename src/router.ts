@@ -12,9 +12,10 @@ import {
   errorResponse, isObject, isRequest, isResponse, resultResponse,
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
 } from './jsonrpc/message.ts';
-import { MCP_LOG_LEVELS, type McpLogLevel } from './mcp-log-levels.ts';
 import { negotiateVersion } from './mcp-versions.ts';
-import { RefCounts } from './ref-counts.ts';
+import { isLogLevel, MCP_LOG_LEVELS } from './mcp-log-levels.ts';
+import { SharedLogLevel } from './shared-log-level.ts';
+import { SharedSubscriptions } from './shared-subscriptions.ts';
 
 export interface HubOutput {
   /** False when the child cannot take the message (not running, stdin queue full). */
@@ -38,8 +39,6 @@ export interface HubOptions {
   now(): number;
 }
 
-type LogLevelName = McpLogLevel;
-const LOG_LEVELS: readonly LogLevelName[] = MCP_LOG_LEVELS;
 
 /** A client request waiting for the child's reply, or the hub's own request (sessionId undefined). */
 interface Call {
@@ -63,8 +62,6 @@ interface SessionState {
   inFlight: Map<JsonRpcId, number> | undefined;
   /** Proxy ids of server-to-client requests this session has yet to answer. */
   serverRequests: Set<number> | undefined;
-  subscriptions: Set<string> | undefined;
-  logLevel: LogLevelName | undefined;
   lastActiveMs: number;
 }
 
@@ -91,8 +88,8 @@ export class Hub {
   #sessions = new Map<string, SessionState>();
   #init: InitState = { state: 'none' };
   #hasSentInitialized = false;
-  #subscriptions = new RefCounts<string>();
-  #childLogLevel: LogLevelName | undefined;
+  #subscriptions = new SharedSubscriptions();
+  #logLevel = new SharedLogLevel();
   /** Why the child cannot take requests now; undefined while it can. */
   #downReason: string | undefined;
 
@@ -119,8 +116,7 @@ export class Hub {
     const isStateless = options.isStateless ?? false;
     this.#sessions.set(sessionId, {
       // Collections are made on first use: most of 10,000 idle sessions never need them.
-      isInitialized: isStateless, isStateless, inFlight: undefined, serverRequests: undefined, subscriptions: undefined,
-      logLevel: undefined, lastActiveMs: this.#opts.now(),
+      isInitialized: isStateless, isStateless, inFlight: undefined, serverRequests: undefined, lastActiveMs: this.#opts.now(),
     });
   }
 
@@ -176,9 +172,8 @@ export class Hub {
       this.#serverRequests.delete(proxyId);
       if (request !== undefined) this.#out.toChild(errorResponse(request.childId, RpcCode.internalError, DISCONNECTED));
     }
-    for (const uri of session.subscriptions ?? []) {
-      if (this.#subscriptions.release(uri)) this.#internalRequest('resources/unsubscribe', { uri });
-    }
+    for (const uri of this.#subscriptions.dropSession(sessionId)) this.#internalRequest('resources/unsubscribe', { uri });
+    this.#logLevel.dropSession(sessionId);
   }
 
   /** The child is gone: every call in flight fails now rather than waiting for a timeout. */
@@ -218,8 +213,9 @@ export class Hub {
       }
       this.#out.toChild({ jsonrpc: '2.0', method: 'notifications/initialized' });
       this.#hasSentInitialized = true;
-      for (const uri of this.#subscriptions.keys()) this.#internalRequest('resources/subscribe', { uri });
-      if (this.#childLogLevel !== undefined) this.#internalRequest('logging/setLevel', { level: this.#childLogLevel });
+      for (const uri of this.#subscriptions.uris()) this.#internalRequest('resources/subscribe', { uri });
+      const level = this.#logLevel.childLevel;
+      if (level !== undefined) this.#internalRequest('logging/setLevel', { level });
       const capabilities = isObject(result.capabilities) ? result.capabilities : {};
       for (const kind of ['tools', 'prompts', 'resources']) {
         if (capabilities[kind] !== undefined) this.#broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` });
@@ -258,7 +254,7 @@ export class Hub {
       const uri = isObject(req.params) ? req.params.uri : undefined;
       if (typeof uri !== 'string') return this.#reply(sessionId, errorResponse(req.id, RpcCode.invalidParams, 'params.uri must be a string'));
       const isSubscribe = req.method === 'resources/subscribe';
-      const isFirstOrLast = isSubscribe ? this.#subscribe(session, uri) : this.#unsubscribe(session, uri);
+      const isFirstOrLast = isSubscribe ? this.#subscriptions.subscribe(sessionId, uri) : this.#subscriptions.unsubscribe(sessionId, uri);
       // Only the first subscriber and the last to leave change anything at the shared child.
       if (!isFirstOrLast) return this.#reply(sessionId, resultResponse(req.id, {}));
     }
@@ -369,32 +365,14 @@ export class Hub {
     this.#out.toChild(res);
   }
 
-  #subscribe(session: SessionState, uri: string): boolean {
-    session.subscriptions ??= new Set();
-    if (session.subscriptions.has(uri)) return false;
-    session.subscriptions.add(uri);
-    return this.#subscriptions.acquire(uri);
-  }
-
-  #unsubscribe(session: SessionState, uri: string): boolean {
-    if (session.subscriptions?.delete(uri) !== true) return false;
-    return this.#subscriptions.release(uri);
-  }
-
   /** One shared child has one log level: the most verbose any session asked for; each session is filtered to its own. */
   #setLogLevel(sessionId: string, session: SessionState, req: JsonRpcRequest): void {
     const level = isObject(req.params) ? req.params.level : undefined;
-    if (!LOG_LEVELS.includes(level as LogLevelName)) {
-      return this.#reply(sessionId, errorResponse(req.id, RpcCode.invalidParams, `params.level must be one of ${LOG_LEVELS.join(', ')}`));
+    if (!isLogLevel(level)) {
+      return this.#reply(sessionId, errorResponse(req.id, RpcCode.invalidParams, `params.level must be one of ${MCP_LOG_LEVELS.join(', ')}`));
     }
-    session.logLevel = level as LogLevelName;
-    let lowest = LOG_LEVELS.length - 1;
-    for (const other of this.#sessions.values()) {
-      if (other.logLevel !== undefined) lowest = Math.min(lowest, LOG_LEVELS.indexOf(other.logLevel));
-    }
-    const childLevel = LOG_LEVELS[lowest]!;
-    if (childLevel === this.#childLogLevel) return this.#reply(sessionId, resultResponse(req.id, {}));
-    this.#childLogLevel = childLevel;
+    const childLevel = this.#logLevel.set(sessionId, level);
+    if (childLevel === undefined) return this.#reply(sessionId, resultResponse(req.id, {}));
     req.params = { ...req.params, level: childLevel };
     this.#forward(sessionId, session, req);
   }
@@ -543,16 +521,13 @@ export class Hub {
       case 'notifications/resources/updated': {
         const uri = params?.uri;
         for (const [sessionId, session] of this.#sessions) {
-          if (typeof uri === 'string' && session.subscriptions?.has(uri) === true) this.#out.toSession(sessionId, msg, undefined);
+          if (typeof uri === 'string' && this.#subscriptions.holds(sessionId, uri)) this.#out.toSession(sessionId, msg, undefined);
         }
         return;
       }
       case 'notifications/message': {
-        const rank = LOG_LEVELS.indexOf(params?.level as LogLevelName);
         for (const [sessionId, session] of this.#sessions) {
-          if (!session.isInitialized) continue;
-          if (session.logLevel !== undefined && rank !== -1 && rank < LOG_LEVELS.indexOf(session.logLevel)) continue;
-          this.#out.toSession(sessionId, msg, undefined);
+          if (session.isInitialized && this.#logLevel.allows(sessionId, params?.level)) this.#out.toSession(sessionId, msg, undefined);
         }
         return;
       }

@@ -5,7 +5,7 @@
  */
 import { ProxyError, RpcCode } from '../errors.ts';
 import { isObject, type JsonObject } from '../jsonrpc/message.ts';
-import { MCP_LOG_LEVELS } from '../mcp-log-levels.ts';
+import { isLogLevel } from '../mcp-log-levels.ts';
 import { isModernVersion, MODERN_VERSIONS } from '../mcp-versions.ts';
 
 export const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
@@ -110,7 +110,7 @@ function envelopeProblem(meta: JsonObject): string | undefined {
   if (typeof meta[PROTOCOL_VERSION_KEY] !== 'string') return `_meta["${PROTOCOL_VERSION_KEY}"] must be a string`;
   if (!isObject(meta[CLIENT_CAPABILITIES_KEY])) return `_meta["${CLIENT_CAPABILITIES_KEY}"] must be an object`;
   if (CLIENT_INFO_KEY in meta && !isObject(meta[CLIENT_INFO_KEY])) return `_meta["${CLIENT_INFO_KEY}"] must be an object`;
-  if (LOG_LEVEL_KEY in meta && !(MCP_LOG_LEVELS as readonly unknown[]).includes(meta[LOG_LEVEL_KEY])) return `_meta["${LOG_LEVEL_KEY}"] is not a log level`;
+  if (LOG_LEVEL_KEY in meta && !isLogLevel(meta[LOG_LEVEL_KEY])) return `_meta["${LOG_LEVEL_KEY}"] is not a log level`;
   return undefined;
 }
 
