@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { EVERYTHING, eventually, FIXTURE, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
+import { checkEverythingBasics } from './helpers/everything.ts';
 
 const TIMEOUT = { timeout: 60_000 };
 const MODERN = '2026-07-28';
@@ -75,19 +76,7 @@ for (const mode of MODES) {
     const { client, transport } = await v2Client(t, proxy.url, mode);
     assertEra(mode, client, transport);
 
-    const names = (await client.listTools()).tools.map((tool) => tool.name);
-    for (const name of ['echo', 'trigger-long-running-operation', 'trigger-sampling-request', 'trigger-elicitation-request']) {
-      assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
-    }
-    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { message: 'über' } })), 'Echo: über');
-
-    const { prompts } = await client.listPrompts();
-    assert.ok(prompts.some((prompt) => prompt.name === 'simple-prompt'));
-    assert.match(JSON.stringify((await client.getPrompt({ name: 'args-prompt', arguments: { city: 'Oslo' } })).messages), /Oslo/);
-
-    const { resources } = await client.listResources();
-    const uri = resources[0]!.uri;
-    assert.equal((await client.readResource({ uri })).contents[0]!.uri, uri);
+    await checkEverythingBasics(client, ['trigger-long-running-operation', 'trigger-sampling-request', 'trigger-elicitation-request']);
 
     const progress: number[] = [];
     const long = await client.callTool(

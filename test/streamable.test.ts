@@ -11,6 +11,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, EVERYTHING, FIXTURE, startProxy, textOf, withDeadline, eventually, type RunningProxy, type TransportKind } from './helpers/proxy.ts';
 import { INIT_PARAMS, readerOf, rpcError, type SseEvent, type SseReader } from './helpers/raw-sse.ts';
+import { checkEverythingBasics } from './helpers/everything.ts';
 
 const TIMEOUT = { timeout: 60_000 };
 const ACCEPT_BOTH = 'application/json, text/event-stream';
@@ -103,19 +104,7 @@ test('server-everything over Streamable HTTP: tools, prompts, resources, progres
     return { role: 'assistant', content: { type: 'text', text: `sampled(${content.text})` }, model: 'test-model' };
   });
 
-  const names = (await client.listTools()).tools.map((tool) => tool.name);
-  for (const name of ['echo', 'trigger-long-running-operation', 'toggle-subscriber-updates', 'trigger-sampling-request']) {
-    assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
-  }
-  assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { message: 'über' } })), 'Echo: über');
-
-  const { prompts } = await client.listPrompts();
-  assert.ok(prompts.some((prompt) => prompt.name === 'simple-prompt'));
-  assert.match(JSON.stringify((await client.getPrompt({ name: 'args-prompt', arguments: { city: 'Oslo' } })).messages), /Oslo/);
-
-  const { resources } = await client.listResources();
-  const uri = resources[0]!.uri;
-  assert.equal((await client.readResource({ uri })).contents[0]!.uri, uri);
+  const uri = await checkEverythingBasics(client, ['trigger-long-running-operation', 'toggle-subscriber-updates', 'trigger-sampling-request']);
 
   const progress: number[] = [];
   const long = await client.callTool(
