@@ -206,8 +206,21 @@ function snippet(b: Buffer): string {
   return b.toString('utf8', 0, Math.min(b.length, 200)).replaceAll('\n', '\\n');
 }
 
-function initializeParams(protocolVersion: string): unknown {
-  return { protocolVersion, capabilities: {}, clientInfo: { name: 'mcpproxy-bench', version: '1.0.0' } };
+/**
+ * initialize + notifications/initialized; `onResult` sees the result before `initialized` is sent.
+ * The session is closed when the handshake fails, so no half-open session outlives the error.
+ */
+async function handshake(session: McpSession, protocolVersion: string, timeoutMs: number, onResult?: (result: unknown) => void): Promise<void> {
+  try {
+    const params = { protocolVersion, capabilities: {}, clientInfo: { name: 'mcpproxy-bench', version: '1.0.0' } };
+    const init = await session.call('initialize', params, timeoutMs);
+    if (init.error !== undefined) throw new BenchError('BENCH_INIT', `initialize failed: ${init.error.message}`);
+    onResult?.(init.result);
+    await session.notify('notifications/initialized');
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
 }
 
 // ---- legacy HTTP+SSE ----------------------------------------------------------------------------
@@ -277,14 +290,7 @@ export class SseSession implements McpSession {
       });
     });
     if (session === undefined) throw new BenchError('BENCH_INTERNAL', 'no session');
-    try {
-      const init = await session.call('initialize', initializeParams(SSE_PROTOCOL_VERSION), timeoutMs);
-      if (init.error !== undefined) throw new BenchError('BENCH_INIT', `initialize failed: ${init.error.message}`);
-      await session.notify('notifications/initialized');
-    } catch (err) {
-      await session.close();
-      throw err;
-    }
+    await handshake(session, SSE_PROTOCOL_VERSION, timeoutMs);
     return session;
   }
 
@@ -367,11 +373,10 @@ export class StreamableSession implements McpSession {
 
   static async open(baseUrl: string, agent: http.Agent, timeoutMs: number, mcpPath = '/mcp'): Promise<StreamableSession> {
     const s = new StreamableSession(new URL(mcpPath, baseUrl), agent);
-    const init = await s.call('initialize', initializeParams(PROTOCOL_VERSION), timeoutMs);
-    if (init.error !== undefined) throw new BenchError('BENCH_INIT', `initialize failed: ${init.error.message}`);
-    const result = init.result as { protocolVersion?: unknown } | undefined;
-    s.#protocolVersion = typeof result?.protocolVersion === 'string' ? result.protocolVersion : PROTOCOL_VERSION;
-    await s.notify('notifications/initialized');
+    await handshake(s, PROTOCOL_VERSION, timeoutMs, (result) => {
+      const version = (result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
+      s.#protocolVersion = typeof version === 'string' ? version : PROTOCOL_VERSION;
+    });
     return s;
   }
 
@@ -519,14 +524,7 @@ export class StdioSession implements McpSession {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     onSpawn?.(child);
     const s = new StdioSession(child);
-    try {
-      const init = await s.call('initialize', initializeParams(PROTOCOL_VERSION), timeoutMs);
-      if (init.error !== undefined) throw new BenchError('BENCH_INIT', `initialize failed: ${init.error.message}`);
-      await s.notify('notifications/initialized');
-    } catch (err) {
-      await s.close();
-      throw err;
-    }
+    await handshake(s, PROTOCOL_VERSION, timeoutMs);
     return s;
   }
 
