@@ -87,3 +87,16 @@ export function errorResponse(id: JsonRpcId | null, code: number, message: strin
 export function resultResponse(id: JsonRpcId, result: unknown): JsonRpcResponse {
   return { jsonrpc: '2.0', id, result };
 }
+
+const serialized = new WeakMap<object, string>();
+
+/**
+ * The JSON text of a message on its way to clients. A broadcast hands the same object to every
+ * session, so it is serialized once, not once per session. Safe because the hub rewrites a message
+ * before handing it out and never after.
+ */
+export function serialize(msg: JsonRpcMessage): string {
+  let text = serialized.get(msg);
+  if (text === undefined) serialized.set(msg, (text = JSON.stringify(msg)));
+  return text;
+}

@@ -8,7 +8,7 @@ import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../errors.ts';
 import { parseJson, readBody, toMessages } from '../http/body.ts';
 import { SseWriter } from '../http/sse-writer.ts';
-import type { JsonRpcMessage } from '../jsonrpc/message.ts';
+import { serialize, type JsonRpcMessage } from '../jsonrpc/message.ts';
 import type { ClientLink, DownstreamSession } from '../session.ts';
 import { closeSession, openSession } from './open-session.ts';
 
@@ -36,7 +36,7 @@ class SseSession implements DownstreamSession, ClientLink {
 
   deliver(msg: JsonRpcMessage): void {
     if (this.#writer === undefined) return;
-    const data = JSON.stringify(msg);
+    const data = serialize(msg);
     this.#ctx.metrics.bytesOut += data.length;
     this.#writer.send(data);
   }

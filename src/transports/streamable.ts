@@ -9,7 +9,7 @@ import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../errors.ts';
 import { isJsonContentType, parseJson, readBody, toMessages } from '../http/body.ts';
 import type { SseWriter } from '../http/sse-writer.ts';
-import { isNotification, isObject, isRequest, isResponse, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
+import { isNotification, isObject, isRequest, isResponse, serialize, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../jsonrpc/message.ts';
 import { DEFAULT_HTTP_VERSION, isLegacyVersion, isModernVersion } from '../mcp-versions.ts';
 import { classifyPost, header, type Headers } from '../modern/envelope.ts';
 import type { StatelessHandler } from '../modern/stateless.ts';
@@ -201,7 +201,7 @@ class StreamableSession implements DownstreamSession, ClientLink {
   }
 
   #send(stream: EventStream, msg: JsonRpcMessage): void {
-    const data = JSON.stringify(msg);
+    const data = serialize(msg);
     this.#ctx.metrics.bytesOut += data.length;
     stream.send(data);
   }
