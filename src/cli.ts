@@ -1,9 +1,8 @@
 /** The command line: flags (each with its environment variable) and the wrapped command after `--`. */
 import { Command, CommanderError, Option } from 'commander';
-import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from './config.ts';
+import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from './config/config.ts';
 
-declare const MCPPROXY_VERSION: string;
-export const VERSION = typeof MCPPROXY_VERSION === 'string' ? MCPPROXY_VERSION : '0.0.0-dev';
+import { VERSION } from './config/version.ts';
 
 export type CliOutcome = { kind: 'run'; config: Config } | { kind: 'exit'; code: number };
 
@@ -14,7 +13,7 @@ function option(flags: string, description: string, key?: keyof typeof ENV_VARS)
 
 function program(): Command {
   return new Command('mcpproxy')
-    .usage('[options] -- <command> [args...]')
+    .usage('[options] -- <command> [args...]  |  [options] --config <servers.json>')
     .description('Serve a stdio MCP server over HTTP: legacy SSE (/sse) and Streamable HTTP (/mcp).\n' +
       'The command may instead come from MCP_SERVER_CONFIG (split like shell words, run without a shell).')
     .version(VERSION, '-V, --version', 'print the version')
@@ -45,6 +44,12 @@ function program(): Command {
     .addOption(option('--cors <origins>', 'answer CORS for these origins (comma list, or *)', 'cors'))
     .addOption(option('--instance-id <id>', 'prefix for session ids, for routing sessions to instances behind a load balancer', 'instanceId'))
     .addOption(option('--upstream-protocol <mode>', 'child protocol era: auto, legacy or modern (default auto)', 'upstreamProtocol'))
+    .addOption(option('--config <path>', 'servers file (mcpServers JSON): /servers/<name>/… per server, the aggregate at /mcp and /sse', 'config'))
+    .addOption(option('--env-file <path>', 'NAME=VALUE lines for ${VAR} expansion in the servers file', 'envFile'))
+    .addOption(option('--state-dir <path>', 'where lazy servers\' catalogs are kept across restarts', 'stateDir'))
+    .addOption(option('--max-children <n>', 'child processes across all servers at most; 0 unlimited (default 0)', 'maxChildren'))
+    .addOption(new Option('--lifecycle <mode>', 'default for servers file entries: eager or lazy (default eager)'))
+    .addOption(new Option('--idle-timeout <seconds>', 'default for lazy servers: stop after this long unused (default 600)'))
     .showHelpAfterError(false);
 }
 

@@ -1,78 +1,56 @@
-/** Entry point: parse the command line, wire the parts, serve, and shut down cleanly on signals. */
-import { IndependentBackend, SharedBackend } from './backends.ts';
-import { killAllChildGroups } from './child.ts';
-import { parseCommandLine, VERSION } from './cli.ts';
-import type { Config } from './config.ts';
-import type { ProxyContext } from './context.ts';
-import { RequestEnv } from './http/request-env.ts';
-import { ProxyServer } from './http/server.ts';
+/** Entry point: parse the command line, build the server units and routes, serve, reload, and shut down cleanly on signals. */
+import { watch } from 'node:fs';
+import { parseCommandLine } from './cli.ts';
+import { loadServersFile, type Config } from './config/config.ts';
+import { VERSION } from './config/version.ts';
+import type { EndpointShared } from './front/endpoint.ts';
+import { Routes } from './front/routes.ts';
+import { ProxyServer } from './front/server.ts';
+import { buildStatus } from './front/status.ts';
 import { Heartbeat } from './http/sse-writer.ts';
-import { Logger } from './log.ts';
-import { Metrics } from './metrics.ts';
-import { detectUpstreamProtocol, type UpstreamEra } from './modern/detect.ts';
-import { StatelessHandler } from './modern/stateless.ts';
-import { StatelessPool } from './modern/stateless-pool.ts';
-import { SessionTable } from './session.ts';
-import { StreamableTransport } from './transports/streamable.ts';
+import { Logger } from './observe/log.ts';
+import { Metrics } from './observe/metrics.ts';
+import { Registry } from './servers/registry.ts';
+import { killAllChildGroups } from './upstream/child.ts';
 
 const DRAIN_POLL_MS = 50;
-/**
- * How long the startup probe waits for `server/discover`; a silent child is legacy after this. Most
- * legacy servers answer a pre-initialize request with an error at once; a silent one delays the first
- * messages by this much (`--upstream-protocol legacy` skips the probe).
- */
-const PROBE_TIMEOUT_MS = 5_000;
+/** File changes within this window are one reload (editors write a file in several steps). */
+const RELOAD_DEBOUNCE_MS = 300;
 
-/**
- * The child's era per --upstream-protocol: legacy without a probe; auto and modern probe a sibling
- * (modern needs the DiscoverResult too, and a child that is not modern is an operator error).
- */
-async function upstreamEra(config: Config, log: Logger): Promise<UpstreamEra> {
-  if (config.upstreamProtocol === 'legacy') return { era: 'legacy' };
-  const era = await detectUpstreamProtocol({
-    command: config.command, args: config.args, env: { ...process.env, ...config.fixedEnv },
-    timeoutMs: Math.min(PROBE_TIMEOUT_MS, config.requestTimeoutMs), log, clientVersion: VERSION,
-  });
-  if (config.upstreamProtocol === 'modern' && era.era !== 'modern') {
-    throw new Error('--upstream-protocol modern: the MCP server did not answer server/discover as a 2026-07-28 server');
-  }
-  return era;
+async function drain(pending: () => number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
 }
 
 async function run(config: Config): Promise<void> {
   const log = new Logger(config.logLevel, config.logFormat, process.stderr);
   if (config.authKey !== undefined) log.addSecret(config.authKey);
+  for (const spec of config.servers) for (const value of Object.values(spec.env)) log.addSecret(value);
+  for (const warning of config.warnings) log.warn('config', { warning });
   const metrics = new Metrics();
-  // Detection runs while the proxy listens; the backends hold the child back until it is known.
-  const era = upstreamEra(config, log).then(
-    (verdict) => {
-      log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: config.upstreamProtocol === 'legacy' ? 'off' : 'on' });
-      return verdict;
-    },
-    (err: unknown): never => {
-      log.error('cannot serve the MCP server', { error: (err as Error).message });
-      process.exit(1);
-    },
-  );
-  const deps = { config, log, metrics, era };
-  const backend = config.shared ? new SharedBackend(deps) : new IndependentBackend(deps);
-  const ctx: ProxyContext = {
-    config, log, metrics, backend,
-    sessions: new SessionTable(config.maxSessions, config.instanceId),
-    heartbeat: new Heartbeat(config.heartbeatMs),
-    requestEnv: new RequestEnv(config.allowEnv, config.shared, log),
-  };
-  const pool = new StatelessPool(deps, backend instanceof SharedBackend ? backend : undefined);
-  const stateless = new StatelessHandler(ctx, pool);
-  const streamable = new StreamableTransport(ctx, stateless);
-  const server = new ProxyServer(ctx, streamable);
+  const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs) };
+  const registry = new Registry(config.servers, { config, log, metrics });
+  const routes = new Routes(shared, registry, config.serversFile !== undefined);
+  for (const { server, to, from } of routes.aggregate?.view.renamed ?? []) log.warn('tool renamed for the aggregate', { server, from, to });
+  const startedMs = Date.now();
+  const server = new ProxyServer(shared, routes, () => buildStatus(registry, routes, startedMs));
+  if (config.serversFile === undefined) {
+    // One server and nothing else to serve: a server that cannot be served at all ends the proxy, as it always has.
+    const unit = registry.units[0]!;
+    unit.onStateChange(() => {
+      if (unit.fatalReason !== undefined) {
+        killAllChildGroups();
+        process.exit(1);
+      }
+    });
+  }
 
   let address;
   try {
     address = await server.listen();
   } catch (err) {
     log.error('cannot listen', { host: config.host, port: config.port, error: (err as NodeJS.ErrnoException).code ?? String(err) });
-    await backend.stop();
+    await registry.stop();
     process.exit(1);
   }
   if (config.corsOrigins.includes('*') && config.authKey === undefined) {
@@ -84,10 +62,56 @@ async function run(config: Config): Promise<void> {
     killAllChildGroups();
     process.exit(1);
   });
+  const only = config.servers.length === 1 && config.serversFile === undefined ? config.servers[0]! : undefined;
   log.info('listening', {
-    host: address.address, port: address.port, mode: config.shared ? 'shared' : 'independent', version: VERSION,
-    command: [config.command, ...config.args].join(' '), auth: config.authKey === undefined ? 'off' : 'on',
+    host: address.address, port: address.port, version: VERSION, auth: config.authKey === undefined ? 'off' : 'on',
+    ...(only === undefined
+      ? { config: config.serversFile!.path, servers: config.servers.map((spec) => spec.name).join(',') }
+      : { mode: only.shared ? 'shared' : 'independent', command: [only.command, ...only.args].join(' ') }),
   });
+
+  const reload = async (why: string): Promise<void> => {
+    if (config.serversFile === undefined) return;
+    let loaded;
+    try {
+      loaded = loadServersFile(config.serversFile, process.env);
+    } catch (err) {
+      log.error('reload refused: the running configuration stays', { why, error: (err as Error).message });
+      return;
+    }
+    for (const warning of loaded.warnings) log.warn('config', { warning });
+    for (const spec of loaded.servers) for (const value of Object.values(spec.env)) log.addSecret(value);
+    const diff = registry.apply(loaded.servers);
+    log.info('reloaded', {
+      why, added: diff.added.filter((unit) => !diff.changed.includes(unit.spec.name)).map((unit) => unit.spec.name).join(',') || undefined,
+      changed: diff.changed.join(',') || undefined,
+      removed: diff.removed.filter((unit) => !diff.changed.includes(unit.spec.name)).map((unit) => unit.spec.name).join(',') || undefined,
+      unchanged: diff.unchanged.join(',') || undefined,
+    });
+    // Removed and replaced servers drain first: their in-flight calls may finish within --shutdown-timeout.
+    await Promise.all(diff.removed.map((unit) => drain(() => unit.pendingCount, config.shutdownTimeoutMs)));
+    await routes.apply(diff, 'server removed from the configuration');
+    await Promise.all(diff.removed.map((unit) => unit.stop()));
+  };
+  let reloadTimer: NodeJS.Timeout | undefined;
+  let reloading = Promise.resolve();
+  const scheduleReload = (why: string): void => {
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(() => { reloading = reloading.then(() => reload(why)); }, RELOAD_DEBOUNCE_MS);
+  };
+  if (config.serversFile !== undefined) {
+    process.on('SIGHUP', () => scheduleReload('SIGHUP'));
+    try {
+      // The directory, not the file: editors and config managers replace files by rename.
+      const file = config.serversFile.path;
+      const name = file.split('/').pop();
+      watch(file.includes('/') ? file.slice(0, file.lastIndexOf('/')) || '/' : '.', (_event, changed) => {
+        if (changed === name) scheduleReload('file changed');
+      }).unref();
+    } catch (err) {
+      log.warn('cannot watch the configuration file; reload with SIGHUP', { error: (err as Error).message });
+    }
+  }
 
   let signals = 0;
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
@@ -96,19 +120,15 @@ async function run(config: Config): Promise<void> {
       killAllChildGroups();
       process.exit(130);
     }
-    log.info('shutting down', { signal, pending: backend.pendingCount });
+    const pending = (): number => routes.endpoints.reduce((sum, { endpoint }) => sum + endpoint.ctx.backend.pendingCount, 0);
+    log.info('shutting down', { signal, pending: pending() });
     server.stopAccepting();
     // In-flight calls get up to --shutdown-timeout to finish before their streams are ended.
-    const deadline = Date.now() + config.shutdownTimeoutMs;
-    while (backend.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    await drain(pending, config.shutdownTimeoutMs);
     // Calls still running get an answer rather than a stream that just ends (clients would wait out their own timeouts).
-    backend.failPending('proxy shutting down');
-    pool.failPending('proxy shutting down');
-    ctx.sessions.closeAll('proxy shutting down');
-    streamable.stop();
-    await stateless.stop();
-    ctx.heartbeat.stop();
-    await Promise.all([backend.stop(), pool.stop()]);
+    await routes.close('proxy shutting down');
+    shared.heartbeat.stop();
+    await registry.stop();
     server.closeConnections();
     log.info('stopped');
     process.exit(0);

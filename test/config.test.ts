@@ -1,11 +1,12 @@
-// Flags and environment → Config (src/cli.ts parseCommandLine, src/config.ts buildConfig).
+// Flags and environment → Config (src/cli.ts parseCommandLine, src/config/config.ts buildConfig).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, type CliOutcome } from '../src/cli.ts';
-import { buildConfig, ConfigError, isLoopbackHost, type Config } from '../src/config.ts';
+import { buildConfig, ConfigError, isLoopbackHost, type Config } from '../src/config/config.ts';
+import type { ServerSpec } from '../src/config/server-spec.ts';
 
 const SERVER = ['--', 'node', 'server.js'];
 
@@ -16,10 +17,13 @@ function parse(argv: string[], env: NodeJS.ProcessEnv = {}): { outcome: CliOutco
   return { outcome, out, err };
 }
 
-function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
+/** The global settings with the single server's beside them, as the single-command form has exactly one. */
+function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config & ServerSpec & { fixedEnv: Record<string, string> } {
   const { outcome, err } = parse(argv, env);
   assert.equal(outcome.kind, 'run', `expected a config, got exit with: ${err}`);
-  return (outcome as { config: Config }).config;
+  const { config: c } = outcome as { config: Config };
+  assert.equal(c.servers.length, 1);
+  return { ...c, ...c.servers[0]!, fixedEnv: c.servers[0]!.env };
 }
 
 /** Asserts exit 2 with exactly one stderr line, and returns that line. */

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyProbeReply, detectUpstreamProtocol, PROBE_ID, type ProbeVerdict } from '../src/modern/detect.ts';
-import { Logger } from '../src/log.ts';
-import type { JsonRpcResponse } from '../src/jsonrpc/message.ts';
+import { classifyProbeReply, detectUpstreamProtocol, PROBE_ID, type ProbeVerdict } from '../src/upstream/era-probe.ts';
+import { Logger } from '../src/observe/log.ts';
+import type { JsonRpcResponse } from '../src/protocol/message.ts';
 import { FIXTURE } from './helpers/proxy.ts';
 
 const MODERN_FIXTURE = new URL('./fixtures/modern-server.mjs', import.meta.url).pathname;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   EnvInputError, isAllowedEnvName, isDeniedEnvName, isValidEnvName, MAX_ENV_VALUE_BYTES, MAX_SESSION_ENV_BYTES,
   parseAllowList, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv,
-} from '../src/env-policy.ts';
+} from '../src/config/env-policy.ts';
 
 /** Names that turn "pass my token" into code execution, code fetching or traffic interception. */
 const DANGEROUS = [
@@ -69,7 +69,7 @@ test('selectSessionEnv keeps allowed names, lists ignored ones by name, skips re
   ], allow);
   assert.deepEqual(env, { API_KEY: 'k-123', TEAM_ID: '7' });
   assert.deepEqual(ignored, ['OTHER', 'LD_PRELOAD', 'PATH', 'EMPTY_OK']);
-  assert.deepEqual([...RESERVED_PARAMS].sort(), ['auth_key', 'session_id', 'sessionId'].sort());
+  assert.deepEqual([...RESERVED_PARAMS].sort(), ['auth_key', 'servers', 'session_id', 'sessionId'].sort());
 });
 
 test('selectSessionEnv refuses malformed input: bad names, NUL, oversized values and sessions', () => {

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { ProxyError } from '../src/errors.ts';
+import { ProxyError } from '../src/protocol/errors.ts';
 import {
-  CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, classifyPost, clientCapabilitiesOf, decodeHeaderValue, hasEnvelopeClaim,
-  LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, stripEnvelope, validateModernRequest, type Headers,
-} from '../src/modern/envelope.ts';
+  classifyPost, clientCapabilitiesOf, decodeHeaderValue, hasEnvelopeClaim, stripEnvelope, validateModernRequest, type Headers,
+} from '../src/downstream/stateless/envelope.ts';
+import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../src/protocol/meta-keys.ts';
 
 const MODERN = '2026-07-28';
 const envelope = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({

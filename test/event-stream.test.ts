@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Heartbeat } from '../src/http/sse-writer.ts';
-import { EventStream, parseEventId, type StreamLimits } from '../src/transports/event-stream.ts';
+import { EventStream, parseEventId, type StreamLimits } from '../src/downstream/event-stream.ts';
 import { FakeResponse, parseSse, type ParsedEvent } from './helpers/fake-response.ts';
 
 const LIMITS: StreamLimits = { maxBufferBytes: 1024 * 1024, replayEvents: 100, replayBytes: 1024 * 1024 };

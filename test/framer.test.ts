@@ -1,7 +1,7 @@
 // LineFramer: bytes in any chunking → the same lines; an oversized line is reported and skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LineFramer } from '../src/jsonrpc/framer.ts';
+import { LineFramer } from '../src/upstream/framer.ts';
 
 type Event = ['line', string] | ['oversized', number];
 

@@ -54,11 +54,11 @@ test('shared child crash mid-call: fast -32000 naming the exit, restart, list_ch
   const calls = 12;
   for (let i = 0; i < calls; i++) assert.equal(textOf(await (i % 2 === 0 ? mcp : sse).client.callTool({ name: 'echo', arguments: { text: `n${i}` } })), `n${i}`);
   const before = await scrape(proxy);
-  assert.ok((before.get('mcpproxy_requests_total{method="tools/call",outcome="result"}') ?? 0) >= calls, 'requests_total counts the echo calls');
-  assert.equal(before.get('mcpproxy_sessions{transport="sse"}'), 1);
-  assert.equal(before.get('mcpproxy_sessions{transport="streamable"}'), 1);
-  assert.equal(before.get('mcpproxy_children'), 1);
-  assert.equal(before.get('mcpproxy_child_restarts_total'), 0);
+  assert.ok((before.get('mcpproxy_requests_total{server="default",method="tools/call",outcome="result"}') ?? 0) >= calls, 'requests_total counts the echo calls');
+  assert.equal(before.get('mcpproxy_sessions{server="default",transport="sse"}'), 1);
+  assert.equal(before.get('mcpproxy_sessions{server="default",transport="streamable"}'), 1);
+  assert.equal(before.get('mcpproxy_children{server="default"}'), 1);
+  assert.equal(before.get('mcpproxy_child_restarts_total{server="default"}'), 0);
   assert.ok((before.get('mcpproxy_request_duration_seconds_count') ?? 0) >= calls);
   assert.ok((before.get('mcpproxy_received_bytes_total') ?? 0) > 0 && (before.get('mcpproxy_sent_bytes_total') ?? 0) > 0);
 
@@ -71,8 +71,8 @@ test('shared child crash mid-call: fast -32000 naming the exit, restart, list_ch
   for (const { client } of [mcp, sse]) assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'back' } })), 'back');
   assert.notEqual((await callJson<{ pid: number }>(sse.client, 'pid')).pid, firstPid, 'a new child');
   const after = await scrape(proxy);
-  assert.ok((after.get('mcpproxy_child_restarts_total') ?? 0) >= 1, 'child restarts counted');
-  assert.ok((after.get('mcpproxy_requests_total{method="tools/call",outcome="error"}') ?? 0) >= 1, 'the failed call counted');
+  assert.ok((after.get('mcpproxy_child_restarts_total{server="default"}') ?? 0) >= 1, 'child restarts counted');
+  assert.ok((after.get('mcpproxy_requests_total{server="default",method="tools/call",outcome="error"}') ?? 0) >= 1, 'the failed call counted');
 });
 
 test('while the shared child is down, calls fail fast with "upstream unavailable"', { timeout: 60_000 }, async (t) => {
@@ -155,7 +155,7 @@ for (const mode of ['--shared', '--no-shared']) {
     const quick = mcp.client.callTool({ name: 'slow', arguments: { ms: 500, text: 'finished' } });
     await sse.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow', arguments: { ms: 60_000 } } });
     await withDeadline((async () => {
-      while ((await scrape(proxy)).get('mcpproxy_pending_requests') !== 2) await new Promise((resolve) => setTimeout(resolve, 20));
+      while ((await scrape(proxy)).get('mcpproxy_pending_requests{server="default"}') !== 2) await new Promise((resolve) => setTimeout(resolve, 20));
     })(), 10_000, 'both calls in flight');
     proxy.proc.kill('SIGTERM');
     assert.equal(textOf(await withDeadline(quick, 10_000, 'in-flight call')), 'finished', 'an in-flight call finishes');
@@ -176,7 +176,7 @@ test('a second SIGTERM exits at once; the child then sees stdin EOF and exits', 
   pids.push((await callJson<{ pid: number }>(client, 'pid')).pid);
   void client.callTool({ name: 'slow', arguments: { ms: 60_000 } }).catch(() => {});
   await withDeadline((async () => {
-    while ((await scrape(proxy)).get('mcpproxy_pending_requests') !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    while ((await scrape(proxy)).get('mcpproxy_pending_requests{server="default"}') !== 1) await new Promise((resolve) => setTimeout(resolve, 20));
   })(), 10_000, 'call in flight');
   proxy.proc.kill('SIGTERM');
   await proxy.waitForLog(/shutting down/);

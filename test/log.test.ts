@@ -1,7 +1,7 @@
 // Logger (src/log.ts): one line per event, levels, and secrets masked in text and JSON output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, truncate, type LogFormat, type LogLevel } from '../src/log.ts';
+import { Logger, truncate, type LogFormat, type LogLevel } from '../src/observe/log.ts';
 
 function logger(level: LogLevel = 'debug', format: LogFormat = 'text') {
   const lines: string[] = [];

@@ -2,12 +2,11 @@
 // what a modern child answers, and what goes up to the Hub.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LISTEN_REOPEN_MIN_MS, MAX_INPUT_ROUNDS, ModernChildAdapter, legacyResult } from '../src/modern/modern-child.ts';
-import { RELATED_REQUEST_META } from '../src/router.ts';
+import { LISTEN_REOPEN_MIN_MS, MAX_INPUT_ROUNDS, ModernChildAdapter, legacyResult } from '../src/upstream/modern-child.ts';
 import {
-  CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
-} from '../src/modern/envelope.ts';
-import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/jsonrpc/message.ts';
+  CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, RELATED_REQUEST_META, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
+} from '../src/protocol/meta-keys.ts';
+import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/protocol/message.ts';
 
 const V = PROTOCOL_VERSION_KEY;
 const CAPS = CLIENT_CAPABILITIES_KEY;

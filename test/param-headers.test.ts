@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkParamHeaders, paramHeadersOf, ParamHeaderRegistry } from '../src/modern/param-headers.ts';
-import { RpcCode } from '../src/errors.ts';
+import { checkParamHeaders, paramHeadersOf, ParamHeaderRegistry } from '../src/downstream/stateless/param-headers.ts';
+import { RpcCode } from '../src/protocol/errors.ts';
 
 const SCHEMA = {
   type: 'object',

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import test from 'node:test';
-import { digestOf, RequestStateCodec, type ParkedRef } from '../src/modern/request-state.ts';
+import { digestOf, RequestStateCodec, type ParkedRef } from '../src/downstream/stateless/request-state.ts';
 
 const KEY = randomBytes(32);
 const NOW = 1_800_000_000_000;

@@ -1,10 +1,10 @@
 // Hub (src/router.ts) driven with plain messages: a recording HubOutput and a fake clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hub } from '../src/router.ts';
-import { RpcCode } from '../src/errors.ts';
-import { negotiateVersion } from '../src/mcp-versions.ts';
-import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/jsonrpc/message.ts';
+import { Hub } from '../src/routing/hub.ts';
+import { RpcCode } from '../src/protocol/errors.ts';
+import { negotiateVersion } from '../src/protocol/versions.ts';
+import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/protocol/message.ts';
 
 interface Delivery {
   sessionId: string;

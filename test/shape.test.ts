@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { SERVER_INFO_KEY } from '../src/modern/envelope.ts';
-import { discoverFromInitialize, mapError, shapeResult } from '../src/modern/shape.ts';
+import { SERVER_INFO_KEY } from '../src/protocol/meta-keys.ts';
+import { discoverFromInitialize, mapError, shapeResult } from '../src/downstream/stateless/shape.ts';
 
 const SERVER_INFO = { name: 'child', version: '1.2.3' };
 const CACHEABLE = ['tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read', 'server/discover'];

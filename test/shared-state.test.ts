@@ -1,8 +1,8 @@
 // The shared child's subscriptions and log level, kept for many sessions (src/shared-*.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SharedSubscriptions } from '../src/shared-subscriptions.ts';
-import { SharedLogLevel } from '../src/shared-log-level.ts';
+import { SharedSubscriptions } from '../src/routing/shared-subscriptions.ts';
+import { SharedLogLevel } from '../src/routing/shared-log-level.ts';
 
 test('subscriptions: the child is told on the first holder and the last leaver only', () => {
   const subs = new SharedSubscriptions();

@@ -1,7 +1,7 @@
 // MCP_SERVER_CONFIG is split like POSIX shell words, nothing expanded (src/shell-words.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitShellWords } from '../src/shell-words.ts';
+import { splitShellWords } from '../src/config/shell-words.ts';
 
 const CASES: Array<[string, string[]]> = [
   ['npx -y @modelcontextprotocol/server-everything', ['npx', '-y', '@modelcontextprotocol/server-everything']],

@@ -1,7 +1,7 @@
 /** Who may talk to the proxy: the access key, the Origin check against DNS rebinding, Host on loopback, CORS. */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ProxyError, RpcCode } from '../errors.ts';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 export interface AccessPolicy {
   authKey: string | undefined;

@@ -1,7 +1,8 @@
 /** Reads a request body with a size bound, and parses it as JSON with errors a client can act on. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ProxyError, RpcCode, sendError } from '../errors.ts';
-import { invalidReason, type JsonRpcMessage } from '../jsonrpc/message.ts';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
+import { sendError } from './send-json.ts';
+import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 
 /**
  * The whole body, or a ProxyError 413 once it passes `maxBytes`: the rest is never read, the answer

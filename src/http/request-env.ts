@@ -1,8 +1,8 @@
 /** The per-session environment a client asks for: query parameters and `X-MCP-Env: NAME=value` headers. */
 import type { IncomingMessage } from 'node:http';
-import { EnvInputError, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv, type EnvAllowList } from '../env-policy.ts';
-import { ProxyError, RpcCode } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { EnvInputError, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv, type EnvAllowList } from '../config/env-policy.ts';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
+import type { Logger } from '../observe/log.ts';
 
 export const ENV_HEADER = 'x-mcp-env';
 

@@ -1,0 +1,315 @@
+/** The validated configuration the proxy runs with, built from flags with environment fallbacks. */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { LogFormat, LogLevel } from '../observe/log.ts';
+import { splitShellWords } from './shell-words.ts';
+import { isValidEnvName, parseAllowList, type EnvAllowList } from './env-policy.ts';
+import { ConfigFileError, parseServersFile, type ServerDefaults, type ServersFile } from './config-file.ts';
+import { ExpansionError, parseEnvFile } from './expand.ts';
+import { DEFAULT_SERVER_NAME, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** undefined: no access key is required. */
+  authKey: string | undefined;
+  heartbeatMs: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  maxMessageBytes: number;
+  maxBodyBytes: number;
+  maxStreamBufferBytes: number;
+  replayBufferEvents: number;
+  sessionIdleTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  /** How long a client may take to send its request headers (slowloris). */
+  headersTimeoutMs: number;
+  allowOrigins: string[];
+  /** Origins answered with CORS headers; '*' for any. Empty: CORS off. */
+  corsOrigins: string[];
+  instanceId: string | undefined;
+  /** Children across all servers at most; 0 unlimited. */
+  maxChildren: number;
+  /** Where lazy servers' catalogs are kept across restarts. */
+  stateDir: string | undefined;
+  /** The servers file, re-read on reload; undefined in the single-command form. */
+  serversFile: { path: string; envFile: string | undefined; defaults: ServerDefaults } | undefined;
+  servers: ServerSpec[];
+  /** What loading the servers file had to say (unknown keys): logged at start. */
+  warnings: string[];
+}
+
+/** A bad flag, value or environment variable: reported as one line, exit code 2. */
+export class ConfigError extends Error {}
+/** Flags that contradict each other: exit code 2 as well, with the usage hint. */
+export class UsageError extends ConfigError {}
+
+/** Raw option values as commander hands them over (strings, booleans, lists), before validation. */
+export interface RawOptions {
+  host?: string;
+  port?: string;
+  shared?: boolean;
+  authKey?: string;
+  authKeyFile?: string;
+  auth?: boolean;
+  heartbeat?: string;
+  logLevel?: string;
+  logFormat?: string;
+  maxMessageBytes?: string;
+  maxBodyBytes?: string;
+  maxStreamBuffer?: string;
+  replayBuffer?: string;
+  sessionIdleTimeout?: string;
+  requestTimeout?: string;
+  shutdownTimeout?: string;
+  headersTimeout?: string;
+  maxSessions?: string;
+  allowEnv?: string;
+  env?: string[];
+  allowOrigin?: string;
+  cors?: string;
+  instanceId?: string;
+  upstreamProtocol?: string;
+  config?: string;
+  envFile?: string;
+  stateDir?: string;
+  maxChildren?: string;
+  lifecycle?: string;
+  idleTimeout?: string;
+}
+
+/** Each option that can come from the environment, and its variable. Flags win. */
+export const ENV_VARS = {
+  host: 'HOST',
+  port: 'PORT',
+  shared: 'SHARED_SESSION',
+  authKey: 'AUTH_KEY',
+  authKeyFile: 'AUTH_KEY_FILE',
+  heartbeat: 'HEARTBEAT',
+  logLevel: 'LOG_LEVEL',
+  logFormat: 'LOG_FORMAT',
+  maxMessageBytes: 'MAX_MESSAGE_BYTES',
+  maxBodyBytes: 'MAX_BODY_BYTES',
+  maxStreamBuffer: 'MAX_STREAM_BUFFER',
+  replayBuffer: 'REPLAY_BUFFER',
+  sessionIdleTimeout: 'SESSION_IDLE_TIMEOUT',
+  requestTimeout: 'REQUEST_TIMEOUT',
+  shutdownTimeout: 'SHUTDOWN_TIMEOUT',
+  headersTimeout: 'HEADERS_TIMEOUT',
+  maxSessions: 'MAX_SESSIONS',
+  allowEnv: 'ALLOW_ENV',
+  allowOrigin: 'ALLOW_ORIGIN',
+  cors: 'CORS',
+  instanceId: 'INSTANCE_ID',
+  upstreamProtocol: 'UPSTREAM_PROTOCOL',
+  config: 'MCP_CONFIG',
+  envFile: 'ENV_FILE',
+  stateDir: 'STATE_DIR',
+  maxChildren: 'MAX_CHILDREN',
+} as const satisfies Partial<Record<keyof RawOptions, string>>;
+
+const MIB = 1024 * 1024;
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['auto', 'legacy', 'modern'];
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', 'ip6-localhost']);
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host.toLowerCase()) || (isIP(host) === 4 && host.startsWith('127.'));
+}
+
+/** Validates raw options (flags already merged over `env`) and the wrapped command into a Config. */
+export function buildConfig(cliOptions: RawOptions, commandWords: string[], env: NodeJS.ProcessEnv): Config {
+  const opts = withEnvFallbacks(cliOptions, env);
+  const shared = opts.shared ?? true;
+  const host = opts.host ?? '0.0.0.0';
+  const port = integer('--port', opts.port, 8000, 0, 65535);
+  const authKey = resolveAuthKey(opts);
+  if (authKey === undefined && opts.auth !== false && !isLoopbackHost(host)) {
+    throw new ConfigError(
+      `refusing to listen on ${host} without an access key: set --auth-key, --auth-key-file or AUTH_KEY, ` +
+        'or pass --no-auth to serve without one',
+    );
+  }
+  const instanceId = opts.instanceId;
+  if (instanceId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(instanceId)) {
+    throw new ConfigError('--instance-id must be 1 to 32 letters, digits, "-" or "_"');
+  }
+  const defaults: ServerDefaults = {
+    shared,
+    allowEnv: allowList(opts.allowEnv),
+    upstreamProtocol: oneOf('--upstream-protocol', opts.upstreamProtocol, UPSTREAM_PROTOCOLS, 'auto'),
+    requestTimeoutMs: seconds('--request-timeout', opts.requestTimeout, 300),
+    maxSessions: integer('--max-sessions', opts.maxSessions, shared ? 0 : 100, 0, 1_000_000),
+    lifecycle: oneOf('--lifecycle', opts.lifecycle, ['eager', 'lazy'] as const, 'eager'),
+    idleTimeoutMs: seconds('--idle-timeout', opts.idleTimeout, 600),
+  };
+  const fixed = fixedEnv(opts.env ?? []);
+  let servers: ServerSpec[];
+  let serversFile: Config['serversFile'];
+  let warnings: string[] = [];
+  if (opts.config !== undefined) {
+    if (commandWords.length > 0) throw new UsageError('--config and a command after "--" cannot be used together');
+    serversFile = { path: opts.config, envFile: opts.envFile, defaults };
+    ({ servers, warnings } = loadServersFile(serversFile, env));
+    for (const spec of servers) spec.env = { ...fixed, ...spec.env };
+  } else {
+    const command = resolveCommand(commandWords, env.MCP_SERVER_CONFIG);
+    servers = [{
+      ...defaults, name: DEFAULT_SERVER_NAME, isDisabled: false, command: command[0]!, args: command.slice(1), env: fixed,
+      cwd: undefined, filter: undefined, prefix: '', lifecycle: 'eager',
+    }];
+  }
+  return {
+    host,
+    port,
+    authKey,
+    heartbeatMs: seconds('--heartbeat', opts.heartbeat, 30),
+    logLevel: oneOf('--log-level', opts.logLevel, LOG_LEVELS, 'info'),
+    logFormat: oneOf('--log-format', opts.logFormat, LOG_FORMATS, 'text'),
+    maxMessageBytes: integer('--max-message-bytes', opts.maxMessageBytes, 32 * MIB, 1024, 2 ** 31),
+    maxBodyBytes: integer('--max-body-bytes', opts.maxBodyBytes, 16 * MIB, 1024, 2 ** 31),
+    maxStreamBufferBytes: integer('--max-stream-buffer', opts.maxStreamBuffer, 64 * MIB, 1024, 2 ** 31),
+    replayBufferEvents: integer('--replay-buffer', opts.replayBuffer, 1000, 0, 1_000_000),
+    sessionIdleTimeoutMs: seconds('--session-idle-timeout', opts.sessionIdleTimeout, 600),
+    shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, 10),
+    headersTimeoutMs: Math.max(seconds('--headers-timeout', opts.headersTimeout, 15), 100),
+    allowOrigins: list(opts.allowOrigin).map((origin) => normalizeOrigin('--allow-origin', origin)),
+    corsOrigins: list(opts.cors).map((origin) => (origin === '*' ? origin : normalizeOrigin('--cors', origin))),
+    instanceId,
+    maxChildren: integer('--max-children', opts.maxChildren, 0, 0, 1_000_000),
+    stateDir: opts.stateDir,
+    serversFile,
+    servers,
+    warnings,
+  };
+}
+
+/**
+ * Reads and validates the servers file (at start and on every reload). `${VAR}` expands from the
+ * process environment with the --env-file's variables over it.
+ */
+export function loadServersFile(file: NonNullable<Config['serversFile']>, env: NodeJS.ProcessEnv): ServersFile {
+  const vars: Record<string, string | undefined> = { ...env };
+  try {
+    if (file.envFile !== undefined) Object.assign(vars, parseEnvFile(readText(file.envFile, '--env-file'), file.envFile));
+    return parseServersFile(readText(file.path, '--config'), file.path, vars, file.defaults);
+  } catch (err) {
+    if (err instanceof ConfigFileError || err instanceof ExpansionError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+function readText(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function withEnvFallbacks(cli: RawOptions, env: NodeJS.ProcessEnv): RawOptions {
+  const merged: RawOptions = { ...cli };
+  for (const [key, name] of Object.entries(ENV_VARS) as [keyof typeof ENV_VARS, string][]) {
+    const value = env[name];
+    if (merged[key] !== undefined || value === undefined || value === '') continue;
+    if (key === 'shared') merged.shared = bool(name, value);
+    else merged[key] = value;
+  }
+  return merged;
+}
+
+function resolveCommand(words: string[], fromEnv: string | undefined): string[] {
+  if (words.length > 0) return words;
+  if (fromEnv !== undefined && fromEnv.trim() !== '') {
+    try {
+      const split = splitShellWords(fromEnv);
+      if (split.length > 0) return split;
+    } catch (err) {
+      throw new ConfigError(`MCP_SERVER_CONFIG: ${(err as Error).message}`);
+    }
+  }
+  throw new ConfigError('no server command: give it after "--" (mcpproxy [options] -- <command> [args...]) or in MCP_SERVER_CONFIG');
+}
+
+function resolveAuthKey(opts: RawOptions): string | undefined {
+  if (opts.auth === false) return undefined;
+  if (opts.authKey !== undefined) {
+    if (opts.authKey.trim() === '') throw new ConfigError('--auth-key must not be empty');
+    return opts.authKey;
+  }
+  if (opts.authKeyFile === undefined) return undefined;
+  let key: string;
+  try {
+    key = readFileSync(opts.authKeyFile, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`--auth-key-file: cannot read ${opts.authKeyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (key === '') throw new ConfigError(`--auth-key-file: ${opts.authKeyFile} is empty`);
+  return key;
+}
+
+function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Seconds in, milliseconds out; 0 means off where the option allows it. Fractions are allowed. */
+function seconds(flag: string, raw: string | undefined, fallbackSeconds: number): number {
+  if (raw === undefined) return fallbackSeconds * 1000;
+  const value = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 31_536_000) {
+    throw new ConfigError(`${flag} must be a number of seconds (0 or more), got "${raw}"`);
+  }
+  return Math.round(value * 1000);
+}
+
+function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (raw === undefined) return fallback;
+  if ((allowed as readonly string[]).includes(raw)) return raw as T;
+  throw new ConfigError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
+}
+
+function bool(name: string, raw: string): boolean {
+  const value = raw.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(value)) return true;
+  if (['false', '0', 'no', 'off'].includes(value)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function list(raw: string | undefined): string[] {
+  return raw === undefined ? [] : raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function allowList(raw: string | undefined): EnvAllowList {
+  try {
+    return parseAllowList(list(raw));
+  } catch (err) {
+    throw new ConfigError(`--allow-env: ${(err as Error).message}`);
+  }
+}
+
+function fixedEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const name = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq === -1 || !isValidEnvName(name)) throw new ConfigError(`--env takes NAME=VALUE with a valid variable name, got "${name}"`);
+    env[name] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function normalizeOrigin(flag: string, raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.origin === 'null') throw new Error('opaque origin');
+    return url.origin;
+  } catch {
+    throw new ConfigError(`${flag}: "${raw}" is not an origin such as https://app.example.com`);
+  }
+}

@@ -1,0 +1,42 @@
+/** One MCP server as the proxy runs it: from the single-command flags or from an entry of the config file. */
+import type { EnvAllowList } from './env-policy.ts';
+
+export type UpstreamProtocol = 'auto' | 'legacy' | 'modern';
+export type Lifecycle = 'eager' | 'lazy';
+
+/** Glob lists over tool, prompt and resource names (`*`, `?`); deny wins over allow. */
+export interface NameFilter {
+  allow: string[];
+  deny: string[];
+}
+
+export interface ServerSpec {
+  /** `^[a-z][a-z0-9-]{0,23}$`; the single-command form's server is `default`. */
+  name: string;
+  isDisabled: boolean;
+  command: string;
+  args: string[];
+  /** Fixed variables for every child of this server, on top of the proxy's environment. */
+  env: Record<string, string>;
+  cwd: string | undefined;
+  shared: boolean;
+  allowEnv: EnvAllowList;
+  upstreamProtocol: UpstreamProtocol;
+  requestTimeoutMs: number;
+  /** 0: unlimited. */
+  maxSessions: number;
+  filter: NameFilter | undefined;
+  /** Namespace in the aggregate: `<prefix>__<tool>`; '' keeps the member's names as they are. */
+  prefix: string;
+  lifecycle: Lifecycle;
+  /** Lazy servers stop after this long with nothing in flight; 0 never. */
+  idleTimeoutMs: number;
+}
+
+export const SERVER_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;
+export const DEFAULT_SERVER_NAME = 'default';
+
+/** Whether a reload must restart the server: anything that changes how its children run or what it shows. */
+export function isSameSpec(a: ServerSpec, b: ServerSpec): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,76 @@
+/** Downstream client sessions: ids, the table transports look them up in, the bound on their number. */
+import { randomUUID } from 'node:crypto';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
+
+export type TransportName = 'sse' | 'streamable' | 'stateless';
+
+export interface DownstreamSession {
+  readonly id: string;
+  readonly transport: TransportName;
+  /** Ends the session: streams closed, backend told. Idempotent. */
+  close(reason: string): void;
+}
+
+const RETRY_AFTER_S = '5';
+
+export class SessionTable {
+  #sessions = new Map<string, DownstreamSession>();
+  #reserved = 0;
+  #maxSessions: number;
+  #instanceId: string | undefined;
+
+  constructor(maxSessions: number, instanceId: string | undefined) {
+    this.#maxSessions = maxSessions;
+    this.#instanceId = instanceId;
+  }
+
+  /**
+   * A fresh session id: a random UUID (the capability to post to the session), prefixed with the
+   * instance id when one is set so a load balancer can route a session back to its instance.
+   */
+  newId(): string {
+    return this.#instanceId === undefined ? randomUUID() : `${this.#instanceId}.${randomUUID()}`;
+  }
+
+  /** Holds a place for a session being opened; 503 with Retry-After when full. Pair with add() or unreserve(). */
+  reserve(): void {
+    if (this.#maxSessions > 0 && this.#sessions.size + this.#reserved >= this.#maxSessions) {
+      throw new ProxyError(503, RpcCode.serverError, `too many sessions (limit ${this.#maxSessions}); try again later`, {
+        headers: { 'retry-after': RETRY_AFTER_S },
+      });
+    }
+    this.#reserved++;
+  }
+
+  unreserve(): void {
+    this.#reserved--;
+  }
+
+  add(session: DownstreamSession): void {
+    this.#reserved--;
+    this.#sessions.set(session.id, session);
+  }
+
+  get(id: string): DownstreamSession | undefined {
+    return this.#sessions.get(id);
+  }
+
+  /** Removes the entry only if it still is `session` (a closed session must not remove a newer one). */
+  delete(session: DownstreamSession): void {
+    if (this.#sessions.get(session.id) === session) this.#sessions.delete(session.id);
+  }
+
+  countByTransport(): Record<TransportName, number> {
+    const counts: Record<TransportName, number> = { sse: 0, streamable: 0, stateless: 0 };
+    for (const session of this.#sessions.values()) counts[session.transport]++;
+    return counts;
+  }
+
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  closeAll(reason: string): void {
+    for (const session of [...this.#sessions.values()]) session.close(reason);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The 2026-07-28 request envelope and its HTTP headers: telling a modern request from a legacy one by
+ * its body (never by a missing header), and checking headers against the body in the spec's order.
+ * Pure: values in, ProxyError out.
+ */
+import { ProxyError, RpcCode } from '../../protocol/errors.ts';
+import { isObject, type JsonObject } from '../../protocol/message.ts';
+import { isLogLevel } from '../../protocol/log-levels.ts';
+import { isModernVersion, MODERN_VERSIONS } from '../../protocol/versions.ts';
+
+import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
+const ENVELOPE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY];
+
+/** Request headers as node:http gives them (lower-case names). */
+export type Headers = Record<string, string | string[] | undefined>;
+
+export function metaOf(params: unknown): JsonObject | undefined {
+  return isObject(params) && isObject(params._meta) ? params._meta : undefined;
+}
+
+/** A message claims the modern envelope iff its `_meta` holds the protocol-version key (the SDK's rule). */
+export function hasEnvelopeClaim(message: unknown): boolean {
+  const meta = isObject(message) ? metaOf(message.params) : undefined;
+  return meta !== undefined && PROTOCOL_VERSION_KEY in meta;
+}
+
+/** A header's value when it is present once and not empty. */
+export function header(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** Which era a POST body belongs to (MCP-ERAS §1.4); throws for the combinations that are errors. */
+export function classifyPost(body: unknown, headers: Headers): 'legacy' | 'modern' {
+  const versionHeader = header(headers, 'mcp-protocol-version');
+  const hasModernHeader = isModernVersion(versionHeader);
+  if (Array.isArray(body)) {
+    if (body.some(hasEnvelopeClaim)) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request: batches are not allowed in protocol 2026-07-28');
+    return 'legacy';
+  }
+  if (!isObject(body) || !('method' in body)) return 'legacy'; // a posted response, or garbage the legacy path rejects
+  const isClaim = hasEnvelopeClaim(body);
+  if (body.method === 'initialize' && !isClaim) {
+    if (hasModernHeader) throw headerMismatch(`initialize does not exist in protocol ${versionHeader}`);
+    return 'legacy';
+  }
+  if (isClaim) return 'modern';
+  if (hasModernHeader) {
+    if (body.id === undefined) return 'modern'; // a notification: modern by its header alone
+    throw new ProxyError(400, RpcCode.invalidParams, `Invalid params: MCP-Protocol-Version ${versionHeader} requires the _meta envelope`);
+  }
+  return 'legacy';
+}
+
+function headerMismatch(message: string): ProxyError {
+  return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
+}
+
+/** Decodes the `=?base64?…?=` form a client uses for a header value that is not plain ASCII. */
+export function decodeHeaderValue(value: string): string {
+  const match = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/.exec(value);
+  return match === null ? value : Buffer.from(match[1]!, 'base64').toString('utf8');
+}
+
+/** The body field a method's `Mcp-Name` header must equal. */
+function nameField(method: string): 'name' | 'uri' | undefined {
+  if (method === 'tools/call' || method === 'prompts/get') return 'name';
+  if (method === 'resources/read') return 'uri';
+  return undefined;
+}
+
+/**
+ * Checks a modern request in the spec's order: version header vs claim (-32020), envelope shape (-32602),
+ * version served (-32022 with `supported`), then required headers present and equal to the body (-32020).
+ */
+export function validateModernRequest(body: JsonObject, headers: Headers): void {
+  const method = body.method as string;
+  const meta = metaOf(body.params)!;
+  const claim = meta[PROTOCOL_VERSION_KEY];
+  const versionHeader = header(headers, 'mcp-protocol-version');
+  if (versionHeader !== undefined && versionHeader !== claim) {
+    throw headerMismatch(`MCP-Protocol-Version ${versionHeader} differs from the envelope's ${String(claim)}`);
+  }
+  const problem = envelopeProblem(meta);
+  if (problem !== undefined) throw new ProxyError(400, RpcCode.invalidParams, `Invalid params: ${problem}`);
+  if (!isModernVersion(claim)) {
+    throw new ProxyError(400, RpcCode.unsupportedProtocolVersion, `Unsupported protocol version: ${String(claim)}`, {
+      data: { supported: [...MODERN_VERSIONS], requested: claim },
+    });
+  }
+  if (versionHeader === undefined) throw headerMismatch('MCP-Protocol-Version header required');
+  const methodHeader = header(headers, 'mcp-method');
+  if (methodHeader === undefined) throw headerMismatch('Mcp-Method header required');
+  if (decodeHeaderValue(methodHeader) !== method) throw headerMismatch(`Mcp-Method ${methodHeader} differs from the body's ${method}`);
+  const field = nameField(method);
+  if (field !== undefined) {
+    const nameHeader = header(headers, 'mcp-name');
+    const value = isObject(body.params) ? body.params[field] : undefined;
+    if (nameHeader === undefined) throw headerMismatch(`Mcp-Name header required for ${method}`);
+    if (decodeHeaderValue(nameHeader) !== value) throw headerMismatch(`Mcp-Name differs from params.${field}`);
+  }
+}
+
+function envelopeProblem(meta: JsonObject): string | undefined {
+  if (typeof meta[PROTOCOL_VERSION_KEY] !== 'string') return `_meta["${PROTOCOL_VERSION_KEY}"] must be a string`;
+  if (!isObject(meta[CLIENT_CAPABILITIES_KEY])) return `_meta["${CLIENT_CAPABILITIES_KEY}"] must be an object`;
+  if (CLIENT_INFO_KEY in meta && !isObject(meta[CLIENT_INFO_KEY])) return `_meta["${CLIENT_INFO_KEY}"] must be an object`;
+  if (LOG_LEVEL_KEY in meta && !isLogLevel(meta[LOG_LEVEL_KEY])) return `_meta["${LOG_LEVEL_KEY}"] is not a log level`;
+  return undefined;
+}
+
+/** The client's declared capabilities (validated already). */
+export function clientCapabilitiesOf(body: JsonObject): JsonObject {
+  return (metaOf(body.params)?.[CLIENT_CAPABILITIES_KEY] as JsonObject | undefined) ?? {};
+}
+
+/** Removes the envelope keys (a legacy child knows nothing of them); progressToken and trace keys stay. */
+export function stripEnvelope(params: JsonObject): void {
+  const meta = metaOf(params);
+  if (meta === undefined) return;
+  for (const key of ENVELOPE_KEYS) delete meta[key];
+  if (Object.keys(meta).length === 0) delete params._meta;
+}

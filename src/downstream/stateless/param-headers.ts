@@ -1,0 +1,86 @@
+/**
+ * `Mcp-Param-{Name}` headers (2026-07-28): a tool argument whose schema property carries
+ * `x-mcp-header: Name` is mirrored in that header, and a server must reject a request whose header
+ * and body disagree (-32020). stdio has no headers, so the proxy is the one place this can be checked.
+ * Pure: schemas and headers in, declarations or a ProxyError out.
+ */
+import { ProxyError, RpcCode } from '../../protocol/errors.ts';
+import { isObject, type JsonObject } from '../../protocol/message.ts';
+import { decodeHeaderValue, type Headers } from './envelope.ts';
+
+export interface ParamHeader {
+  /** Property names from `arguments` down to the value. */
+  path: string[];
+  headerName: string;
+  type: string | undefined;
+}
+
+/** The `x-mcp-header` declarations of a tool's inputSchema, on properties reachable through `properties` chains. */
+export function paramHeadersOf(inputSchema: unknown): ParamHeader[] {
+  const found: ParamHeader[] = [];
+  const visit = (schema: unknown, path: string[]): void => {
+    if (!isObject(schema)) return;
+    const name = schema['x-mcp-header'];
+    if (path.length > 0 && typeof name === 'string' && name !== '') {
+      found.push({ path, headerName: name, type: typeof schema.type === 'string' ? schema.type : undefined });
+    }
+    if (isObject(schema.properties)) {
+      for (const [key, child] of Object.entries(schema.properties)) visit(child, [...path, key]);
+    }
+  };
+  visit(inputSchema, []);
+  return found;
+}
+
+function valueAt(root: unknown, path: string[]): unknown {
+  let node = root;
+  for (const key of path) node = isObject(node) ? node[key] : undefined;
+  return node;
+}
+
+/** How an argument value is written in its header (spec: strings as is, numbers in decimal, booleans lowercase). */
+function headerForm(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return String(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/** Throws 400 -32020 when a declared argument is present in the body but its header is missing or differs. */
+export function checkParamHeaders(declared: ParamHeader[], args: unknown, headers: Headers): void {
+  for (const { path, headerName, type } of declared) {
+    const value = valueAt(args, path);
+    const expected = headerForm(value);
+    if (expected === undefined) continue; // absent or null: the header is not expected
+    const raw = headers[`mcp-param-${headerName.toLowerCase()}`];
+    if (typeof raw !== 'string') throw mismatch(`Mcp-Param-${headerName} header required for arguments.${path.join('.')}`);
+    const decoded = decodeHeaderValue(raw);
+    // Numbers compare numerically (42 and 42.0 are the same argument).
+    const isEqual = (type === 'integer' || type === 'number') && typeof value === 'number' && /^-?\d+(\.\d+)?$/.test(decoded)
+      ? Number(decoded) === value
+      : decoded === expected;
+    if (!isEqual) throw mismatch(`Mcp-Param-${headerName} differs from arguments.${path.join('.')}`);
+  }
+}
+
+function mismatch(message: string): ProxyError {
+  return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
+}
+
+/** What the proxy knows of each tool's declarations, learnt from the tools/list results it relays. */
+export class ParamHeaderRegistry {
+  #byTool = new Map<string, ParamHeader[]>();
+
+  learn(toolsListResult: unknown): void {
+    if (!isObject(toolsListResult) || !Array.isArray(toolsListResult.tools)) return;
+    for (const tool of toolsListResult.tools) {
+      if (isObject(tool) && typeof tool.name === 'string') this.#byTool.set(tool.name, paramHeadersOf(tool.inputSchema));
+    }
+  }
+
+  /** Checks a tools/call; a tool never listed through the proxy has no known declarations. */
+  check(params: JsonObject, headers: Headers): void {
+    const declared = typeof params.name === 'string' ? this.#byTool.get(params.name) : undefined;
+    if (declared !== undefined && declared.length > 0) checkParamHeaders(declared, params.arguments, headers);
+  }
+}

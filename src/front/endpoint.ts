@@ -1,0 +1,62 @@
+/**
+ * One place clients connect to: a server unit's routes or the aggregate's. It owns what the transports
+ * need per endpoint (the context with its backend, its session table and environment policy, the
+ * Streamable HTTP transport and the stateless handler); the route table maps paths to endpoints.
+ */
+import type { Config } from '../config/config.ts';
+import type { EnvAllowList } from '../config/env-policy.ts';
+import type { ProxyContext } from '../downstream/context.ts';
+import { SessionTable } from '../downstream/sessions.ts';
+import { StatelessHandler } from '../downstream/stateless/stateless.ts';
+import { StreamableTransport } from '../downstream/streamable.ts';
+import { RequestEnv } from '../http/request-env.ts';
+import type { Heartbeat } from '../http/sse-writer.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import type { Backend, StatelessSource } from '../servers/contract.ts';
+
+export interface EndpointShared {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  heartbeat: Heartbeat;
+}
+
+export interface EndpointTarget {
+  backend: Backend;
+  stateless: StatelessSource;
+  /** Per-session variables: shared servers take none. */
+  allowEnv: EnvAllowList;
+  isShared: boolean;
+  maxSessions: number;
+  basePath: string;
+}
+
+export class Endpoint {
+  readonly ctx: ProxyContext;
+  readonly streamable: StreamableTransport;
+  readonly stateless: StatelessHandler;
+  readonly #source: StatelessSource;
+
+  constructor(shared: EndpointShared, target: EndpointTarget) {
+    this.ctx = {
+      ...shared,
+      backend: target.backend,
+      sessions: new SessionTable(target.maxSessions, shared.config.instanceId),
+      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log),
+      basePath: target.basePath,
+    };
+    this.#source = target.stateless;
+    this.stateless = new StatelessHandler(this.ctx, target.stateless);
+    this.streamable = new StreamableTransport(this.ctx, this.stateless);
+  }
+
+  /** Shutdown and removal: calls still running are answered, sessions ended, timers stopped. */
+  async close(reason: string): Promise<void> {
+    this.ctx.backend.failPending(reason);
+    this.#source.failPending(reason);
+    this.ctx.sessions.closeAll(reason);
+    this.streamable.stop();
+    await this.stateless.stop();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The route table: which endpoint a path reaches. The single-command form serves its one server at
+ * /mcp, /sse and /messages; with a servers file each server has /servers/<name>/… and the aggregate of
+ * them all answers at the root. Endpoints follow the registry across reloads, so every configured
+ * server's routes exist from boot whatever its state.
+ */
+import { unionAllowLists } from '../config/env-policy.ts';
+import { Aggregate } from '../servers/aggregate/aggregate.ts';
+import type { Registry, ReloadDiff } from '../servers/registry.ts';
+import type { ServerUnit } from '../servers/server-unit.ts';
+import { Endpoint, type EndpointShared } from './endpoint.ts';
+
+export type Transport = 'mcp' | 'sse' | 'messages';
+
+const TRANSPORTS: Record<string, Transport> = { mcp: 'mcp', sse: 'sse', messages: 'messages', message: 'messages' };
+const SERVER_PATH = /^\/servers\/([a-z][a-z0-9-]{0,23})\/([a-z]+)$/;
+
+export class Routes {
+  readonly root: Endpoint;
+  readonly aggregate: Aggregate | undefined;
+  #shared: EndpointShared;
+  #servers = new Map<string, Endpoint>();
+  #registry: Registry;
+
+  /** `isAggregate`: a servers file was given (the root is the aggregate, each server has its own routes). */
+  constructor(shared: EndpointShared, registry: Registry, isAggregate: boolean) {
+    this.#shared = shared;
+    this.#registry = registry;
+    if (!isAggregate) {
+      this.root = this.#endpointFor(registry.units[0]!, '');
+      return;
+    }
+    const aggregate = new Aggregate(registry, shared.config.stateDir, shared.log);
+    this.aggregate = aggregate;
+    const units = registry.units;
+    this.root = new Endpoint(shared, {
+      backend: aggregate, stateless: aggregate, basePath: '', isShared: units.every((unit) => unit.spec.shared),
+      allowEnv: unionAllowLists(units.map((unit) => unit.spec.allowEnv)), maxSessions: 0,
+    });
+    for (const unit of units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
+  }
+
+  /** The endpoint and transport for a path, or undefined (404). */
+  match(pathname: string): { endpoint: Endpoint; transport: Transport; server: string | undefined } | undefined {
+    const top = TRANSPORTS[pathname.slice(1)];
+    if (top !== undefined) return { endpoint: this.root, transport: top, server: undefined };
+    const m = SERVER_PATH.exec(pathname);
+    const transport = m === null ? undefined : TRANSPORTS[m[2]!];
+    const endpoint = m === null ? undefined : this.#servers.get(m[1]!);
+    return transport === undefined || endpoint === undefined ? undefined : { endpoint, transport, server: m![1] };
+  }
+
+  get endpoints(): Array<{ server: string; endpoint: Endpoint }> {
+    return [{ server: this.aggregate === undefined ? this.#registry.units[0]!.spec.name : 'aggregate', endpoint: this.root },
+      ...[...this.#servers].map(([server, endpoint]) => ({ server, endpoint }))];
+  }
+
+  /** A reload: endpoints of removed or changed servers close (their sessions end), new ones open. */
+  async apply(diff: ReloadDiff, reason: string): Promise<void> {
+    const closing: Array<Promise<void>> = [];
+    for (const unit of diff.removed) {
+      const endpoint = this.#servers.get(unit.spec.name);
+      if (endpoint?.ctx.backend !== unit) continue;
+      this.#servers.delete(unit.spec.name);
+      closing.push(endpoint.close(reason));
+    }
+    for (const unit of diff.added) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
+    await Promise.all(closing);
+  }
+
+  async close(reason: string): Promise<void> {
+    await Promise.all(this.endpoints.map(({ endpoint }) => endpoint.close(reason)));
+    await this.aggregate?.stop();
+  }
+
+  #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
+    const { spec } = unit;
+    return new Endpoint(this.#shared, { backend: unit, stateless: unit, basePath, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions });
+  }
+}

@@ -1,0 +1,85 @@
+/** Counters and gauges of the proxy, rendered in the Prometheus text format for GET /metrics. */
+
+const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300];
+
+type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`))}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+/** A method name as a label: bounded so a client inventing names cannot grow the series without limit. */
+function methodLabel(method: string): string {
+  return /^[a-z]+(?:\/[a-zA-Z_]+){0,2}$/.test(method) && method.length <= 64 ? method : 'other';
+}
+
+/** What one route or server contributes at scrape time (the aggregate route has sessions only). */
+export interface ServerGauges {
+  server: string;
+  sessions: Record<string, number>;
+  children?: number;
+  pending?: number;
+  isUp?: boolean;
+}
+
+export class Metrics {
+  #requests = new Map<string, { labels: Labels; count: number }>();
+  #buckets = new Array<number>(DURATION_BUCKETS_S.length).fill(0);
+  #durationSum = 0;
+  #durationCount = 0;
+  #restarts = new Map<string, number>();
+  bytesIn = 0;
+  bytesOut = 0;
+
+  childRestarted(server: string): void {
+    this.#restarts.set(server, (this.#restarts.get(server) ?? 0) + 1);
+  }
+
+  /** One finished request: `outcome` is `result` or `error`. */
+  requestDone(server: string, method: string, outcome: 'result' | 'error', durationMs: number): void {
+    const labels = { server, method: methodLabel(method), outcome };
+    const key = `${server} ${labels.method} ${outcome}`;
+    const entry = this.#requests.get(key);
+    if (entry === undefined) this.#requests.set(key, { labels, count: 1 });
+    else entry.count++;
+    const seconds = durationMs / 1000;
+    this.#durationSum += seconds;
+    this.#durationCount++;
+    for (let i = 0; i < DURATION_BUCKETS_S.length; i++) {
+      if (seconds <= DURATION_BUCKETS_S[i]!) this.#buckets[i]!++;
+    }
+  }
+
+  /** The text exposition; `gauges` are read at scrape time from the parts that own them. */
+  render(gauges: ServerGauges[]): string {
+    const lines: string[] = [];
+    const metric = (name: string, type: string, help: string): void => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    metric('mcpproxy_sessions', 'gauge', 'Open client sessions by server route and transport.');
+    for (const { server, sessions } of gauges) {
+      for (const [transport, count] of Object.entries(sessions)) lines.push(`mcpproxy_sessions${labelText({ server, transport })} ${count}`);
+    }
+    metric('mcpproxy_children', 'gauge', 'Running child processes by server.');
+    for (const { server, children } of gauges) if (children !== undefined) lines.push(`mcpproxy_children${labelText({ server })} ${children}`);
+    metric('mcpproxy_pending_requests', 'gauge', 'Requests waiting for a child, by server.');
+    for (const { server, pending } of gauges) if (pending !== undefined) lines.push(`mcpproxy_pending_requests${labelText({ server })} ${pending}`);
+    metric('mcpproxy_server_up', 'gauge', '1 when the server can serve (ready or sleeping), 0 otherwise.');
+    for (const { server, isUp } of gauges) if (isUp !== undefined) lines.push(`mcpproxy_server_up${labelText({ server })} ${isUp ? 1 : 0}`);
+    metric('mcpproxy_child_restarts_total', 'counter', 'Times a shared child was restarted after it exited.');
+    for (const { server, isUp } of gauges) if (isUp !== undefined) lines.push(`mcpproxy_child_restarts_total${labelText({ server })} ${this.#restarts.get(server) ?? 0}`);
+    metric('mcpproxy_requests_total', 'counter', 'Client requests answered, by method and outcome.');
+    for (const { labels, count } of this.#requests.values()) lines.push(`mcpproxy_requests_total${labelText(labels)} ${count}`);
+    metric('mcpproxy_request_duration_seconds', 'histogram', 'Time from a client request to its answer.');
+    DURATION_BUCKETS_S.forEach((le, i) => lines.push(`mcpproxy_request_duration_seconds_bucket{le="${le}"} ${this.#buckets[i]}`));
+    lines.push(`mcpproxy_request_duration_seconds_bucket{le="+Inf"} ${this.#durationCount}`);
+    lines.push(`mcpproxy_request_duration_seconds_sum ${this.#durationSum}`);
+    lines.push(`mcpproxy_request_duration_seconds_count ${this.#durationCount}`);
+    metric('mcpproxy_received_bytes_total', 'counter', 'HTTP request body bytes received from clients.');
+    lines.push(`mcpproxy_received_bytes_total ${this.bytesIn}`);
+    metric('mcpproxy_sent_bytes_total', 'counter', 'Message bytes sent to clients.');
+    lines.push(`mcpproxy_sent_bytes_total ${this.bytesOut}`);
+    return lines.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,333 @@
+/**
+ * Every enabled server as one MCP server. The aggregate is a backend like a server unit: transports of
+ * every era reach it the same way. It answers the handshake and the lists itself (from its members'
+ * catalogs, namespaced) and routes each call by name or URI to a session it opens on that member on
+ * first use, with the member's own id and progress machinery behind it. A member that fails never fails
+ * the aggregate: its last known lists stay, its calls get an error naming it.
+ */
+import { VERSION } from '../../config/version.ts';
+import type { Logger } from '../../observe/log.ts';
+import { ProxyError, RpcCode } from '../../protocol/errors.ts';
+import {
+  errorResponse, isObject, isRequest, isResponse, resultResponse,
+  type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
+} from '../../protocol/message.ts';
+import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
+import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../contract.ts';
+import { matcherOf } from '../name-filter.ts';
+import type { Registry } from '../registry.ts';
+import { buildView, joinInstructions, unionCapabilities, type CatalogView } from './catalog-view.ts';
+import { MemberCatalog, type ListKind } from './member-catalog.ts';
+import { MemberSession } from './member-session.ts';
+import { envFor, exposed, mapResultUris, routeMessage, serverOfUri } from './route-message.ts';
+import { decodeCursor } from './namespace.ts';
+
+/** Members' list changes within this window reach clients as one notification per list. */
+const COALESCE_MS = 250;
+const LIST_METHODS: Record<string, ListKind> = {
+  'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources', 'resources/templates/list': 'resourceTemplates',
+};
+const CHANGED_NOTIFICATION: Record<'tools' | 'prompts' | 'resources', string> = {
+  tools: 'notifications/tools/list_changed', prompts: 'notifications/prompts/list_changed', resources: 'notifications/resources/list_changed',
+};
+
+export interface AggregateSession {
+  link: ClientLink;
+  scope: ReadonlySet<string> | undefined;
+  env: Record<string, string>;
+  isStateless: boolean;
+  isInitialized: boolean;
+  initParams: JsonObject;
+  logLevel: string | undefined;
+  members: Map<string, MemberSession>;
+  /** Client request id → the member serving it. */
+  inFlight: Map<JsonRpcId, string>;
+  /** Aggregate id of a member's request to the client → the member and its id. */
+  serverRequests: Map<number, { server: string; memberId: JsonRpcId }>;
+}
+
+export class Aggregate implements Backend, StatelessSource {
+  #registry: Registry;
+  #log: Logger;
+  #stateDir: string | undefined;
+  #catalogs = new Map<string, MemberCatalog>();
+  #view: CatalogView = buildView([]);
+  #sessions = new Map<string, AggregateSession>();
+  #nextId = 1;
+  #pendingChanges = new Set<'tools' | 'prompts' | 'resources'>();
+  #coalesceTimer: NodeJS.Timeout | undefined;
+
+  constructor(registry: Registry, stateDir: string | undefined, log: Logger) {
+    this.#registry = registry;
+    this.#log = log;
+    this.#stateDir = stateDir;
+    this.#followMembers();
+    registry.onReload(() => this.#followMembers());
+  }
+
+  get view(): CatalogView {
+    return this.#view;
+  }
+
+  catalogOf(server: string): MemberCatalog | undefined {
+    return this.#catalogs.get(server);
+  }
+
+  // ── Backend ─────────────────────────────────────────────────────────────────────────────────────
+
+  async open(sessionId: string, link: ClientLink, env: Record<string, string>, scope?: string[]): Promise<void> {
+    const unknown = scope?.filter((name) => this.#registry.get(name) === undefined) ?? [];
+    if (unknown.length > 0) throw new ProxyError(400, RpcCode.invalidParams, `unknown server in ?servers=: ${unknown.join(', ').slice(0, 200)}`);
+    this.#sessions.set(sessionId, newSession(link, env, scope, false));
+  }
+
+  receive(sessionId: string, msg: JsonRpcMessage): void {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined) return;
+    if (isRequest(msg)) this.#request(session, msg);
+    else if (isResponse(msg)) this.#clientResponse(session, msg);
+    else this.#clientNotification(session, msg);
+  }
+
+  close(sessionId: string): void {
+    const session = this.#sessions.get(sessionId);
+    if (session === undefined) return;
+    this.#sessions.delete(sessionId);
+    for (const member of session.members.values()) member.close();
+  }
+
+  failPending(reason: string): void {
+    for (const session of this.#sessions.values()) {
+      for (const [clientId] of session.inFlight) reply(session, errorResponse(clientId, RpcCode.serverError, reason));
+      session.inFlight.clear();
+    }
+  }
+
+  notReadyReason(): string | undefined {
+    const units = this.#registry.units.filter((unit) => !unit.spec.isDisabled);
+    if (units.some((unit) => unit.notReadyReason() === undefined)) return undefined;
+    return units.length === 0 ? 'no server is enabled' : 'no server is ready';
+  }
+
+  get childCount(): number {
+    return 0;
+  }
+
+  get pendingCount(): number {
+    let count = 0;
+    for (const session of this.#sessions.values()) count += session.inFlight.size;
+    return count;
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#coalesceTimer);
+    for (const sessionId of [...this.#sessions.keys()]) this.close(sessionId);
+    for (const catalog of this.#catalogs.values()) catalog.close();
+  }
+
+  // ── StatelessSource: a 2026-07-28 caller with its environment ───────────────────────────────────
+
+  get(env: Record<string, string>): StatelessTarget {
+    return {
+      attachStateless: (sessionId, link) => void this.#sessions.set(sessionId, newSession(link, env, undefined, true)),
+      receive: (sessionId, msg) => this.receive(sessionId, msg),
+      close: (sessionId) => this.close(sessionId),
+      initializeResult: async (params) => this.#initializeResult(params),
+    };
+  }
+
+  // ── client → members ────────────────────────────────────────────────────────────────────────────
+
+  #request(session: AggregateSession, req: JsonRpcRequest): void {
+    const params = isObject(req.params) ? req.params : {};
+    if (req.method === 'initialize') {
+      session.initParams = params;
+      session.isInitialized = true;
+      return reply(session, resultResponse(req.id, this.#initializeResult(params)));
+    }
+    if (req.method === 'ping') return reply(session, resultResponse(req.id, {}));
+    const kind = LIST_METHODS[req.method];
+    if (kind !== undefined) return reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor)));
+    if (req.method === 'logging/setLevel') {
+      session.logLevel = typeof params.level === 'string' ? params.level : undefined;
+      for (const member of session.members.values()) member.send({ jsonrpc: '2.0', id: `~level-${this.#nextId++}`, method: req.method, params });
+      return reply(session, resultResponse(req.id, {}));
+    }
+    const routed = routeMessage(this.#view, this.#registry, req.method, params);
+    if ('error' in routed) return reply(session, errorResponse(req.id, routed.code, routed.error));
+    if (session.scope !== undefined && !session.scope.has(routed.server)) {
+      return reply(session, errorResponse(req.id, RpcCode.invalidParams, `server ${routed.server} is not in this session's ?servers=`));
+    }
+    if (session.inFlight.has(req.id)) return reply(session, errorResponse(req.id, RpcCode.invalidRequest, 'Invalid Request: a request with this id is already in flight'));
+    session.inFlight.set(req.id, routed.server);
+    if (!this.#member(session, routed.server).send(req)) {
+      session.inFlight.delete(req.id);
+      reply(session, errorResponse(req.id, RpcCode.serverError, `server ${routed.server} unavailable: too many messages waiting for it to start`));
+    }
+  }
+
+  #clientResponse(session: AggregateSession, res: JsonRpcResponse): void {
+    const target = typeof res.id === 'number' ? session.serverRequests.get(res.id) : undefined;
+    if (target === undefined) return;
+    session.serverRequests.delete(res.id as number);
+    res.id = target.memberId;
+    session.members.get(target.server)?.send(res);
+  }
+
+  #clientNotification(session: AggregateSession, msg: JsonRpcNotification): void {
+    const params = isObject(msg.params) ? msg.params : {};
+    if (msg.method === 'notifications/cancelled') {
+      const server = session.inFlight.get(params.requestId as JsonRpcId);
+      if (server === undefined) return;
+      session.inFlight.delete(params.requestId as JsonRpcId);
+      session.members.get(server)?.send(msg);
+      return;
+    }
+    if (msg.method === 'notifications/roots/list_changed') for (const member of session.members.values()) member.send(msg);
+  }
+
+  #member(session: AggregateSession, server: string): MemberSession {
+    const open = session.members.get(server);
+    const unit = this.#registry.get(server)!;
+    if (open?.isOpen === true && open.unit === unit) return open;
+    open?.close(); // a reload replaced the member's unit
+    const owner = {
+      fromMember: (name: string, msg: JsonRpcMessage, relatedId: JsonRpcId | undefined) => this.#fromMember(session, name, msg, relatedId),
+      memberEnded: (name: string, reason: string, unsent: JsonRpcMessage[]) => this.#memberEnded(session, name, reason, unsent),
+    };
+    const sessionId = `~aggregate-${this.#nextId++}`;
+    const member = new MemberSession(unit, owner, {
+      sessionId, env: envFor(unit.spec.allowEnv, session.env), isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
+    });
+    session.members.set(server, member);
+    return member;
+  }
+
+  // ── members → client ────────────────────────────────────────────────────────────────────────────
+
+  #fromMember(session: AggregateSession, server: string, msg: JsonRpcMessage, relatedId: JsonRpcId | undefined): void {
+    if (isResponse(msg)) {
+      if (msg.id === null || session.inFlight.get(msg.id) !== server) return; // our own (log level) or a call already answered
+      session.inFlight.delete(msg.id);
+      if (msg.error?.code === RpcCode.serverError && msg.error.message.startsWith('upstream ')) msg.error.message = `server ${server} ${msg.error.message.slice(9)}`;
+      if (isObject(msg.result)) mapResultUris(this.#registry.get(server)?.spec.prefix ?? '', msg.result);
+      return reply(session, msg);
+    }
+    if (isRequest(msg)) {
+      const aggregateId = this.#nextId++;
+      session.serverRequests.set(aggregateId, { server, memberId: msg.id });
+      msg.id = aggregateId;
+      return session.link.deliver(msg, relatedId);
+    }
+    const params = isObject(msg.params) ? msg.params : undefined;
+    if (msg.method.endsWith('/list_changed')) return; // the catalog re-reads and the aggregate tells everyone once
+    if (msg.method === 'notifications/resources/updated' && typeof params?.uri === 'string') {
+      params.uri = exposed(this.#registry.get(server)?.spec.prefix ?? '', params.uri);
+    }
+    if (msg.method === 'notifications/cancelled') {
+      for (const [aggregateId, target] of session.serverRequests) {
+        if (target.server !== server || target.memberId !== params?.requestId) continue;
+        session.serverRequests.delete(aggregateId);
+        params!.requestId = aggregateId;
+        return session.link.deliver(msg, undefined);
+      }
+      return;
+    }
+    session.link.deliver(msg, relatedId);
+  }
+
+  #memberEnded(session: AggregateSession, server: string, reason: string, unsent: JsonRpcMessage[]): void {
+    const message = reason.startsWith('server ') ? reason : `server ${server} unavailable: ${reason}`;
+    for (const msg of unsent) if (isRequest(msg)) session.inFlight.delete(msg.id);
+    for (const [clientId, target] of session.inFlight) {
+      if (target !== server) continue;
+      session.inFlight.delete(clientId);
+      reply(session, errorResponse(clientId, RpcCode.serverError, message));
+    }
+    for (const msg of unsent) if (isRequest(msg)) reply(session, errorResponse(msg.id, RpcCode.serverError, message));
+    for (const [aggregateId, target] of session.serverRequests) if (target.server === server) session.serverRequests.delete(aggregateId);
+    if (session.members.get(server)?.isOpen === false) session.members.delete(server);
+  }
+
+  // ── catalog ─────────────────────────────────────────────────────────────────────────────────────
+
+  #initializeResult(params: JsonObject): JsonObject {
+    const snapshots = [...this.#catalogs.values()].flatMap((c) => (c.snapshot === undefined ? [] : [c.snapshot]));
+    const result: JsonObject = {
+      protocolVersion: isLegacyVersion(params.protocolVersion) ? params.protocolVersion : LATEST_LEGACY_VERSION,
+      capabilities: unionCapabilities(snapshots),
+      serverInfo: { name: 'mcpproxy', version: VERSION },
+    };
+    const instructions = joinInstructions([...this.#catalogs.values()].map((c) => ({ name: c.unit.spec.name, snapshot: c.snapshot })));
+    if (instructions !== undefined) result.instructions = instructions;
+    return result;
+  }
+
+  #list(session: AggregateSession, kind: ListKind, cursor: unknown): JsonObject {
+    let items = this.#view.lists[kind];
+    if (session.scope !== undefined) {
+      const index = kind === 'tools' ? this.#view.tools : kind === 'prompts' ? this.#view.prompts : undefined;
+      items = items.filter((item) => {
+        const server = index?.get(item.name as string)?.server ?? serverOfUri(this.#registry, (item.uri ?? item.uriTemplate) as string);
+        return server !== undefined && session.scope!.has(server);
+      });
+    }
+    const after = decodeCursor(cursor);
+    if (after !== undefined) items = items.slice(items.findIndex((item) => (item.name ?? item.uri ?? item.uriTemplate) === after) + 1);
+    return { [kind]: items };
+  }
+
+  /** Keeps one catalog per enabled member, in configuration order; rebuilds the view on every change. */
+  #followMembers(): void {
+    const units = this.#registry.units.filter((unit) => !unit.spec.isDisabled);
+    for (const [name, catalog] of this.#catalogs) {
+      if (this.#registry.get(name) !== catalog.unit || catalog.unit.spec.isDisabled) {
+        catalog.close();
+        this.#catalogs.delete(name);
+      }
+    }
+    const next = new Map<string, MemberCatalog>();
+    for (const unit of units) next.set(unit.spec.name, this.#catalogs.get(unit.spec.name) ?? new MemberCatalog(unit, this.#stateDir, () => this.#rebuild()));
+    this.#catalogs = next;
+    this.#rebuild();
+  }
+
+  #rebuild(): void {
+    const previous = this.#view;
+    this.#view = buildView([...this.#catalogs.values()].map((catalog) => ({
+      name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter), snapshot: catalog.snapshot,
+    })));
+    for (const kind of ['tools', 'prompts', 'resources'] as const) {
+      const changed = JSON.stringify(previous.lists[kind]) !== JSON.stringify(this.#view.lists[kind])
+        || (kind === 'resources' && JSON.stringify(previous.lists.resourceTemplates) !== JSON.stringify(this.#view.lists.resourceTemplates));
+      if (changed) this.#pendingChanges.add(kind);
+    }
+    if (this.#pendingChanges.size > 0 && this.#coalesceTimer === undefined) {
+      this.#coalesceTimer = setTimeout(() => this.#announce(), COALESCE_MS);
+      this.#coalesceTimer.unref();
+    }
+  }
+
+  #announce(): void {
+    this.#coalesceTimer = undefined;
+    const kinds = [...this.#pendingChanges];
+    this.#pendingChanges.clear();
+    this.#log.debug('aggregate lists changed', { lists: kinds.join(',') });
+    for (const session of this.#sessions.values()) {
+      if (!session.isInitialized) continue;
+      for (const kind of kinds) session.link.deliver({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] }, undefined);
+    }
+  }
+}
+
+function newSession(link: ClientLink, env: Record<string, string>, scope: string[] | undefined, isStateless: boolean): AggregateSession {
+  return {
+    link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
+    initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
+    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(),
+  };
+}
+
+function reply(session: AggregateSession, res: JsonRpcResponse): void {
+  session.link.deliver(res, res.id ?? undefined);
+}

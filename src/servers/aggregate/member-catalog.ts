@@ -1,0 +1,193 @@
+/**
+ * What the aggregate knows of one member: its InitializeResult and every page of its tools, prompts,
+ * resources and resource templates, read through an internal session on the member (the same interface a
+ * transport uses) and re-read on its `list_changed`. The last known lists stay while the member restarts;
+ * a lazy member's catalog is kept on disk so a restarted proxy lists it without starting it.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { VERSION } from '../../config/version.ts';
+import { isObject, isRequest, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcResponse } from '../../protocol/message.ts';
+import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
+import type { ClientLink } from '../contract.ts';
+import type { ServerUnit } from '../server-unit.ts';
+
+export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
+
+const LISTS: Array<{ kind: ListKind; method: string; capability: string }> = [
+  { kind: 'tools', method: 'tools/list', capability: 'tools' },
+  { kind: 'prompts', method: 'prompts/list', capability: 'prompts' },
+  { kind: 'resources', method: 'resources/list', capability: 'resources' },
+  { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources' },
+];
+const CHANGED: Record<string, ListKind[]> = {
+  'notifications/tools/list_changed': ['tools'],
+  'notifications/prompts/list_changed': ['prompts'],
+  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
+};
+/** Pages read per list at most: a member that pages forever must not hold the catalog. */
+const MAX_PAGES = 100;
+
+export interface CatalogSnapshot {
+  initialize: JsonObject;
+  lists: Record<ListKind, JsonObject[]>;
+}
+
+export class MemberCatalog implements ClientLink {
+  readonly isReconnectable = true;
+  readonly unit: ServerUnit;
+  #sessionId: string;
+  #snapshot: CatalogSnapshot | undefined;
+  #state: 'closed' | 'opening' | 'open' = 'closed';
+  #nextId = 1;
+  #waiting = new Map<number, (res: JsonRpcResponse) => void>();
+  #changed: () => void;
+  #stateDir: string | undefined;
+  #unsubscribe: () => void;
+  lastError: string | undefined;
+
+  /** `changed`: the lists or the member's availability changed (the aggregate coalesces these). */
+  constructor(unit: ServerUnit, stateDir: string | undefined, changed: () => void) {
+    this.unit = unit;
+    this.#sessionId = `~catalog-${unit.spec.name}`;
+    this.#changed = changed;
+    this.#stateDir = stateDir;
+    if (unit.spec.lifecycle === 'lazy') this.#snapshot = this.#load();
+    this.#unsubscribe = unit.onStateChange(() => this.#follow());
+    this.#follow();
+  }
+
+  get snapshot(): CatalogSnapshot | undefined {
+    return this.#snapshot;
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    if (this.#state !== 'closed') this.unit.close(this.#sessionId);
+    this.#state = 'closed';
+    for (const wake of this.#waiting.values()) wake({ jsonrpc: '2.0', id: 0, error: { code: -32000, message: 'catalog closed' } });
+    this.#waiting.clear();
+  }
+
+  deliver(msg: JsonRpcMessage): void {
+    if (isResponse(msg)) {
+      const wake = typeof msg.id === 'number' ? this.#waiting.get(msg.id) : undefined;
+      this.#waiting.delete(msg.id as number);
+      wake?.(msg);
+      return;
+    }
+    if (isRequest(msg)) {
+      // The catalog session has no user to ask: roots are empty, anything else is refused.
+      const answer = msg.method === 'roots/list'
+        ? { jsonrpc: '2.0' as const, id: msg.id, result: { roots: [] } }
+        : { jsonrpc: '2.0' as const, id: msg.id, error: { code: -32601, message: 'not available to the catalog session' } };
+      this.unit.receive(this.#sessionId, answer);
+      return;
+    }
+    const kinds = CHANGED[msg.method];
+    if (kinds !== undefined && this.#state === 'open') void this.#read(kinds);
+  }
+
+  end(): void {
+    this.#state = 'closed';
+    this.#changed();
+  }
+
+  /** Connects when the member runs and is ready; a sleeping lazy member is never woken for its catalog once one is known. */
+  #follow(): void {
+    const state = this.unit.state;
+    if (state === 'ready' && this.#state === 'closed') void this.#connect();
+    else if (state === 'sleeping' && this.#snapshot === undefined && this.unit.spec.lifecycle === 'lazy') void this.#connect();
+    this.#changed();
+  }
+
+  async #connect(): Promise<void> {
+    this.#state = 'opening';
+    try {
+      await this.unit.open(this.#sessionId, this, {});
+      const init = await this.#request('initialize', {
+        protocolVersion: LATEST_LEGACY_VERSION, capabilities: { roots: {} }, clientInfo: { name: 'mcpproxy-catalog', version: VERSION },
+      });
+      if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
+      this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
+      this.#state = 'open';
+      this.#snapshot = { initialize: init.result, lists: this.#snapshot?.lists ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] } };
+      await this.#read(LISTS.map((list) => list.kind));
+      this.lastError = undefined;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      if (this.#state === 'opening') {
+        this.#state = 'closed';
+        this.unit.close(this.#sessionId);
+      }
+      this.#changed();
+    }
+  }
+
+  async #read(kinds: ListKind[]): Promise<void> {
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined) return;
+    const capabilities = isObject(snapshot.initialize.capabilities) ? snapshot.initialize.capabilities : {};
+    for (const { kind, method, capability } of LISTS) {
+      if (!kinds.includes(kind)) continue;
+      snapshot.lists[kind] = capabilities[capability] === undefined ? [] : await this.#readAll(method, kind);
+    }
+    this.#save(snapshot);
+    this.#changed();
+  }
+
+  /** Every page of one list; a failed read keeps what was known. */
+  async #readAll(method: string, kind: ListKind): Promise<JsonObject[]> {
+    const items: JsonObject[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const res = await this.#request(method, cursor === undefined ? {} : { cursor });
+      if (res.error !== undefined || !isObject(res.result)) return this.#snapshot?.lists[kind] ?? [];
+      const pageItems = res.result[kind];
+      if (Array.isArray(pageItems)) items.push(...pageItems.filter(isObject));
+      cursor = res.result.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') break;
+    }
+    return items;
+  }
+
+  #request(method: string, params: JsonObject): Promise<JsonRpcResponse> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#waiting.set(id, resolve);
+      this.unit.receive(this.#sessionId, { jsonrpc: '2.0', id, method, params });
+    });
+  }
+
+  #path(): string | undefined {
+    return this.#stateDir === undefined ? undefined : join(this.#stateDir, 'catalogs', `${this.unit.spec.name}.json`);
+  }
+
+  #load(): CatalogSnapshot | undefined {
+    const path = this.#path();
+    if (path === undefined) return undefined;
+    try {
+      const value = JSON.parse(readFileSync(path, 'utf8')) as { command?: unknown; snapshot?: CatalogSnapshot };
+      // A catalog of another command is not this server's.
+      return value.command === this.#commandKey() ? value.snapshot : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #save(snapshot: CatalogSnapshot): void {
+    const path = this.#path();
+    if (path === undefined || this.unit.spec.lifecycle !== 'lazy') return;
+    try {
+      mkdirSync(join(this.#stateDir!, 'catalogs'), { recursive: true });
+      writeFileSync(`${path}.tmp`, JSON.stringify({ command: this.#commandKey(), snapshot }));
+      renameSync(`${path}.tmp`, path);
+    } catch (err) {
+      this.unit.log.warn('cannot save the catalog', { path, error: (err as NodeJS.ErrnoException).code ?? String(err) });
+    }
+  }
+
+  #commandKey(): string {
+    return JSON.stringify([this.unit.spec.command, ...this.unit.spec.args]);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Which member a client's request is for, by the namespaced name or URI it carries, rewritten in place
+ * to the member's own; and the way back for URIs in results. Pure over the view and the registry.
+ */
+import { isAllowedEnvName, type EnvAllowList } from '../../config/env-policy.ts';
+import { RpcCode } from '../../protocol/errors.ts';
+import { isObject, type JsonObject } from '../../protocol/message.ts';
+import { matcherOf } from '../name-filter.ts';
+import type { Registry } from '../registry.ts';
+import type { CatalogView } from './catalog-view.ts';
+import { exposedUri, memberUri } from './namespace.ts';
+
+export type Routed = { server: string } | { error: string; code: number };
+
+export function routeMessage(view: CatalogView, registry: Registry, method: string, params: JsonObject): Routed {
+  switch (method) {
+    case 'tools/call':
+      return byName(view.tools, params, 'tool');
+    case 'prompts/get':
+      return byName(view.prompts, params, 'prompt');
+    case 'resources/read':
+    case 'resources/subscribe':
+    case 'resources/unsubscribe':
+      return byUri(view, registry, params);
+    case 'completion/complete': {
+      const ref = isObject(params.ref) ? params.ref : {};
+      if (ref.type === 'ref/prompt') return byName(view.prompts, ref, 'prompt');
+      if (ref.type === 'ref/resource') return byUri(view, registry, ref, 'uri');
+      return { error: 'completion/complete: unknown ref type', code: RpcCode.invalidParams };
+    }
+  }
+  return { error: `Method not found: ${method.slice(0, 100)}`, code: RpcCode.methodNotFound };
+}
+
+function byName(index: CatalogView['tools'], params: JsonObject, what: string): Routed {
+  const name = params.name;
+  const target = typeof name === 'string' ? index.get(name) : undefined;
+  if (target === undefined) return { error: `Unknown ${what}: ${String(name).slice(0, 100)}`, code: RpcCode.invalidParams };
+  params.name = target.memberName;
+  return { server: target.server };
+}
+
+/** A listed URI maps exactly; one made from a template maps by its `<prefix>+` (or to an unprefixed member). */
+function byUri(view: CatalogView, registry: Registry, params: JsonObject, key = 'uri'): Routed {
+  const uri = params[key];
+  if (typeof uri !== 'string') return { error: `params.${key} must be a string`, code: RpcCode.invalidParams };
+  let target = view.resources.get(uri);
+  if (target === undefined) {
+    const server = serverOfUri(registry, uri);
+    const spec = server === undefined ? undefined : registry.get(server)?.spec;
+    const inner = spec === undefined ? undefined : memberUri(spec.prefix, uri);
+    if (server !== undefined && inner !== undefined) target = { server, memberName: inner };
+  }
+  if (target === undefined) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams };
+  const matcher = matcherOf(registry.get(target.server)?.spec.filter);
+  if (matcher !== undefined && !matcher.allows(target.memberName)) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams };
+  params[key] = target.memberName;
+  return { server: target.server };
+}
+
+/** The member whose prefix the URI carries; else the first enabled member without a prefix. */
+export function serverOfUri(registry: Registry, uri: string): string | undefined {
+  const units = registry.units.filter((unit) => !unit.spec.isDisabled);
+  const prefixed = units.find((unit) => unit.spec.prefix !== '' && uri.startsWith(`${unit.spec.prefix}+`));
+  return (prefixed ?? units.find((unit) => unit.spec.prefix === ''))?.spec.name;
+}
+
+export function exposed(prefix: string, uri: string): string {
+  return exposedUri(prefix, uri);
+}
+
+/** `contents[].uri` of a read, and resource links in tool results, carry the member's URIs: give them the prefix. */
+export function mapResultUris(prefix: string, result: JsonObject): void {
+  if (prefix === '') return;
+  for (const list of [result.contents, result.content]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) {
+      if (!isObject(item)) continue;
+      if (typeof item.uri === 'string') item.uri = exposedUri(prefix, item.uri);
+      if (isObject(item.resource) && typeof item.resource.uri === 'string') item.resource.uri = exposedUri(prefix, item.resource.uri);
+    }
+  }
+}
+
+/** A session's variables that this member allows; the rest never reach its child. */
+export function envFor(allow: EnvAllowList, env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (isAllowedEnvName(name, allow)) out[name] = value;
+  return out;
+}

@@ -1,0 +1,200 @@
+/**
+ * One configured MCP server as a unit: its spec, the era probe, its backend (one shared child or a
+ * child per session), the pool that serves its stateless callers, and its state. Transports reach it
+ * through Backend and StatelessSource; a lazy server starts on the first session or call that needs it
+ * and goes back to sleep after its idle timeout with nothing in flight.
+ */
+import type { ServerSpec } from '../config/server-spec.ts';
+import { VERSION } from '../config/version.ts';
+import type { Logger } from '../observe/log.ts';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
+import type { JsonRpcMessage } from '../protocol/message.ts';
+import { detectUpstreamProtocol, type UpstreamEra } from '../upstream/era-probe.ts';
+import { IndependentBackend, SharedBackend, type BackendDeps } from './backends.ts';
+import type { Backend, ClientLink, StatelessSource, StatelessTarget } from './contract.ts';
+import { StatelessPool } from './stateless-pool.ts';
+
+export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
+
+/**
+ * How long the startup probe waits for `server/discover`; a silent child is legacy after this. Most
+ * legacy servers answer a pre-initialize request with an error at once; a silent one delays the first
+ * messages by this much (`upstreamProtocol: legacy` skips the probe).
+ */
+const PROBE_TIMEOUT_MS = 5_000;
+const IDLE_CHECK_MS = 1_000;
+
+/** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling. */
+async function upstreamEra(spec: ServerSpec, log: Logger): Promise<UpstreamEra> {
+  if (spec.upstreamProtocol === 'legacy') return { era: 'legacy' };
+  const era = await detectUpstreamProtocol({
+    command: spec.command, args: spec.args, cwd: spec.cwd, env: { ...process.env, ...spec.env },
+    timeoutMs: Math.min(PROBE_TIMEOUT_MS, spec.requestTimeoutMs), log, clientVersion: VERSION,
+  });
+  if (spec.upstreamProtocol === 'modern' && era.era !== 'modern') {
+    throw new Error('upstream protocol modern: the MCP server did not answer server/discover as a 2026-07-28 server');
+  }
+  return era;
+}
+
+type Running = { backend: SharedBackend | IndependentBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
+
+export class ServerUnit implements Backend, StatelessSource {
+  readonly spec: ServerSpec;
+  readonly log: Logger;
+  #deps: Omit<BackendDeps, 'spec' | 'era' | 'log'>;
+  #running: Running | undefined;
+  /** Set when the era probe failed: the server cannot be served until it is reconfigured. */
+  #fatal: string | undefined;
+  #lastUsedMs = Date.now();
+  #idleTimer: NodeJS.Timeout | undefined;
+  #stateListeners = new Set<() => void>();
+  #isStopped = false;
+
+  constructor(spec: ServerSpec, deps: Omit<BackendDeps, 'spec' | 'era' | 'log'> & { log: Logger }) {
+    this.spec = spec;
+    this.log = spec.name === 'default' ? deps.log : deps.log.child({ server: spec.name });
+    this.#deps = deps;
+    if (!spec.isDisabled && spec.lifecycle === 'eager') this.#wake();
+  }
+
+  get state(): ServerState {
+    if (this.spec.isDisabled) return 'disabled';
+    if (this.#fatal !== undefined) return 'failed';
+    const running = this.#running;
+    if (running === undefined) return 'sleeping';
+    const reason = running.backend.notReadyReason();
+    if (reason === undefined) return 'ready';
+    if (running.backend instanceof SharedBackend) {
+      if (running.backend.hasBeenUp) return 'restarting';
+      return reason === 'starting' || reason.startsWith('detecting') ? 'starting' : 'failed';
+    }
+    return 'failed';
+  }
+
+  /** Why the server cannot serve now (undefined: it can, or it sleeps and starts on demand). */
+  notReadyReason(): string | undefined {
+    if (this.spec.isDisabled) return 'disabled in the configuration';
+    if (this.#fatal !== undefined) return this.#fatal;
+    return this.#running?.backend.notReadyReason();
+  }
+
+  /** Why the server can never be served as configured (its era probe failed), if so. */
+  get fatalReason(): string | undefined {
+    return this.#fatal;
+  }
+
+  /** Called with every change the unit can see (start, sleep, failure); for the aggregate's catalog. */
+  onStateChange(listener: () => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  get childCount(): number {
+    return this.#running?.backend.childCount ?? 0;
+  }
+
+  get pendingCount(): number {
+    return this.#running?.backend.pendingCount ?? 0;
+  }
+
+  get pids(): number[] {
+    return this.#running?.backend.pids ?? [];
+  }
+
+  get sharedBackend(): SharedBackend | undefined {
+    const backend = this.#running?.backend;
+    return backend instanceof SharedBackend ? backend : undefined;
+  }
+
+  async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
+    await this.#ensureRunning().backend.open(sessionId, link, env);
+  }
+
+  receive(sessionId: string, msg: JsonRpcMessage): void {
+    this.#lastUsedMs = Date.now();
+    this.#running?.backend.receive(sessionId, msg);
+  }
+
+  close(sessionId: string): void {
+    this.#running?.backend.close(sessionId);
+  }
+
+  /** StatelessSource: the shared backend, or a pooled one per distinct environment (independent mode). */
+  get(env: Record<string, string>): StatelessTarget {
+    this.#lastUsedMs = Date.now();
+    return this.#ensureRunning().pool.get(env);
+  }
+
+  failPending(reason: string): void {
+    this.#running?.backend.failPending(reason);
+    this.#running?.pool.failPending(reason);
+  }
+
+  async stop(): Promise<void> {
+    this.#isStopped = true;
+    clearInterval(this.#idleTimer);
+    const running = this.#running;
+    this.#running = undefined;
+    if (running !== undefined) await Promise.all([running.backend.stop(), running.pool.stop()]);
+  }
+
+  #ensureRunning(): Running {
+    if (this.spec.isDisabled) throw unavailable(this.spec.name, 'disabled in the configuration');
+    if (this.#fatal !== undefined) throw unavailable(this.spec.name, this.#fatal);
+    if (this.#isStopped) throw unavailable(this.spec.name, 'stopping');
+    this.#lastUsedMs = Date.now();
+    return this.#running ?? this.#wake();
+  }
+
+  /** Starts the server: the era probe first, the backend holding messages until it is known. Single-flight by construction. */
+  #wake(): Running {
+    const log = this.log;
+    const era = upstreamEra(this.spec, log).then(
+      (verdict) => {
+        log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
+        return verdict;
+      },
+      (err: unknown): never => {
+        this.#fatal = (err as Error).message;
+        log.error('cannot serve the MCP server', { error: this.#fatal });
+        void this.stop().then(() => this.#changed());
+        throw err;
+      },
+    );
+    // A rejected era stops the unit above; the backends only ever see a resolved one.
+    const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
+    const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held };
+    const backend = this.spec.shared ? new SharedBackend(deps, {}, () => this.#changed()) : new IndependentBackend(deps);
+    const running = { backend, pool: new StatelessPool(deps, backend instanceof SharedBackend ? backend : undefined), era };
+    this.#running = running;
+    if (this.spec.lifecycle === 'lazy') {
+      log.info('lazy server starting', { reason: 'first use' });
+      this.#idleTimer = setInterval(() => this.#sleepIfIdle(Date.now()), IDLE_CHECK_MS);
+      this.#idleTimer.unref();
+    }
+    this.#changed();
+    return running;
+  }
+
+  /** Never mid-call: only with nothing in flight and no session that cannot re-open by itself. */
+  #sleepIfIdle(nowMs: number): void {
+    const running = this.#running;
+    const idleMs = this.spec.idleTimeoutMs;
+    if (running === undefined || idleMs <= 0 || nowMs - this.#lastUsedMs < idleMs) return;
+    if (!(running.backend instanceof SharedBackend) || !running.backend.canSleep || running.pool.size > 0) return;
+    clearInterval(this.#idleTimer);
+    this.#running = undefined;
+    this.log.info('lazy server sleeping', { idleMs });
+    running.backend.endSessions('server went to sleep (idle)');
+    void Promise.all([running.backend.stop(), running.pool.stop()]).then(() => this.#changed());
+  }
+
+  #changed(): void {
+    for (const listener of this.#stateListeners) listener();
+  }
+}
+
+function unavailable(server: string, reason: string): ProxyError {
+  return new ProxyError(503, RpcCode.serverError, `server ${server} unavailable: ${reason}`, { headers: { 'retry-after': '5' } });
+}

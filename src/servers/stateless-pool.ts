@@ -1,0 +1,84 @@
+/**
+ * Which shared backend serves a stateless (2026-07-28) caller. Shared mode: the one shared child.
+ * Independent mode: stateless callers have no session to key a child on, so each distinct allowed
+ * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
+ */
+import { SharedBackend, type BackendDeps } from './backends.ts';
+import { ProxyError, RpcCode } from '../protocol/errors.ts';
+
+interface PoolEntry {
+  backend: SharedBackend;
+  lastUsedMs: number;
+  /** The environment's values, masked in logs until the child is gone. */
+  secrets: string[];
+}
+
+const SWEEP_MS = 5000;
+
+export class StatelessPool {
+  #deps: BackendDeps;
+  #shared: SharedBackend | undefined;
+  #entries = new Map<string, PoolEntry>();
+  #timer: NodeJS.Timeout | undefined;
+
+  /** `shared`: the shared-mode backend, or undefined in independent mode. */
+  constructor(deps: BackendDeps, shared: SharedBackend | undefined) {
+    this.#deps = deps;
+    this.#shared = shared;
+    if (shared === undefined) {
+      this.#timer = setInterval(() => this.#sweep(Date.now()), SWEEP_MS);
+      this.#timer.unref();
+    }
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The backend for a caller with this (already filtered) environment; 503 when the pool is full. */
+  get(env: Record<string, string>): SharedBackend {
+    if (this.#shared !== undefined) return this.#shared;
+    const key = JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1)));
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      const max = this.#deps.spec.maxSessions;
+      if (max > 0 && this.#entries.size >= max) {
+        throw new ProxyError(503, RpcCode.serverError, `too many stateless children (limit ${max}); try again later`, { headers: { 'retry-after': '5' } });
+      }
+      const log = this.#deps.log.child({ pool: this.#entries.size + 1 });
+      for (const value of Object.values(env)) log.addSecret(value);
+      entry = { backend: new SharedBackend({ ...this.#deps, log }, env), lastUsedMs: Date.now(), secrets: Object.values(env) };
+      this.#entries.set(key, entry);
+    }
+    entry.lastUsedMs = Date.now();
+    return entry.backend;
+  }
+
+  /** Fails the calls in flight on the pool's own children (the shared backend is the caller's). */
+  failPending(reason: string): void {
+    for (const { backend } of this.#entries.values()) backend.failPending(reason);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    const entries = [...this.#entries.values()];
+    this.#entries.clear();
+    await Promise.all(entries.map((entry) => this.#stopEntry(entry)));
+  }
+
+  async #stopEntry(entry: PoolEntry): Promise<void> {
+    await entry.backend.stop();
+    for (const value of entry.secrets) this.#deps.log.removeSecret(value);
+  }
+
+  #sweep(nowMs: number): void {
+    const idleMs = this.#deps.config.sessionIdleTimeoutMs;
+    if (idleMs <= 0) return;
+    for (const [key, entry] of this.#entries) {
+      if (entry.backend.isIdle && nowMs - entry.lastUsedMs >= idleMs) {
+        this.#entries.delete(key);
+        void this.#stopEntry(entry);
+      }
+    }
+  }
+}

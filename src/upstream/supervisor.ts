@@ -1,0 +1,87 @@
+/**
+ * Keeps the shared child running: restarts it after it exits with exponential backoff (0.5 s doubling
+ * to 30 s, back to 0.5 s after a minute of health), so a crash costs clients one error, not their sessions.
+ */
+import { Child, describeExit, type ChildOptions } from './child.ts';
+import type { JsonRpcMessage } from '../protocol/message.ts';
+
+export interface SupervisorEvents {
+  message(msg: JsonRpcMessage): void;
+  /** A child process is running and accepts input. */
+  up(isRestart: boolean): void;
+  /** The child is gone; `reason` says how ("exited with code 1"). */
+  down(reason: string): void;
+}
+
+const FIRST_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+const HEALTHY_AFTER_MS = 60_000;
+
+export class Supervisor {
+  #opts: ChildOptions;
+  #events: SupervisorEvents;
+  #child: Child | undefined;
+  #state: 'running' | 'stopped' = 'running';
+  #backoffMs = FIRST_BACKOFF_MS;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #healthyTimer: NodeJS.Timeout | undefined;
+  #downReason: string | undefined = 'starting';
+
+  constructor(opts: ChildOptions, events: SupervisorEvents) {
+    this.#opts = opts;
+    this.#events = events;
+    this.#spawn(false);
+  }
+
+  get pid(): number | undefined {
+    return this.isRunning ? this.#child?.pid : undefined;
+  }
+
+  get isRunning(): boolean {
+    return this.#downReason === undefined;
+  }
+
+  /** Why no child is serving, or undefined while one is. */
+  get downReason(): string | undefined {
+    return this.#downReason;
+  }
+
+  send(msg: JsonRpcMessage): boolean {
+    return this.#child?.send(msg) ?? false;
+  }
+
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#healthyTimer);
+    await this.#child?.stop();
+  }
+
+  #spawn(isRestart: boolean): void {
+    const child = new Child(this.#opts, {
+      message: (msg) => this.#events.message(msg),
+      exit: (exit) => this.#exited(child, describeExit(exit)),
+    });
+    this.#child = child;
+    void child.spawned.then((failed) => {
+      if (failed !== undefined || this.#child !== child) return;
+      this.#downReason = undefined;
+      this.#healthyTimer = setTimeout(() => { this.#backoffMs = FIRST_BACKOFF_MS; }, HEALTHY_AFTER_MS);
+      this.#healthyTimer.unref();
+      this.#events.up(isRestart);
+    });
+  }
+
+  #exited(child: Child, reason: string): void {
+    if (this.#child !== child) return;
+    clearTimeout(this.#healthyTimer);
+    this.#downReason = `child ${reason}`;
+    this.#events.down(this.#downReason);
+    if (this.#state === 'stopped') return;
+    const delay = this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
+    this.#opts.log.warn('restarting child', { inMs: delay });
+    this.#restartTimer = setTimeout(() => this.#spawn(true), delay);
+    this.#restartTimer.unref();
+  }
+}
