@@ -5,6 +5,7 @@
  */
 import { parseAllowList } from './env-policy.ts';
 import { ExpansionError, expandVars } from './expand.ts';
+import { jsonErrorOffset } from './json-error-offset.ts';
 import { SERVER_NAME_RE, type NameFilter, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
 
 export class ConfigFileError extends Error {}
@@ -79,17 +80,16 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
   };
 }
 
-/** JSON.parse with the error's place as line and column, since Node's message gives an offset at best. */
+/** JSON.parse with the error's place as line and column. */
 function parseJsonWithPosition(text: string, path: string): unknown {
+  const body = text.replace(/^\uFEFF/, '');
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
+    return JSON.parse(body);
   } catch (err) {
-    const message = (err as Error).message;
-    const offset = /position (\d+)/.exec(message)?.[1];
-    if (offset === undefined) throw new ConfigFileError(`${path}: not valid JSON: ${message}`);
-    const before = text.slice(0, Number(offset)).split('\n');
-    const where = `line ${before.length}, column ${before.at(-1)!.length + 1}`;
-    throw new ConfigFileError(`${path}: not valid JSON at ${where}: ${message.replace(/ in JSON at position \d+.*$/s, '').replace(/\s*\(line \d+ column \d+\)$/, '')}`);
+    const offset = Math.max(0, jsonErrorOffset(body));
+    const before = body.slice(0, offset).split('\n');
+    const found = offset >= body.length ? 'the text ends too early' : `unexpected ${JSON.stringify(body.slice(offset, offset + 10))}`;
+    throw new ConfigFileError(`${path}: not valid JSON at line ${before.length}, column ${before.at(-1)!.length + 1}: ${found} (${(err as Error).message.slice(0, 80)})`);
   }
 }
 

@@ -22,6 +22,8 @@ import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage, serverOfUri } from './route-message.ts';
 import { decodeCursor } from './namespace.ts';
 
+/** How long a list waits for members that have never listed (first start of a lazy one, a slow one). */
+const FIRST_RUN_WAIT_MS = 10_000;
 /** Members' list changes within this window reach clients as one notification per list. */
 const COALESCE_MS = 250;
 const LIST_METHODS: Record<string, ListKind> = {
@@ -147,7 +149,13 @@ export class Aggregate implements Backend, StatelessSource {
     }
     if (req.method === 'ping') return reply(session, resultResponse(req.id, {}));
     const kind = LIST_METHODS[req.method];
-    if (kind !== undefined) return reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor)));
+    if (kind !== undefined) {
+      const firstRuns = [...this.#catalogs.values()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
+      if (firstRuns.length === 0) return reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor)));
+      void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
+        .then(() => reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor))));
+      return;
+    }
     if (req.method === 'logging/setLevel') {
       session.logLevel = typeof params.level === 'string' ? params.level : undefined;
       for (const member of session.members.values()) member.send({ jsonrpc: '2.0', id: `~level-${this.#nextId++}`, method: req.method, params });
@@ -330,4 +338,9 @@ function newSession(link: ClientLink, env: Record<string, string>, scope: string
 
 function reply(session: AggregateSession, res: JsonRpcResponse): void {
   session.link.deliver(res, res.id ?? undefined);
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
 }

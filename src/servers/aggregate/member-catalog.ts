@@ -44,6 +44,7 @@ export class MemberCatalog implements ClientLink {
   #changed: () => void;
   #stateDir: string | undefined;
   #unsubscribe: () => void;
+  #firstRun: Promise<void> | undefined;
   lastError: string | undefined;
 
   /** `changed`: the lists or the member's availability changed (the aggregate coalesces these). */
@@ -59,6 +60,16 @@ export class MemberCatalog implements ClientLink {
 
   get snapshot(): CatalogSnapshot | undefined {
     return this.#snapshot;
+  }
+
+  /**
+   * A lazy member that never ran has no catalog: the first list that needs it starts it (single-flight)
+   * and waits for its lists; after that its catalog is remembered and lists never start it again.
+   */
+  ensure(): Promise<void> {
+    if (this.#snapshot !== undefined || this.unit.spec.isDisabled || this.unit.fatalReason !== undefined) return Promise.resolve();
+    this.#firstRun ??= this.#connect().finally(() => { this.#firstRun = undefined; });
+    return this.#firstRun;
   }
 
   close(): void {
@@ -97,11 +108,11 @@ export class MemberCatalog implements ClientLink {
   #follow(): void {
     const state = this.unit.state;
     if (state === 'ready' && this.#state === 'closed') void this.#connect();
-    else if (state === 'sleeping' && this.#snapshot === undefined && this.unit.spec.lifecycle === 'lazy') void this.#connect();
     this.#changed();
   }
 
   async #connect(): Promise<void> {
+    if (this.#state !== 'closed') return;
     this.#state = 'opening';
     try {
       await this.unit.open(this.#sessionId, this, {});
