@@ -31,7 +31,6 @@ async function run(config: Config): Promise<void> {
   const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs) };
   const registry = new Registry(config.servers, { config, log, metrics });
   const routes = new Routes(shared, registry, config.serversFile !== undefined);
-  for (const { server, to, from } of routes.aggregate?.view.renamed ?? []) log.warn('tool renamed for the aggregate', { server, from, to });
   const startedMs = Date.now();
   const server = new ProxyServer(shared, routes, () => buildStatus(registry, routes, startedMs));
   if (config.serversFile === undefined) {

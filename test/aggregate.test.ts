@@ -74,10 +74,9 @@ test('aggregate: namespaced tools from real servers, collisions, long names, fil
   t.after(() => narrowed.client.close());
   assert.ok((await narrowed.client.listTools()).tools.every((tool) => tool.name.startsWith('memory__')), '?servers= narrows the aggregate');
 
+  await waitFor('never is failed', async () => (await status(proxy)).servers.find((server) => server.name === 'never')!.state === 'failed');
   const s = await status(proxy);
   assert.ok(s.aggregate.shadowed.some((entry) => entry.name === 'echo' && entry.server === 'bare2' && entry.winner === 'bare'), 'the collision is reported, the first server wins');
-  const never = s.servers.find((server) => server.name === 'never')!;
-  assert.ok(['failed', 'restarting', 'starting'].includes(never.state), `never is ${never.state}`);
   const { client } = await connectClient(proxy.url, 'streamable');
   t.after(() => client.close());
   const error = await client.callTool({ name: 'never__echo', arguments: {} }).then(() => undefined, (err: Error) => err.message);
@@ -87,7 +86,7 @@ test('aggregate: namespaced tools from real servers, collisions, long names, fil
   assert.ok(ready.notReady.never !== undefined, '/readyz names the server that is not ready');
 });
 
-test('aggregate: a member that crashes fails its calls fast by name, restarts, and its tools come back with list_changed', { timeout: 60_000 }, async (t) => {
+test('aggregate: a member that crashes fails its calls fast by name, keeps its tools listed, and serves again after its restart', { timeout: 60_000 }, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'servers.json');
   writeConfig(file, { steady: { command: node, args: [FIXTURE] }, crashy: { command: node, args: [FIXTURE] } });
@@ -96,12 +95,10 @@ test('aggregate: a member that crashes fails its calls fast by name, restarts, a
   const { client } = await connectClient(proxy.url, 'streamable');
   t.after(() => client.close());
   await waitFor('both listed', async () => (await client.listTools()).tools.some((tool) => tool.name === 'crashy__echo'));
-  const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
   const crashed = await client.callTool({ name: 'crashy__crash', arguments: {} }).then(() => 'no error', (err: Error) => err.message);
   assert.match(crashed, /server crashy/, 'the error names the member');
   assert.equal(textOf(await client.callTool({ name: 'steady__echo', arguments: { text: 'still here' } })), 'still here');
   assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'crashy__echo'), 'its last known tools stay listed');
-  await withDeadline(changed, 15_000, 'list_changed after the restart');
   await waitFor('crashy serves again', async () => {
     const result = await client.callTool({ name: 'crashy__echo', arguments: { text: 'back' } }).then(textOf, () => '');
     return result === 'back';

@@ -25,6 +25,16 @@ export interface BackendDeps {
   metrics: Metrics;
   /** The child's protocol era, once the startup probe knows it; absent means legacy. */
   era?: Promise<UpstreamEra>;
+  /** Children running across every server now; with --max-children, new per-session children past it are refused. */
+  childTotal?: () => number;
+}
+
+/** 503 when a new child would pass --max-children. */
+export function checkChildBudget(deps: BackendDeps): void {
+  const max = deps.config.maxChildren;
+  if (max > 0 && deps.childTotal !== undefined && deps.childTotal() >= max) {
+    throw new ProxyError(503, RpcCode.serverError, `too many child processes (--max-children ${max}); try again later`, { headers: { 'retry-after': '5' } });
+  }
 }
 
 const LEGACY: UpstreamEra = { era: 'legacy' };
@@ -87,6 +97,7 @@ export class SharedBackend implements Backend, StatelessTarget {
     this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg));
     const output = hubOutput(deps, this.#links, (msg) => this.#route.send(msg));
     output.initialized = (result) => {
+      this.#hasBeenUp = true;
       for (const wake of this.#initWaiters) wake(result);
       this.#initWaiters.clear();
     };
@@ -102,7 +113,6 @@ export class SharedBackend implements Backend, StatelessTarget {
             this.#metrics.childRestarted(deps.spec.name);
             this.#route.restarted();
           }
-          this.#hasBeenUp = true;
           this.#hub.childUp();
           changed();
         },
@@ -173,7 +183,7 @@ export class SharedBackend implements Backend, StatelessTarget {
     return true;
   }
 
-  /** Whether a child ever came up (a server that never did is failed, not restarting). */
+  /** Whether a child ever completed initialize (a server that never did is failed, not restarting). */
   get hasBeenUp(): boolean {
     return this.#hasBeenUp;
   }
@@ -234,6 +244,8 @@ export class IndependentBackend implements Backend {
   #sweep: NodeJS.Timeout;
   #lastSpawnError: string | undefined;
   #isStopped = false;
+  /** Children being spawned: counted against --max-children before they are sessions. */
+  #starting = 0;
 
   constructor(deps: BackendDeps) {
     this.#deps = deps;
@@ -243,6 +255,16 @@ export class IndependentBackend implements Backend {
   }
 
   async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
+    checkChildBudget(this.#deps);
+    this.#starting++;
+    try {
+      await this.#open(sessionId, link, env);
+    } finally {
+      this.#starting--;
+    }
+  }
+
+  async #open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
     const era = await (this.#deps.era ?? LEGACY);
     if (this.#isStopped) throw new ProxyError(503, RpcCode.serverError, 'proxy shutting down');
     const log = this.#deps.log.child({ session: sessionId });
@@ -303,7 +325,7 @@ export class IndependentBackend implements Backend {
   }
 
   get childCount(): number {
-    return this.#sessions.size;
+    return this.#sessions.size + this.#starting;
   }
 
   get pids(): number[] {

@@ -23,8 +23,8 @@ export class Registry {
   #listeners = new Set<(diff: ReloadDiff) => void>();
 
   constructor(specs: ServerSpec[], deps: UnitDeps) {
-    this.#deps = deps;
-    for (const spec of specs) this.#units.set(spec.name, new ServerUnit(spec, deps));
+    this.#deps = { ...deps, childTotal: () => this.units.reduce((sum, unit) => sum + unit.childCount, 0) };
+    for (const spec of specs) this.#units.set(spec.name, new ServerUnit(spec, this.#deps));
   }
 
   /** In configuration order (the order that decides who wins a name collision). */

@@ -12,7 +12,9 @@ import type { JsonRpcMessage } from '../protocol/message.ts';
 import { detectUpstreamProtocol, type UpstreamEra } from '../upstream/era-probe.ts';
 import { IndependentBackend, SharedBackend, type BackendDeps } from './backends.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from './contract.ts';
+import { matcherOf } from './name-filter.ts';
 import { StatelessPool } from './stateless-pool.ts';
+import { ToolGate } from './tool-gate.ts';
 
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
 
@@ -50,11 +52,15 @@ export class ServerUnit implements Backend, StatelessSource {
   #idleTimer: NodeJS.Timeout | undefined;
   #stateListeners = new Set<() => void>();
   #isStopped = false;
+  /** The `tools` filter on this server's own sessions and callers; undefined when it has none. */
+  #gate: ToolGate | undefined;
 
   constructor(spec: ServerSpec, deps: Omit<BackendDeps, 'spec' | 'era' | 'log'> & { log: Logger }) {
     this.spec = spec;
     this.log = spec.name === 'default' ? deps.log : deps.log.child({ server: spec.name });
     this.#deps = deps;
+    const matcher = matcherOf(spec.filter);
+    if (matcher !== undefined) this.#gate = new ToolGate(matcher);
     if (!spec.isDisabled && spec.lifecycle === 'eager') this.#wake();
   }
 
@@ -90,8 +96,10 @@ export class ServerUnit implements Backend, StatelessSource {
     return () => this.#stateListeners.delete(listener);
   }
 
+  /** Children of this server now: its shared child or per-session children, and stateless pool children. */
   get childCount(): number {
-    return this.#running?.backend.childCount ?? 0;
+    const running = this.#running;
+    return running === undefined ? 0 : running.backend.childCount + running.pool.size;
   }
 
   get pendingCount(): number {
@@ -108,22 +116,43 @@ export class ServerUnit implements Backend, StatelessSource {
   }
 
   async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
-    await this.#ensureRunning().backend.open(sessionId, link, env);
+    const running = this.#ensureRunning();
+    try {
+      await running.backend.open(sessionId, this.#gate?.attach(sessionId, link) ?? link, env);
+    } catch (err) {
+      this.#gate?.detach(sessionId);
+      throw err;
+    }
   }
 
   receive(sessionId: string, msg: JsonRpcMessage): void {
     this.#lastUsedMs = Date.now();
+    if (this.#gate?.admit(sessionId, msg) === false) return;
     this.#running?.backend.receive(sessionId, msg);
   }
 
   close(sessionId: string): void {
+    this.#gate?.detach(sessionId);
     this.#running?.backend.close(sessionId);
   }
 
   /** StatelessSource: the shared backend, or a pooled one per distinct environment (independent mode). */
   get(env: Record<string, string>): StatelessTarget {
     this.#lastUsedMs = Date.now();
-    return this.#ensureRunning().pool.get(env);
+    const target = this.#ensureRunning().pool.get(env);
+    const gate = this.#gate;
+    if (gate === undefined) return target;
+    return {
+      attachStateless: (sessionId, link) => target.attachStateless(sessionId, gate.attach(sessionId, link)),
+      receive: (sessionId, msg) => {
+        if (gate.admit(sessionId, msg)) target.receive(sessionId, msg);
+      },
+      close: (sessionId) => {
+        gate.detach(sessionId);
+        target.close(sessionId);
+      },
+      initializeResult: (params) => target.initializeResult(params),
+    };
   }
 
   failPending(reason: string): void {

@@ -3,7 +3,7 @@
  * Independent mode: stateless callers have no session to key a child on, so each distinct allowed
  * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
  */
-import { SharedBackend, type BackendDeps } from './backends.ts';
+import { checkChildBudget, SharedBackend, type BackendDeps } from './backends.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 interface PoolEntry {
@@ -45,6 +45,7 @@ export class StatelessPool {
       if (max > 0 && this.#entries.size >= max) {
         throw new ProxyError(503, RpcCode.serverError, `too many stateless children (limit ${max}); try again later`, { headers: { 'retry-after': '5' } });
       }
+      checkChildBudget(this.#deps);
       const log = this.#deps.log.child({ pool: this.#entries.size + 1 });
       for (const value of Object.values(env)) log.addSecret(value);
       entry = { backend: new SharedBackend({ ...this.#deps, log }, env), lastUsedMs: Date.now(), secrets: Object.values(env) };

@@ -16,7 +16,7 @@ import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../../protocol/versions.
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../contract.ts';
 import { matcherOf } from '../name-filter.ts';
 import type { Registry } from '../registry.ts';
-import { buildView, joinInstructions, unionCapabilities, type CatalogView } from './catalog-view.ts';
+import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
 import { MemberCatalog, type ListKind } from './member-catalog.ts';
 import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage, serverOfUri } from './route-message.ts';
@@ -150,6 +150,7 @@ export class Aggregate implements Backend, StatelessSource {
     if (req.method === 'ping') return reply(session, resultResponse(req.id, {}));
     const kind = LIST_METHODS[req.method];
     if (kind !== undefined) {
+      // Members that have never listed (starting now, or lazy and never run) are waited for, bounded.
       const firstRuns = [...this.#catalogs.values()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
       if (firstRuns.length === 0) return reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor)));
       void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
@@ -260,10 +261,9 @@ export class Aggregate implements Backend, StatelessSource {
   // ── catalog ─────────────────────────────────────────────────────────────────────────────────────
 
   #initializeResult(params: JsonObject): JsonObject {
-    const snapshots = [...this.#catalogs.values()].flatMap((c) => (c.snapshot === undefined ? [] : [c.snapshot]));
     const result: JsonObject = {
       protocolVersion: isLegacyVersion(params.protocolVersion) ? params.protocolVersion : LATEST_LEGACY_VERSION,
-      capabilities: unionCapabilities(snapshots),
+      capabilities: structuredClone(AGGREGATE_CAPABILITIES),
       serverInfo: { name: 'mcpproxy', version: VERSION },
     };
     const instructions = joinInstructions([...this.#catalogs.values()].map((c) => ({ name: c.unit.spec.name, snapshot: c.snapshot })));
@@ -305,6 +305,10 @@ export class Aggregate implements Backend, StatelessSource {
     this.#view = buildView([...this.#catalogs.values()].map((catalog) => ({
       name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter), snapshot: catalog.snapshot,
     })));
+    const known = new Set(previous.renamed.map((r) => `${r.server}/${r.from}`));
+    for (const { server, from, to } of this.#view.renamed) if (!known.has(`${server}/${from}`)) this.#log.warn('name changed for the aggregate', { server, from, to });
+    const shadowed = new Set(previous.shadowed.map((s) => `${s.server}/${s.name}`));
+    for (const { server, name, winner } of this.#view.shadowed) if (!shadowed.has(`${server}/${name}`)) this.#log.warn('name shadowed in the aggregate', { server, name, winner });
     for (const kind of ['tools', 'prompts', 'resources'] as const) {
       const changed = JSON.stringify(previous.lists[kind]) !== JSON.stringify(this.#view.lists[kind])
         || (kind === 'resources' && JSON.stringify(previous.lists.resourceTemplates) !== JSON.stringify(this.#view.lists.resourceTemplates));

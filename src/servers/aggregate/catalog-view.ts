@@ -3,7 +3,7 @@
  * collisions resolved (the first member in configuration order wins; the rest are shadowed and
  * reported), and indexes from every exposed name back to its member. Pure: snapshots in, a view out.
  */
-import { isObject, type JsonObject } from '../../protocol/message.ts';
+import type { JsonObject } from '../../protocol/message.ts';
 import type { NameMatcher } from '../name-filter.ts';
 import type { CatalogSnapshot, ListKind } from './member-catalog.ts';
 import { exposedName, exposedUri } from './namespace.ts';
@@ -73,20 +73,19 @@ export function buildView(members: MemberView[]): CatalogView {
   return view;
 }
 
-/** The union of the members' capabilities, as the aggregate declares them. */
-export function unionCapabilities(snapshots: CatalogSnapshot[]): JsonObject {
-  const capabilities: JsonObject = {};
-  const has = (key: string): boolean => snapshots.some((s) => isObject(s.initialize.capabilities) && s.initialize.capabilities[key] !== undefined);
-  if (has('tools')) capabilities.tools = { listChanged: true };
-  if (has('prompts')) capabilities.prompts = { listChanged: true };
-  if (has('resources')) {
-    const subscribe = snapshots.some((s) => isObject(s.initialize.capabilities) && isObject(s.initialize.capabilities.resources) && s.initialize.capabilities.resources.subscribe === true);
-    capabilities.resources = { listChanged: true, subscribe };
-  }
-  if (has('logging')) capabilities.logging = {};
-  if (has('completions')) capabilities.completions = {};
-  return capabilities;
-}
+/**
+ * What the aggregate declares: every list with list_changed, subscriptions, logging and completions,
+ * whatever members are up. Clients keep a session's capabilities for its life, and members come, go
+ * and reload under it: a capability missing at connect would hide a member's tools for good. A
+ * request a member cannot serve gets that member's own error.
+ */
+export const AGGREGATE_CAPABILITIES: JsonObject = {
+  tools: { listChanged: true },
+  prompts: { listChanged: true },
+  resources: { listChanged: true, subscribe: true },
+  logging: {},
+  completions: {},
+};
 
 /** Each member's instructions in a labelled block of its own. */
 export function joinInstructions(members: Array<{ name: string; snapshot: CatalogSnapshot | undefined }>): string | undefined {

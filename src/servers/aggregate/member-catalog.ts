@@ -45,6 +45,7 @@ export class MemberCatalog implements ClientLink {
   #stateDir: string | undefined;
   #unsubscribe: () => void;
   #firstRun: Promise<void> | undefined;
+  #settled: (() => void) | undefined;
   lastError: string | undefined;
 
   /** `changed`: the lists or the member's availability changed (the aggregate coalesces these). */
@@ -63,12 +64,16 @@ export class MemberCatalog implements ClientLink {
   }
 
   /**
-   * A lazy member that never ran has no catalog: the first list that needs it starts it (single-flight)
-   * and waits for its lists; after that its catalog is remembered and lists never start it again.
+   * Settles once the member's lists are known, or once they cannot be soon (it failed, or is down).
+   * A lazy member that never ran is started for it (single-flight); after that its catalog is
+   * remembered and lists never start it again. An eager member still starting is waited for.
    */
   ensure(): Promise<void> {
     if (this.#snapshot !== undefined || this.unit.spec.isDisabled || this.unit.fatalReason !== undefined) return Promise.resolve();
-    this.#firstRun ??= this.#connect().finally(() => { this.#firstRun = undefined; });
+    const state = this.unit.state;
+    if (state === 'failed' || state === 'restarting') return Promise.resolve();
+    if (state === 'sleeping') void this.#connect();
+    this.#firstRun ??= new Promise<void>((resolve) => { this.#settled = resolve; });
     return this.#firstRun;
   }
 
@@ -106,6 +111,8 @@ export class MemberCatalog implements ClientLink {
 
   /** Connects when the member runs and is ready; a sleeping lazy member is never woken for its catalog once one is known. */
   #follow(): void {
+    const now = this.unit.state;
+    if (now === 'failed' || now === 'restarting' || now === 'disabled') this.#settle();
     const state = this.unit.state;
     if (state === 'ready' && this.#state === 'closed') void this.#connect();
     this.#changed();
@@ -125,8 +132,10 @@ export class MemberCatalog implements ClientLink {
       this.#snapshot = { initialize: init.result, lists: this.#snapshot?.lists ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] } };
       await this.#read(LISTS.map((list) => list.kind));
       this.lastError = undefined;
+      this.#settle();
     } catch (err) {
       this.lastError = (err as Error).message;
+      this.#settle();
       if (this.#state === 'opening') {
         this.#state = 'closed';
         this.unit.close(this.#sessionId);
@@ -160,6 +169,13 @@ export class MemberCatalog implements ClientLink {
       if (typeof cursor !== 'string' || cursor === '') break;
     }
     return items;
+  }
+
+  /** Lists that waited for this member's first catalog go on (with it, or without it when it failed). */
+  #settle(): void {
+    this.#settled?.();
+    this.#settled = undefined;
+    this.#firstRun = undefined;
   }
 
   #request(method: string, params: JsonObject): Promise<JsonRpcResponse> {

@@ -1,0 +1,149 @@
+/**
+ * Every client era on the aggregate and on a per-server route: the SDK v2 client (legacy, auto, pinned
+ * 2026-07-28) and SDK 1.32 clients, with server-everything, the fault fixture and the modern (2026-07-28)
+ * fixture as members: calls, progress, sampling and elicitation routed back to the client that called,
+ * resources read and subscribed, completion, list_changed from a member's real change, and a member that
+ * never came up joining later.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { connectClient, eventually, EVERYTHING, FIXTURE, ROOT, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
+
+const MODERN_FIXTURE = join(ROOT, 'test', 'fixtures', 'modern-server.mjs');
+const MODES = ['legacy', 'auto', 'pinned'] as const;
+type Mode = (typeof MODES)[number];
+type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[1]>;
+const node = process.execPath;
+
+async function aggregateProxy(t: TestContext, servers: Record<string, unknown>, args: string[] = []): Promise<{ proxy: RunningProxy; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-aggc-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'servers.json');
+  writeFileSync(file, JSON.stringify({ mcpServers: servers }));
+  const proxy = await startProxy(['--config', file, ...args]);
+  t.after(() => proxy.stop());
+  return { proxy, dir };
+}
+
+async function v2Client(t: TestContext, url: string, mode: Mode, name: string, options: Partial<ClientOptions> = {}): Promise<Client> {
+  const versionNegotiation: ClientOptions['versionNegotiation'] = mode === 'legacy' ? undefined : mode === 'auto' ? { mode: 'auto' } : { mode: { pin: '2026-07-28' } };
+  const client = new Client({ name, version: '1.0.0' }, {
+    capabilities: { sampling: {}, elicitation: { form: {} } }, ...(versionNegotiation === undefined ? {} : { versionNegotiation }), ...options,
+  });
+  // Each client answers with its own name, so an answer that reached the wrong client shows.
+  client.setRequestHandler('sampling/createMessage', async (req) => {
+    const content = req.params.messages[0]!.content as { text?: string };
+    return { role: 'assistant', content: { type: 'text', text: `${name}:sampled(${content.text ?? ''})` }, model: 'm', stopReason: 'endTurn' };
+  });
+  client.setRequestHandler('elicitation/create', async (req) => ({ action: 'accept', content: { name: `${name}:${req.params.message}` } }));
+  await withDeadline(client.connect(new StreamableHTTPClientTransport(new URL(url))), 15_000, `connect ${name} (${mode})`);
+  t.after(() => client.close());
+  return client;
+}
+
+const MEMBERS = {
+  everything: { command: node, args: [EVERYTHING] },
+  fault: { command: node, args: [FIXTURE] },
+  modern: { command: node, args: [MODERN_FIXTURE] },
+};
+
+for (const mode of MODES) {
+  test(`aggregate, SDK v2 ${mode}: calls, progress, sampling and elicitation to the caller, resources, prompts, list_changed`, { timeout: 90_000 }, async (t) => {
+    const { proxy } = await aggregateProxy(t, MEMBERS);
+    let changes = 0;
+    const a = await v2Client(t, `${proxy.url}/mcp`, mode, 'alice', { listChanged: { tools: { onChanged: () => { changes++; } } } });
+    const b = await v2Client(t, `${proxy.url}/mcp`, mode, 'bob');
+    const names = (await a.listTools()).tools.map((tool) => tool.name);
+    for (const name of ['everything__echo', 'fault__echo', 'modern__echo', 'modern__greet']) assert.ok(names.includes(name), name);
+
+    assert.equal(textOf(await a.callTool({ name: 'fault__echo', arguments: { text: mode } })), mode);
+    assert.equal(textOf(await a.callTool({ name: 'modern__echo', arguments: { text: 'modern' } })), 'modern');
+    assert.match(textOf(await b.callTool({ name: 'everything__echo', arguments: { message: 'e' } })), /Echo: e/);
+    const progress: number[] = [];
+    assert.equal(textOf(await a.callTool({ name: 'fault__slow', arguments: { ms: 600, steps: 3, text: 'done' } }, { onprogress: (p) => progress.push(p.progress), timeout: 30_000 })), 'done');
+    assert.deepEqual(progress, [1, 2, 3]);
+
+    // Sampling and elicitation go back to the client whose call asked. stdio links a server's request to
+    // no call, so with calls of several clients in flight on one shared child the Hub can only guess
+    // (docs/OPERATIONS.md); one after the other, the answer is exact.
+    const sa = await a.callTool({ name: 'fault__ask-sampling', arguments: { prompt: 'x' } });
+    const sb = await b.callTool({ name: 'fault__ask-elicit', arguments: { message: 'who?' } });
+    assert.equal(textOf(sa), 'alice:sampled(x)');
+    assert.deepEqual(JSON.parse(textOf(sb)), { action: 'accept', content: { name: 'bob:who?' } });
+
+    assert.equal((await a.readResource({ uri: 'fault+fixture://a' })).contents[0]!.uri, 'fault+fixture://a');
+    assert.match(JSON.stringify((await b.getPrompt({ name: 'fault__greet', arguments: { name: 'Oslo' } })).messages), /Hello, Oslo!/);
+    assert.match(JSON.stringify((await a.getPrompt({ name: 'modern__hello', arguments: { name: 'Ada' } })).messages), /Ada/);
+
+    // A member's real list change reaches every client as list_changed, and the new tool is listed.
+    await b.callTool({ name: 'modern__add-tool', arguments: { name: `added-${mode}` } });
+    await eventually(async () => (await a.listTools()).tools.some((tool) => tool.name === `modern__added-${mode}`), 15_000, 'new tool listed');
+    await eventually(async () => changes >= 1, 15_000, 'list_changed reached the client');
+  });
+}
+
+test('per-server route with SDK v2 auto and pinned: the server as itself, filters enforced', { timeout: 60_000 }, async (t) => {
+  const { proxy } = await aggregateProxy(t, { ...MEMBERS, fault: { command: node, args: [FIXTURE], tools: { deny: ['ask-*', 'crash'] } } });
+  for (const mode of ['auto', 'pinned'] as const) {
+    const client = await v2Client(t, `${proxy.url}/servers/fault/mcp`, mode, `solo-${mode}`);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes('echo') && !names.includes('crash') && !names.includes('ask-sampling'), `filtered list: ${names.join(',')}`);
+    assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: mode } })), mode);
+    const refused = await client.callTool({ name: 'crash', arguments: {} }).then(() => 'called', (err: Error) => err.message);
+    assert.match(refused, /Unknown tool: crash \(not allowed on this server\)/);
+  }
+  const legacy = await connectClient(`${proxy.url}/servers/fault`, 'sse');
+  t.after(() => legacy.client.close());
+  assert.ok(!(await legacy.client.listTools()).tools.some((tool) => tool.name === 'crash'), 'the filter holds over legacy SSE too');
+});
+
+test('aggregate over SDK 1.32 SSE: subscribe and resources/updated with namespaced URIs; completion', { timeout: 60_000 }, async (t) => {
+  const { proxy } = await aggregateProxy(t, MEMBERS);
+  const { client } = await connectClient(proxy.url, 'sse');
+  t.after(() => client.close());
+  await eventually(async () => (await client.listResources()).resources.some((r) => r.uri === 'fault+fixture://a'), 20_000, 'fixture resource listed');
+  const updated = new Promise<string>((resolve) => client.setNotificationHandler(ResourceUpdatedNotificationSchema, (note) => resolve(note.params.uri)));
+  await client.subscribeResource({ uri: 'fault+fixture://a' });
+  await client.callTool({ name: 'fault__update-resource', arguments: { uri: 'fixture://a' } });
+  assert.equal(await withDeadline(updated, 10_000, 'resources/updated'), 'fault+fixture://a');
+  const templates = (await client.listResourceTemplates()).resourceTemplates.map((tpl) => tpl.uriTemplate);
+  assert.ok(templates.some((tpl) => tpl.startsWith('everything+')), `templates namespaced: ${templates.join(', ')}`);
+  const completion = await client.complete({ ref: { type: 'ref/prompt', name: 'everything__args-prompt' }, argument: { name: 'city', value: '' } });
+  assert.ok(Array.isArray(completion.completion.values));
+});
+
+test('a member that never came up joins later: its tools appear with list_changed; --max-children refuses a session past the bound', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-late-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const flag = join(dir, 'ready');
+  const { proxy } = await aggregateProxy(t, {
+    steady: { command: node, args: [FIXTURE] },
+    late: { command: node, args: [FIXTURE, `--fail-while-missing=${flag}`] },
+    solo: { command: node, args: [FIXTURE], mode: 'independent' },
+  }, ['--max-children', '4']);
+  const { client } = await connectClient(proxy.url, 'streamable');
+  t.after(() => client.close());
+  await eventually(async () => (await client.listTools()).tools.some((tool) => tool.name === 'steady__echo'), 15_000, 'steady listed');
+  assert.ok(!(await client.listTools()).tools.some((tool) => tool.name.startsWith('late__')), 'a member that never came up is left out');
+  const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+  writeFileSync(flag, '');
+  await withDeadline(changed, 40_000, 'list_changed when it came up');
+  await eventually(async () => (await client.listTools()).tools.some((tool) => tool.name === 'late__echo'), 15_000, 'late listed');
+  assert.equal(textOf(await client.callTool({ name: 'late__echo', arguments: { text: 'late' } })), 'late');
+
+  // steady + late + solo's catalog child = 3 children; one independent session makes 4, the next is refused.
+  const first = await connectClient(`${proxy.url}/servers/solo`, 'streamable');
+  t.after(() => first.client.close());
+  const refused = await fetch(`${proxy.url}/servers/solo/mcp`, {
+    method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }),
+  });
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get('retry-after'), '5');
+  assert.match(JSON.stringify(await refused.json()), /--max-children 4/);
+});
