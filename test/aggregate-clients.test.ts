@@ -58,6 +58,8 @@ for (const mode of MODES) {
     let changes = 0;
     const a = await v2Client(t, `${proxy.url}/mcp`, mode, 'alice', { listChanged: { tools: { onChanged: () => { changes++; } } } });
     const b = await v2Client(t, `${proxy.url}/mcp`, mode, 'bob');
+    // The first list waits (bounded) for members still starting; on a loaded machine one may take longer.
+    await eventually(async () => (await a.listTools()).tools.some((tool) => tool.name === 'modern__echo'), 30_000, 'every member listed');
     const names = (await a.listTools()).tools.map((tool) => tool.name);
     for (const name of ['everything__echo', 'fault__echo', 'modern__echo', 'modern__greet']) assert.ok(names.includes(name), name);
 

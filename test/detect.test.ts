@@ -83,7 +83,8 @@ test('a legacy server that stays silent is legacy after the timeout, and the pro
   // A wrapper that records the pid of the fault fixture it becomes (same process: import).
   const wrapper = join(dir, 'silent.mjs');
   writeFileSync(wrapper, `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nprocess.argv.push('--silent-before-init');\nawait import(${JSON.stringify(FIXTURE)});\n`);
-  assert.deepEqual(await detect([wrapper], 500), { era: 'legacy' });
+  // Long enough for a loaded machine to start node and write the pid before the probe gives up.
+  assert.deepEqual(await detect([wrapper], 3000), { era: 'legacy' });
   const pid = Number(readFileSync(pidFile, 'utf8'));
   assert.equal(isAlive(pid), false, 'the probe process is gone when detection returns');
 });

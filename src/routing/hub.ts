@@ -17,59 +17,10 @@ import { negotiateVersion } from '../protocol/versions.ts';
 import { isLogLevel, MCP_LOG_LEVELS } from '../protocol/log-levels.ts';
 import { SharedLogLevel } from './shared-log-level.ts';
 import { SharedSubscriptions } from './shared-subscriptions.ts';
+import { attribute } from './attribution.ts';
+import type { Call, HubOptions, HubOutput, InitState, SessionState } from './hub-types.ts';
 
-export interface HubOutput {
-  /** False when the child cannot take the message (not running, stdin queue full). */
-  toChild(msg: JsonRpcMessage): boolean;
-  /**
-   * A message for one session. `relatedId` is the client request it belongs to (its reply, its progress,
-   * a server request made while serving it), or undefined for unsolicited messages.
-   */
-  toSession(sessionId: string, msg: JsonRpcMessage, relatedId: JsonRpcId | undefined): void;
-  /** Something was dropped or refused; for a debug log line. */
-  note?(event: string, fields: Record<string, string | number>): void;
-  /** A client's call was answered (by the child or, on failure, by the hub). */
-  callDone?(method: string, outcome: 'result' | 'error', durationMs: number): void;
-  /** Shared mode: the child's InitializeResult is known (first initialize, or after a restart). */
-  initialized?(result: JsonObject): void;
-}
-
-export interface HubOptions {
-  /** Shared mode: initialize the child once and answer later `initialize` requests from the cache. */
-  cacheInitialize: boolean;
-  now(): number;
-}
-
-
-/** A client request waiting for the child's reply, or the hub's own request (sessionId undefined). */
-interface Call {
-  sessionId: string | undefined;
-  clientId: JsonRpcId;
-  method: string;
-  startedMs: number;
-  /** The client's own progress token, when it sent one (the child sees the upstream id instead). */
-  clientToken: JsonRpcId | undefined;
-  /** For an `initialize`: the params, kept for re-initializing a restarted child. */
-  initParams?: JsonObject;
-  /** For the hub's own requests: what to do with the reply. */
-  onReply?: (res: JsonRpcResponse) => void;
-}
-
-interface SessionState {
-  isInitialized: boolean;
-  /** A 2026-07-28 caller: no handshake, and a server request may reach it only when unambiguous. */
-  isStateless: boolean;
-  /** Client id → upstream id of its calls in flight, newest last. */
-  inFlight: Map<JsonRpcId, number> | undefined;
-  /** Proxy ids of server-to-client requests this session has yet to answer. */
-  serverRequests: Set<number> | undefined;
-  lastActiveMs: number;
-}
-
-type InitState =
-  | { state: 'none' }
-  | { state: 'pending'; upstreamId: number; waiting: Array<{ sessionId: string; request: JsonRpcRequest }> }
-  | { state: 'ready'; params: JsonObject; result: JsonObject };
+export type { HubOptions, HubOutput } from './hub-types.ts';
 
 const DISCONNECTED = 'client disconnected';
 
@@ -443,7 +394,7 @@ export class Hub {
     if (hint !== undefined) delete meta![RELATED_REQUEST_META];
     // A hint that names no live call (it was cancelled or timed out) must not fall back to a guess.
     const hinted = typeof hint === 'number' ? this.#calls.get(hint) : undefined;
-    const target = hint !== undefined && hinted === undefined ? undefined : this.#attribute(hinted);
+    const target = hint !== undefined && hinted === undefined ? undefined : attribute(hinted, this.#calls.values(), this.#sessions);
     if (target === undefined || target === 'ambiguous') {
       const reason = target === undefined ? 'no client connected to answer' : 'several callers are in flight; cannot tell which one should answer';
       this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `${reason} ${req.method}`));
@@ -459,34 +410,6 @@ export class Hub {
     (targetSession.serverRequests ??= new Set()).add(proxyId);
     req.id = proxyId;
     this.#out.toSession(target.sessionId, req, target.relatedId);
-  }
-
-  /**
-   * Which client a server-to-client request is for. stdio carries no link to the call that caused it,
-   * so the best evidence is the newest call in flight; with nothing in flight, the most recently
-   * active session answers (e.g. `roots/list` right after `initialized`).
-   */
-  #attribute(known: Call | undefined): { sessionId: string; relatedId: JsonRpcId | undefined } | 'ambiguous' | undefined {
-    if (known?.sessionId !== undefined) return { sessionId: known.sessionId, relatedId: known.clientId };
-    let newest: Call | undefined;
-    const callers = new Set<string>();
-    for (const call of this.#calls.values()) {
-      if (call.sessionId === undefined) continue;
-      callers.add(call.sessionId);
-      if (newest === undefined || call.startedMs >= newest.startedMs) newest = call;
-    }
-    if (newest !== undefined) {
-      // A stateless caller answers with a parked call and a signed retry: giving it another caller's
-      // question would complete the wrong call, so with several callers in flight the child is refused.
-      if (callers.size > 1 && [...callers].some((id) => this.#sessions.get(id)?.isStateless === true)) return 'ambiguous';
-      return { sessionId: newest.sessionId!, relatedId: newest.clientId };
-    }
-    let active: [string, SessionState] | undefined;
-    for (const entry of this.#sessions) {
-      const session = entry[1];
-      if (session.isInitialized && !session.isStateless && (active === undefined || session.lastActiveMs >= active[1].lastActiveMs)) active = entry;
-    }
-    return active === undefined ? undefined : { sessionId: active[0], relatedId: undefined };
   }
 
   #childNotification(msg: JsonRpcNotification): void {
