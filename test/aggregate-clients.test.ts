@@ -149,3 +149,29 @@ test('a member that never came up joins later: its tools appear with list_change
   assert.equal(refused.headers.get('retry-after'), '5');
   assert.match(JSON.stringify(await refused.json()), /--max-children 4/);
 });
+
+test('an independent member lists and serves for each session\'s own environment; children start only for members a session uses', { timeout: 60_000 }, async (t) => {
+  const { proxy } = await aggregateProxy(t, {
+    steady: { command: node, args: [FIXTURE] },
+    solo: { command: node, args: [FIXTURE], mode: 'independent', allowEnv: ['EXTRA_TOOL'] },
+  });
+  const childrenOf = async (name: string): Promise<number> => {
+    const status = await (await fetch(`${proxy.url}/status`)).json() as { servers: Array<{ name: string; children: number }> };
+    return status.servers.find((server) => server.name === name)!.children;
+  };
+  const plain = await connectClient(proxy.url, 'streamable');
+  t.after(() => plain.client.close());
+  await eventually(async () => (await plain.client.listTools()).tools.some((tool) => tool.name === 'solo__echo'), 20_000, 'solo listed from its catalog');
+  assert.equal(await childrenOf('solo'), 1, 'only the catalog child: listing started no child for the session');
+  assert.equal(textOf(await plain.client.callTool({ name: 'steady__echo', arguments: { text: 's' } })), 's');
+  assert.equal(await childrenOf('solo'), 1, 'a call to another member started no child of solo');
+
+  const alice = await connectClient(proxy.url, 'streamable', { headers: { 'X-MCP-Env': 'EXTRA_TOOL=alpha' } });
+  t.after(() => alice.client.close());
+  const names = (await alice.client.listTools()).tools.map((tool) => tool.name);
+  assert.ok(names.includes('solo__alpha'), `the session's own list: ${names.filter((n) => n.startsWith('solo')).join(', ')}`);
+  assert.ok(!(await plain.client.listTools()).tools.some((tool) => tool.name === 'solo__alpha'), 'another session does not see it');
+  assert.equal(textOf(await alice.client.callTool({ name: 'solo__alpha', arguments: { text: 'mine' } })), 'extra: mine');
+  assert.equal(await childrenOf('solo'), 2, 'the catalog child and alice\'s');
+});
+

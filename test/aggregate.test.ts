@@ -1,11 +1,12 @@
 // Many servers, one deployment: a servers file, per-server routes and the aggregate, with real servers and SDK clients.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, EVERYTHING, FIXTURE, MEMORY, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
+import { spawnSync } from 'node:child_process';
+import { BINARY, connectClient, EVERYTHING, FIXTURE, MEMORY, ROOT, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
 
 const LONG_NAME = `t${'x'.repeat(69)}`;
 const node = process.execPath;
@@ -36,6 +37,7 @@ test('aggregate: namespaced tools from real servers, collisions, long names, fil
   writeConfig(file, {
     everything: { command: node, args: [EVERYTHING] },
     memory: { command: node, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, 'memory.json') } },
+    files: { command: node, args: [join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-filesystem', 'dist', 'index.js'), dir] },
     fault: { command: node, args: [FIXTURE, `--extra-tool=${LONG_NAME}`], tools: { deny: ['crash', 'kill-*'] } },
     bare: { command: node, args: [FIXTURE], prefix: '' },
     bare2: { command: node, args: [FIXTURE], prefix: '' },
@@ -50,13 +52,16 @@ test('aggregate: namespaced tools from real servers, collisions, long names, fil
     t.after(() => client.close());
     await waitFor('every live member listed', async () => (await client.listTools()).tools.some((tool) => tool.name.startsWith('memory__')));
     const names = (await client.listTools()).tools.map((tool) => tool.name);
-    for (const name of ['everything__echo', 'memory__create_entities', 'fault__slow', 'echo']) assert.ok(names.includes(name), `${name} listed (${kind})`);
+    for (const name of ['everything__echo', 'memory__create_entities', 'files__read_text_file', 'fault__slow', 'echo']) assert.ok(names.includes(name), `${name} listed (${kind})`);
     assert.ok(!names.includes('fault__crash') && !names.some((n) => n.startsWith('fault__kill-')), 'a denied tool is not listed');
     assert.ok(names.every((n) => /^[a-zA-Z0-9_-]{1,64}$/.test(n)), 'every name fits the clients\' pattern');
     const long = names.find((n) => n.startsWith('fault__txxx'));
     assert.ok(long !== undefined && long.length === 64, 'a 70-character name is shortened to 64 with a hash');
     assert.equal(textOf(await client.callTool({ name: long, arguments: { text: 'L' } })), 'extra: L');
     assert.match(textOf(await client.callTool({ name: 'everything__echo', arguments: { message: 'hi' } })), /hi/);
+    assert.equal(textOf(await client.callTool({ name: 'files__read_text_file', arguments: { path: file } })), readFileSync(file, 'utf8'));
+    await client.callTool({ name: 'memory__create_entities', arguments: { entities: [{ name: `e-${kind}`, entityType: 't', observations: [] }] } });
+    assert.match(textOf(await client.callTool({ name: 'memory__read_graph', arguments: {} })), new RegExp(`e-${kind}`));
     assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'bare' } })), 'bare');
     const denied = await client.callTool({ name: 'fault__crash', arguments: {} }).then(() => undefined, (err: Error) => err.message);
     assert.match(String(denied), /Unknown tool: fault__crash/, 'a denied tool is refused when called directly');
@@ -166,3 +171,32 @@ test('reload: add, remove, change and a broken file; sessions on unchanged serve
   await proxy.waitForLog(/reload refused: the running configuration stays.*line 1, column 27/);
   assert.equal(textOf(await keep.client.callTool({ name: 'echo', arguments: { text: 'still' } })), 'still');
 });
+
+test('a Claude Desktop file copied verbatim (npx, ${VAR}) starts and serves; bad files exit 2 with one line', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'claude_desktop_config.json');
+  writeFileSync(file, JSON.stringify({
+    mcpServers: { memory: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-memory'], env: { MEMORY_FILE_PATH: '${MEM_PATH}' } } },
+  }, null, 2));
+  // npx finds the package in this checkout's node_modules (the proxy inherits the test's cwd): no network.
+  const proxy = await startProxy(['--config', file], { env: { MEM_PATH: join(dir, 'm.json') } });
+  t.after(() => proxy.stop());
+  const { client } = await connectClient(`${proxy.url}/servers/memory`, 'streamable');
+  t.after(() => client.close());
+  await client.callTool({ name: 'create_entities', arguments: { entities: [{ name: 'verbatim', entityType: 't', observations: [] }] } });
+  assert.match(readFileSync(join(dir, 'm.json'), 'utf8'), /verbatim/, 'the expanded MEMORY_FILE_PATH reached the child');
+
+  const refuse = (args: string[], env: NodeJS.ProcessEnv = {}): string => {
+    const run = spawnSync(BINARY, ['--host', '127.0.0.1', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 10_000 });
+    assert.equal(run.status, 2, `exit 2 for ${args.join(' ')}: ${run.stderr}`);
+    assert.match(run.stderr, /^mcpproxy: [^\n]+\n$/);
+    return run.stderr;
+  };
+  assert.match(refuse(['--config', file], { MEM_PATH: '' }), /server "memory", env\.MEMORY_FILE_PATH: variable MEM_PATH is not set/);
+  writeFileSync(join(dir, 'bad.json'), '{ "mcpServers": { "Bad": {} } }');
+  assert.match(refuse(['--config', join(dir, 'bad.json')]), /server "Bad": names are/);
+  writeFileSync(join(dir, 'broken.json'), '{\n  "mcpServers": {,\n}');
+  assert.match(refuse(['--config', join(dir, 'broken.json')]), /line 2, column 18/);
+  assert.match(refuse(['--config', file, '--', 'node', 'x.js']), /--config and a command/);
+});
+

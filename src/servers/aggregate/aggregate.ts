@@ -17,7 +17,7 @@ import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../c
 import { matcherOf } from '../name-filter.ts';
 import type { Registry } from '../registry.ts';
 import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
-import { MemberCatalog, type ListKind } from './member-catalog.ts';
+import { MemberCatalog, readLists, type CatalogSnapshot, type ListKind } from './member-catalog.ts';
 import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage, serverOfUri } from './route-message.ts';
 import { decodeCursor } from './namespace.ts';
@@ -46,6 +46,8 @@ export interface AggregateSession {
   inFlight: Map<JsonRpcId, string>;
   /** Aggregate id of a member's request to the client → the member and its id. */
   serverRequests: Map<number, { server: string; memberId: JsonRpcId }>;
+  /** This session's own view when independent members list for its environment; else the shared one. */
+  view: CatalogView | undefined;
 }
 
 export class Aggregate implements Backend, StatelessSource {
@@ -152,9 +154,11 @@ export class Aggregate implements Backend, StatelessSource {
     if (kind !== undefined) {
       // Members that have never listed (starting now, or lazy and never run) are waited for, bounded.
       const firstRuns = [...this.#catalogs.values()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
-      if (firstRuns.length === 0) return reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor)));
+      const personal = this.#personalMembers(session);
+      if (firstRuns.length === 0 && personal.length === 0) return reply(session, resultResponse(req.id, this.#list(session, this.#view, kind, params.cursor)));
       void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
-        .then(() => reply(session, resultResponse(req.id, this.#list(session, kind, params.cursor))));
+        .then(() => this.#personalView(session, personal))
+        .then((view) => reply(session, resultResponse(req.id, this.#list(session, view, kind, params.cursor))));
       return;
     }
     if (req.method === 'logging/setLevel') {
@@ -162,7 +166,7 @@ export class Aggregate implements Backend, StatelessSource {
       for (const member of session.members.values()) member.send({ jsonrpc: '2.0', id: `~level-${this.#nextId++}`, method: req.method, params });
       return reply(session, resultResponse(req.id, {}));
     }
-    const routed = routeMessage(this.#view, this.#registry, req.method, params);
+    const routed = routeMessage(session.view ?? this.#view, this.#registry, req.method, params);
     if ('error' in routed) return reply(session, errorResponse(req.id, routed.code, routed.error));
     if (session.scope !== undefined && !session.scope.has(routed.server)) {
       return reply(session, errorResponse(req.id, RpcCode.invalidParams, `server ${routed.server} is not in this session's ?servers=`));
@@ -271,10 +275,38 @@ export class Aggregate implements Backend, StatelessSource {
     return result;
   }
 
-  #list(session: AggregateSession, kind: ListKind, cursor: unknown): JsonObject {
-    let items = this.#view.lists[kind];
+  /**
+   * Independent members for which this session brings variables of its own: their lists may depend on
+   * them (a user's token), so they come from the session's own child, not from the shared catalog.
+   */
+  #personalMembers(session: AggregateSession): MemberCatalog[] {
+    return [...this.#catalogs.values()].filter(({ unit }) => !unit.spec.shared && (session.scope?.has(unit.spec.name) ?? true)
+      && Object.keys(envFor(unit.spec.allowEnv, session.env)).length > 0);
+  }
+
+  /** The session's own view: the shared catalogs, with its personal members' lists read through its own children. */
+  async #personalView(session: AggregateSession, personal: MemberCatalog[]): Promise<CatalogView> {
+    if (personal.length === 0) {
+      session.view = undefined;
+      return this.#view;
+    }
+    const own = new Map<string, CatalogSnapshot>();
+    await Promise.all(personal.map(async ({ unit, snapshot }) => {
+      const member = this.#member(session, unit.spec.name);
+      const initialize = snapshot?.initialize ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
+      own.set(unit.spec.name, { initialize, lists: await readLists((method, params) => member.request(method, params), initialize) });
+    }));
+    session.view = buildView([...this.#catalogs.values()].map((catalog) => ({
+      name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter),
+      snapshot: own.get(catalog.unit.spec.name) ?? catalog.snapshot,
+    })));
+    return session.view;
+  }
+
+  #list(session: AggregateSession, view: CatalogView, kind: ListKind, cursor: unknown): JsonObject {
+    let items = view.lists[kind];
     if (session.scope !== undefined) {
-      const index = kind === 'tools' ? this.#view.tools : kind === 'prompts' ? this.#view.prompts : undefined;
+      const index = kind === 'tools' ? view.tools : kind === 'prompts' ? view.prompts : undefined;
       items = items.filter((item) => {
         const server = index?.get(item.name as string)?.server ?? serverOfUri(this.#registry, (item.uri ?? item.uriTemplate) as string);
         return server !== undefined && session.scope!.has(server);
@@ -336,7 +368,7 @@ function newSession(link: ClientLink, env: Record<string, string>, scope: string
   return {
     link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
     initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
-    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(),
+    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(), view: undefined,
   };
 }
 

@@ -33,6 +33,33 @@ export interface CatalogSnapshot {
   lists: Record<ListKind, JsonObject[]>;
 }
 
+type Requester = (method: string, params: JsonObject) => Promise<JsonRpcResponse>;
+
+/** Every page of one list through `request`; undefined when a page fails. */
+export async function readAllPages(request: Requester, method: string, kind: ListKind): Promise<JsonObject[] | undefined> {
+  const items: JsonObject[] = [];
+  let cursor: unknown;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const res = await request(method, cursor === undefined ? {} : { cursor });
+    if (res.error !== undefined || !isObject(res.result)) return undefined;
+    const pageItems = res.result[kind];
+    if (Array.isArray(pageItems)) items.push(...pageItems.filter(isObject));
+    cursor = res.result.nextCursor;
+    if (typeof cursor !== 'string' || cursor === '') break;
+  }
+  return items;
+}
+
+/** Every list the member's capabilities promise, through `request`; a failed list is empty. */
+export async function readLists(request: Requester, initialize: JsonObject): Promise<CatalogSnapshot['lists']> {
+  const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
+  const lists: CatalogSnapshot['lists'] = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
+  for (const { kind, method, capability } of LISTS) {
+    if (capabilities[capability] !== undefined) lists[kind] = (await readAllPages(request, method, kind)) ?? [];
+  }
+  return lists;
+}
+
 export class MemberCatalog implements ClientLink {
   readonly isReconnectable = true;
   readonly unit: ServerUnit;
@@ -158,17 +185,7 @@ export class MemberCatalog implements ClientLink {
 
   /** Every page of one list; a failed read keeps what was known. */
   async #readAll(method: string, kind: ListKind): Promise<JsonObject[]> {
-    const items: JsonObject[] = [];
-    let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const res = await this.#request(method, cursor === undefined ? {} : { cursor });
-      if (res.error !== undefined || !isObject(res.result)) return this.#snapshot?.lists[kind] ?? [];
-      const pageItems = res.result[kind];
-      if (Array.isArray(pageItems)) items.push(...pageItems.filter(isObject));
-      cursor = res.result.nextCursor;
-      if (typeof cursor !== 'string' || cursor === '') break;
-    }
-    return items;
+    return (await readAllPages((m, p) => this.#request(m, p), method, kind)) ?? this.#snapshot?.lists[kind] ?? [];
   }
 
   /** Lists that waited for this member's first catalog go on (with it, or without it when it failed). */

@@ -3,8 +3,8 @@
  * (initialized with the client's own initialize params) or, for a 2026-07-28 caller, a stateless
  * attachment. Messages wait here while it opens; what the member says goes to the aggregate.
  */
-import type { ProxyError } from '../../protocol/errors.ts';
-import { isResponse, type JsonObject, type JsonRpcId, type JsonRpcMessage } from '../../protocol/message.ts';
+import { RpcCode, type ProxyError } from '../../protocol/errors.ts';
+import { errorResponse, isResponse, type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../../protocol/message.ts';
 import type { ClientLink, StatelessTarget } from '../contract.ts';
 import type { ServerUnit } from '../server-unit.ts';
 
@@ -23,6 +23,7 @@ export interface MemberSessionOptions {
 }
 
 const INIT_ID = '~aggregate-init';
+const OWN_ID = '~aggregate-own-';
 /** Messages held while the member starts; past it the client is told the member is busy. */
 const MAX_QUEUED = 1000;
 
@@ -36,6 +37,8 @@ export class MemberSession implements ClientLink {
   #queue: JsonRpcMessage[] | undefined = [];
   #state: 'opening' | 'open' | 'closed' = 'opening';
   #initialized: (() => void) | undefined;
+  #own = new Map<string, (res: JsonRpcResponse) => void>();
+  #nextOwnId = 1;
 
   constructor(unit: ServerUnit, owner: MemberSessionOwner, opts: MemberSessionOptions) {
     this.unit = unit;
@@ -60,7 +63,24 @@ export class MemberSession implements ClientLink {
     return true;
   }
 
+  /** A request of the aggregate's own (a session's personal lists); its answer is not the client's. */
+  request(method: string, params: JsonObject): Promise<JsonRpcResponse> {
+    const id = `${OWN_ID}${this.#nextOwnId++}`;
+    return new Promise((resolve) => {
+      this.#own.set(id, resolve);
+      if (!this.send({ jsonrpc: '2.0', id, method, params })) {
+        this.#own.delete(id);
+        resolve(errorResponse(id, RpcCode.serverError, `server ${this.server} unavailable`));
+      }
+    });
+  }
+
   deliver(msg: JsonRpcMessage, relatedId: JsonRpcId | undefined): void {
+    const own = isResponse(msg) && typeof msg.id === 'string' ? this.#own.get(msg.id) : undefined;
+    if (own !== undefined) {
+      this.#own.delete((msg as JsonRpcResponse).id as string);
+      return own(msg as JsonRpcResponse);
+    }
     if (isResponse(msg) && msg.id === INIT_ID) {
       if (msg.error !== undefined) this.#fail(`initialize refused: ${msg.error.message}`);
       else this.#initialized?.();
@@ -114,6 +134,8 @@ export class MemberSession implements ClientLink {
     this.#queue = undefined;
     this.close();
     this.#initialized?.();
+    for (const [id, resolve] of this.#own) resolve(errorResponse(id, RpcCode.serverError, reason));
+    this.#own.clear();
     this.#owner.memberEnded(this.server, reason, unsent);
   }
 }
