@@ -8,7 +8,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyContext } from './context.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import { isJsonContentType, parseJson, readBody, toMessages } from '../http/body.ts';
-import type { SseWriter } from '../http/sse-writer.ts';
 import { isNotification, isObject, isRequest, isResponse, serialize, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../protocol/message.ts';
 import { DEFAULT_HTTP_VERSION, isLegacyVersion, isModernVersion } from '../protocol/versions.ts';
 import { classifyPost, header, type Headers } from './stateless/envelope.ts';

@@ -437,7 +437,7 @@ export class Hub {
       }
       case 'notifications/resources/updated': {
         const uri = params?.uri;
-        for (const [sessionId, session] of this.#sessions) {
+        for (const sessionId of this.#sessions.keys()) {
           if (typeof uri === 'string' && this.#subscriptions.holds(sessionId, uri)) this.#out.toSession(sessionId, msg, undefined);
         }
         return;

@@ -14,16 +14,13 @@ import {
 } from '../../protocol/message.ts';
 import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../contract.ts';
-import { matcherOf } from '../name-filter.ts';
 import type { Registry } from '../registry.ts';
 import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
-import { MemberCatalog, readLists, type CatalogSnapshot, type ListKind } from './member-catalog.ts';
+import { MemberCatalog, type ListKind } from './member-catalog.ts';
+import { answerList, viewOf, type ListSources } from './session-lists.ts';
 import { MemberSession } from './member-session.ts';
-import { envFor, exposed, mapResultUris, routeMessage, serverOfUri } from './route-message.ts';
-import { decodeCursor } from './namespace.ts';
+import { envFor, exposed, mapResultUris, routeMessage } from './route-message.ts';
 
-/** How long a list waits for members that have never listed (first start of a lazy one, a slow one). */
-const FIRST_RUN_WAIT_MS = 10_000;
 /** Members' list changes within this window reach clients as one notification per list. */
 const COALESCE_MS = 250;
 const LIST_METHODS: Record<string, ListKind> = {
@@ -60,6 +57,12 @@ export class Aggregate implements Backend, StatelessSource {
   #nextId = 1;
   #pendingChanges = new Set<'tools' | 'prompts' | 'resources'>();
   #coalesceTimer: NodeJS.Timeout | undefined;
+  #listSources: ListSources = {
+    catalogs: () => this.#catalogs.values(),
+    view: () => this.#view,
+    registry: () => this.#registry,
+    member: (session, server) => this.#member(session, server),
+  };
 
   constructor(registry: Registry, stateDir: string | undefined, log: Logger) {
     this.#registry = registry;
@@ -151,16 +154,7 @@ export class Aggregate implements Backend, StatelessSource {
     }
     if (req.method === 'ping') return reply(session, resultResponse(req.id, {}));
     const kind = LIST_METHODS[req.method];
-    if (kind !== undefined) {
-      // Members that have never listed (starting now, or lazy and never run) are waited for, bounded.
-      const firstRuns = [...this.#catalogs.values()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
-      const personal = this.#personalMembers(session);
-      if (firstRuns.length === 0 && personal.length === 0) return reply(session, resultResponse(req.id, this.#list(session, this.#view, kind, params.cursor)));
-      void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
-        .then(() => this.#personalView(session, personal))
-        .then((view) => reply(session, resultResponse(req.id, this.#list(session, view, kind, params.cursor))));
-      return;
-    }
+    if (kind !== undefined) return answerList(this.#listSources, session, kind, params.cursor, (result) => reply(session, resultResponse(req.id, result)));
     if (req.method === 'logging/setLevel') {
       session.logLevel = typeof params.level === 'string' ? params.level : undefined;
       for (const member of session.members.values()) member.send({ jsonrpc: '2.0', id: `~level-${this.#nextId++}`, method: req.method, params });
@@ -275,48 +269,6 @@ export class Aggregate implements Backend, StatelessSource {
     return result;
   }
 
-  /**
-   * Independent members for which this session brings variables of its own: their lists may depend on
-   * them (a user's token), so they come from the session's own child, not from the shared catalog.
-   */
-  #personalMembers(session: AggregateSession): MemberCatalog[] {
-    return [...this.#catalogs.values()].filter(({ unit }) => !unit.spec.shared && (session.scope?.has(unit.spec.name) ?? true)
-      && Object.keys(envFor(unit.spec.allowEnv, session.env)).length > 0);
-  }
-
-  /** The session's own view: the shared catalogs, with its personal members' lists read through its own children. */
-  async #personalView(session: AggregateSession, personal: MemberCatalog[]): Promise<CatalogView> {
-    if (personal.length === 0) {
-      session.view = undefined;
-      return this.#view;
-    }
-    const own = new Map<string, CatalogSnapshot>();
-    await Promise.all(personal.map(async ({ unit, snapshot }) => {
-      const member = this.#member(session, unit.spec.name);
-      const initialize = snapshot?.initialize ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
-      own.set(unit.spec.name, { initialize, lists: await readLists((method, params) => member.request(method, params), initialize) });
-    }));
-    session.view = buildView([...this.#catalogs.values()].map((catalog) => ({
-      name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter),
-      snapshot: own.get(catalog.unit.spec.name) ?? catalog.snapshot,
-    })));
-    return session.view;
-  }
-
-  #list(session: AggregateSession, view: CatalogView, kind: ListKind, cursor: unknown): JsonObject {
-    let items = view.lists[kind];
-    if (session.scope !== undefined) {
-      const index = kind === 'tools' ? view.tools : kind === 'prompts' ? view.prompts : undefined;
-      items = items.filter((item) => {
-        const server = index?.get(item.name as string)?.server ?? serverOfUri(this.#registry, (item.uri ?? item.uriTemplate) as string);
-        return server !== undefined && session.scope!.has(server);
-      });
-    }
-    const after = decodeCursor(cursor);
-    if (after !== undefined) items = items.slice(items.findIndex((item) => (item.name ?? item.uri ?? item.uriTemplate) === after) + 1);
-    return { [kind]: items };
-  }
-
   /** Keeps one catalog per enabled member, in configuration order; rebuilds the view on every change. */
   #followMembers(): void {
     const units = this.#registry.units.filter((unit) => !unit.spec.isDisabled);
@@ -334,9 +286,7 @@ export class Aggregate implements Backend, StatelessSource {
 
   #rebuild(): void {
     const previous = this.#view;
-    this.#view = buildView([...this.#catalogs.values()].map((catalog) => ({
-      name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter), snapshot: catalog.snapshot,
-    })));
+    this.#view = viewOf(this.#catalogs.values());
     const known = new Set(previous.renamed.map((r) => `${r.server}/${r.from}`));
     for (const { server, from, to } of this.#view.renamed) if (!known.has(`${server}/${from}`)) this.#log.warn('name changed for the aggregate', { server, from, to });
     const shadowed = new Set(previous.shadowed.map((s) => `${s.server}/${s.name}`));
@@ -374,9 +324,4 @@ function newSession(link: ClientLink, env: Record<string, string>, scope: string
 
 function reply(session: AggregateSession, res: JsonRpcResponse): void {
   session.link.deliver(res, res.id ?? undefined);
-}
-
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
 }

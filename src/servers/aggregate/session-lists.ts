@@ -1,0 +1,88 @@
+/**
+ * The aggregate's answers to the four list requests: from the members' catalogs (namespaced and
+ * filtered), after waiting (bounded) for members that have never listed, with the lists of independent
+ * members read through the session's own children when it brings variables they allow.
+ */
+import type { JsonObject } from '../../protocol/message.ts';
+import { matcherOf } from '../name-filter.ts';
+import type { Registry } from '../registry.ts';
+import type { AggregateSession } from './aggregate.ts';
+import { buildView, type CatalogView } from './catalog-view.ts';
+import { readLists, type CatalogSnapshot, type ListKind, type MemberCatalog } from './member-catalog.ts';
+import type { MemberSession } from './member-session.ts';
+import { decodeCursor } from './namespace.ts';
+import { envFor, serverOfUri } from './route-message.ts';
+
+/** How long a list waits for members that have never listed (first start of a lazy one, a slow one). */
+const FIRST_RUN_WAIT_MS = 10_000;
+
+/** What the lists are read from: the aggregate's catalogs, shared view and member sessions. */
+export interface ListSources {
+  catalogs(): Iterable<MemberCatalog>;
+  view(): CatalogView;
+  registry(): Registry;
+  member(session: AggregateSession, server: string): MemberSession;
+}
+
+/** The aggregate's view of `catalogs` in configuration order; `own` replaces some members' snapshots. */
+export function viewOf(catalogs: Iterable<MemberCatalog>, own: ReadonlyMap<string, CatalogSnapshot> = new Map()): CatalogView {
+  return buildView([...catalogs].map((catalog) => ({
+    name: catalog.unit.spec.name, prefix: catalog.unit.spec.prefix, matcher: matcherOf(catalog.unit.spec.filter),
+    snapshot: own.get(catalog.unit.spec.name) ?? catalog.snapshot,
+  })));
+}
+
+/** Answers at once when nothing needs waiting for (the common case), else when the waits are over. */
+export function answerList(src: ListSources, session: AggregateSession, kind: ListKind, cursor: unknown, answer: (result: JsonObject) => void): void {
+  const firstRuns = [...src.catalogs()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
+  const personal = personalMembers(src, session);
+  if (firstRuns.length === 0 && personal.length === 0) return answer(listOf(session, src, src.view(), kind, cursor));
+  void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
+    .then(() => personalView(src, session, personal))
+    .then((view) => answer(listOf(session, src, view, kind, cursor)));
+}
+
+/**
+ * Independent members for which this session brings variables of its own: their lists may depend on
+ * them (a user's token), so they come from the session's own child, not from the shared catalog.
+ */
+function personalMembers(src: ListSources, session: AggregateSession): MemberCatalog[] {
+  return [...src.catalogs()].filter(({ unit }) => !unit.spec.shared && (session.scope?.has(unit.spec.name) ?? true)
+    && Object.keys(envFor(unit.spec.allowEnv, session.env)).length > 0);
+}
+
+/** The session's own view: the shared catalogs, with its personal members' lists read through its own children. */
+async function personalView(src: ListSources, session: AggregateSession, personal: MemberCatalog[]): Promise<CatalogView> {
+  if (personal.length === 0) {
+    session.view = undefined;
+    return src.view();
+  }
+  const own = new Map<string, CatalogSnapshot>();
+  await Promise.all(personal.map(async ({ unit, snapshot }) => {
+    const member = src.member(session, unit.spec.name);
+    const initialize = snapshot?.initialize ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
+    own.set(unit.spec.name, { initialize, lists: await readLists((method, params) => member.request(method, params), initialize) });
+  }));
+  session.view = viewOf(src.catalogs(), own);
+  return session.view;
+}
+
+function listOf(session: AggregateSession, src: ListSources, view: CatalogView, kind: ListKind, cursor: unknown): JsonObject {
+  let items = view.lists[kind];
+  if (session.scope !== undefined) {
+    const index = kind === 'tools' ? view.tools : kind === 'prompts' ? view.prompts : undefined;
+    items = items.filter((item) => {
+      const server = index?.get(item.name as string)?.server ?? serverOfUri(src.registry(), (item.uri ?? item.uriTemplate) as string);
+      return server !== undefined && session.scope!.has(server);
+    });
+  }
+  const after = decodeCursor(cursor);
+  if (after !== undefined) items = items.slice(items.findIndex((item) => (item.name ?? item.uri ?? item.uriTemplate) === after) + 1);
+  return { [kind]: items };
+}
+
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]).finally(() => clearTimeout(timer));
+}
