@@ -17,6 +17,7 @@ import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../c
 import type { Registry } from '../registry.ts';
 import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
 import { MemberCatalog, type ListKind } from './member-catalog.ts';
+import { newSession, type AggregateSession } from './aggregate-session.ts';
 import { answerList, viewOf, type ListSources } from './session-lists.ts';
 import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage } from './route-message.ts';
@@ -29,23 +30,6 @@ const LIST_METHODS: Record<string, ListKind> = {
 const CHANGED_NOTIFICATION: Record<'tools' | 'prompts' | 'resources', string> = {
   tools: 'notifications/tools/list_changed', prompts: 'notifications/prompts/list_changed', resources: 'notifications/resources/list_changed',
 };
-
-export interface AggregateSession {
-  link: ClientLink;
-  scope: ReadonlySet<string> | undefined;
-  env: Record<string, string>;
-  isStateless: boolean;
-  isInitialized: boolean;
-  initParams: JsonObject;
-  logLevel: string | undefined;
-  members: Map<string, MemberSession>;
-  /** Client request id → the member serving it. */
-  inFlight: Map<JsonRpcId, string>;
-  /** Aggregate id of a member's request to the client → the member and its id. */
-  serverRequests: Map<number, { server: string; memberId: JsonRpcId }>;
-  /** This session's own view when independent members list for its environment; else the shared one. */
-  view: CatalogView | undefined;
-}
 
 export class Aggregate implements Backend, StatelessSource {
   #registry: Registry;
@@ -312,14 +296,6 @@ export class Aggregate implements Backend, StatelessSource {
       for (const kind of kinds) session.link.deliver({ jsonrpc: '2.0', method: CHANGED_NOTIFICATION[kind] }, undefined);
     }
   }
-}
-
-function newSession(link: ClientLink, env: Record<string, string>, scope: string[] | undefined, isStateless: boolean): AggregateSession {
-  return {
-    link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
-    initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
-    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(), view: undefined,
-  };
 }
 
 function reply(session: AggregateSession, res: JsonRpcResponse): void {

@@ -6,7 +6,7 @@
 import type { JsonObject } from '../../protocol/message.ts';
 import { matcherOf } from '../name-filter.ts';
 import type { Registry } from '../registry.ts';
-import type { AggregateSession } from './aggregate.ts';
+import type { AggregateSession } from './aggregate-session.ts';
 import { buildView, type CatalogView } from './catalog-view.ts';
 import { readLists, type CatalogSnapshot, type ListKind, type MemberCatalog } from './member-catalog.ts';
 import type { MemberSession } from './member-session.ts';

@@ -1,0 +1,32 @@
+/** One client session of the aggregate: its link, scope, environment, member sessions and what is in flight where. */
+import { VERSION } from '../../config/version.ts';
+import type { JsonObject, JsonRpcId } from '../../protocol/message.ts';
+import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
+import type { ClientLink } from '../contract.ts';
+import type { CatalogView } from './catalog-view.ts';
+import type { MemberSession } from './member-session.ts';
+
+export interface AggregateSession {
+  link: ClientLink;
+  scope: ReadonlySet<string> | undefined;
+  env: Record<string, string>;
+  isStateless: boolean;
+  isInitialized: boolean;
+  initParams: JsonObject;
+  logLevel: string | undefined;
+  members: Map<string, MemberSession>;
+  /** Client request id → the member serving it. */
+  inFlight: Map<JsonRpcId, string>;
+  /** Aggregate id of a member's request to the client → the member and its id. */
+  serverRequests: Map<number, { server: string; memberId: JsonRpcId }>;
+  /** This session's own view when independent members list for its environment; else the shared one. */
+  view: CatalogView | undefined;
+}
+
+export function newSession(link: ClientLink, env: Record<string, string>, scope: string[] | undefined, isStateless: boolean): AggregateSession {
+  return {
+    link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
+    initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
+    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(), view: undefined,
+  };
+}
