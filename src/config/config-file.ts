@@ -11,7 +11,7 @@ import { SERVER_NAME_RE, type NameFilter, type ServerSpec, type UpstreamProtocol
 export class ConfigFileError extends Error {}
 
 /** What an entry does not say comes from the flags. */
-export type ServerDefaults = Omit<ServerSpec, 'name' | 'isDisabled' | 'command' | 'args' | 'env' | 'cwd' | 'prefix' | 'filter'>;
+export type ServerDefaults = Omit<ServerSpec, 'name' | 'isDisabled' | 'command' | 'args' | 'env' | 'cwd' | 'prefix' | 'filter' | 'replicas'>;
 
 export interface ServersFile {
   servers: ServerSpec[];
@@ -20,7 +20,7 @@ export interface ServersFile {
 }
 
 const STANDARD_KEYS = ['command', 'args', 'env', 'cwd', 'type', 'disabled', 'url', 'headers'];
-const OWN_KEYS = ['mode', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout'];
+const OWN_KEYS = ['mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout'];
 const KNOWN_KEYS = new Set([...STANDARD_KEYS, ...OWN_KEYS]);
 
 type Entry = Record<string, unknown>;
@@ -69,6 +69,7 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     env: stringMap(entry, 'env', at, expand),
     cwd: mapOptional(optional(entry, 'cwd', 'string', at), (cwd) => expand(cwd, 'cwd')),
     shared: mapOptional(oneOf(entry, 'mode', ['shared', 'independent'] as const, at), (mode) => mode === 'shared') ?? defaults.shared,
+    replicas: replicasOf(entry, at, defaults.shared),
     allowEnv: allowEnvOf(entry, at) ?? defaults.allowEnv,
     upstreamProtocol: oneOf(entry, 'upstreamProtocol', ['auto', 'legacy', 'modern'] as UpstreamProtocol[], at) ?? defaults.upstreamProtocol,
     requestTimeoutMs: secondsOf(entry, 'requestTimeout', at) ?? defaults.requestTimeoutMs,
@@ -153,6 +154,15 @@ function wholeNumber(entry: Entry, key: string, at: string): number | undefined 
   const value = optional(entry, key, 'number', at);
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value < 0) throw new ConfigFileError(`${at}: "${key}" must be a whole number (0 or more)`);
+  return value;
+}
+
+function replicasOf(entry: Entry, at: string, sharedByDefault: boolean): number {
+  const value = wholeNumber(entry, 'replicas', at);
+  if (value === undefined) return 1;
+  if (value < 1 || value > 64) throw new ConfigFileError(`${at}: "replicas" must be from 1 to 64`);
+  const shared = entry.mode === undefined ? sharedByDefault : entry.mode === 'shared';
+  if (value > 1 && !shared) throw new ConfigFileError(`${at}: "replicas" needs mode "shared" (independent mode already runs a child per session)`);
   return value;
 }
 

@@ -156,7 +156,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
   } else {
     const command = resolveCommand(commandWords, env.MCP_SERVER_CONFIG);
     servers = [{
-      ...defaults, name: DEFAULT_SERVER_NAME, isDisabled: false, command: command[0]!, args: command.slice(1), env: fixed,
+      ...defaults, name: DEFAULT_SERVER_NAME, isDisabled: false, replicas: 1, command: command[0]!, args: command.slice(1), env: fixed,
       cwd: undefined, filter: undefined, prefix: '', lifecycle: 'eager',
     }];
   }

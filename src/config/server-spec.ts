@@ -20,6 +20,8 @@ export interface ServerSpec {
   env: Record<string, string>;
   cwd: string | undefined;
   shared: boolean;
+  /** Identical children of a shared server (a pool); 1: one child. */
+  replicas: number;
   allowEnv: EnvAllowList;
   upstreamProtocol: UpstreamProtocol;
   requestTimeoutMs: number;

@@ -50,6 +50,11 @@ export class Routes {
     return transport === undefined || endpoint === undefined ? undefined : { endpoint, transport, server: m![1] };
   }
 
+  /** The unit behind a server's routes (undefined for the aggregate). */
+  unitOf(server: string): ServerUnit | undefined {
+    return this.#registry.get(server);
+  }
+
   get endpoints(): Array<{ server: string; endpoint: Endpoint }> {
     return [{ server: this.aggregate === undefined ? this.#registry.units[0]!.spec.name : 'aggregate', endpoint: this.root },
       ...[...this.#servers].map(([server, endpoint]) => ({ server, endpoint }))];

@@ -159,7 +159,10 @@ export class ProxyServer {
       const isAggregate = endpoint === this.#routes.root && this.#routes.aggregate !== undefined;
       return isAggregate
         ? { server, sessions: sessions.countByTransport() }
-        : { server, sessions: sessions.countByTransport(), children: backend.childCount, pending: backend.pendingCount, isUp: backend.notReadyReason() === undefined };
+        : {
+          server, sessions: sessions.countByTransport(), children: backend.childCount, pending: backend.pendingCount,
+          isUp: backend.notReadyReason() === undefined, replicas: this.#routes.unitOf(server)?.replicas,
+        };
     });
     const body = this.#shared.metrics.render(gauges);
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(body);

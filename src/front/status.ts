@@ -17,6 +17,7 @@ export function buildStatus(registry: Registry, routes: Routes, startedMs: numbe
         mode: unit.spec.shared ? 'shared' : 'independent',
         lifecycle: unit.spec.lifecycle,
         pids: unit.pids,
+        replicas: unit.replicas,
         children: unit.childCount,
         pending: unit.pendingCount,
         lastError: unit.notReadyReason() ?? catalog?.lastError,

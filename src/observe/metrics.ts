@@ -21,7 +21,18 @@ export interface ServerGauges {
   children?: number;
   pending?: number;
   isUp?: boolean;
+  /** A replica pool's members. */
+  replicas?: Array<{ replica: number; sessions: number; inFlight: number; restarts: number; up: boolean }> | undefined;
 }
+
+type ReplicaGauge = NonNullable<ServerGauges['replicas']>[number];
+/** One series per pool replica: name, type, help, value. */
+const REPLICA_SERIES: Array<[string, string, string, (r: ReplicaGauge) => number]> = [
+  ['mcpproxy_replica_up', 'gauge', 'A pool replica: 1 while its child serves.', (r) => (r.up ? 1 : 0)],
+  ['mcpproxy_replica_sessions', 'gauge', 'Sessions whose home is this pool replica.', (r) => r.sessions],
+  ['mcpproxy_replica_in_flight', 'gauge', 'Calls in flight on this pool replica.', (r) => r.inFlight],
+  ['mcpproxy_replica_restarts_total', 'counter', 'Times this pool replica was restarted.', (r) => r.restarts],
+];
 
 export class Metrics {
   #requests = new Map<string, { labels: Labels; count: number }>();
@@ -67,6 +78,10 @@ export class Metrics {
     for (const { server, pending } of gauges) if (pending !== undefined) lines.push(`mcpproxy_pending_requests${labelText({ server })} ${pending}`);
     metric('mcpproxy_server_up', 'gauge', '1 when the server can serve (ready or sleeping), 0 otherwise.');
     for (const { server, isUp } of gauges) if (isUp !== undefined) lines.push(`mcpproxy_server_up${labelText({ server })} ${isUp ? 1 : 0}`);
+    for (const [name, type, help, value] of REPLICA_SERIES) {
+      metric(name, type, help);
+      for (const { server, replicas } of gauges) for (const r of replicas ?? []) lines.push(`${name}${labelText({ server, replica: String(r.replica) })} ${value(r)}`);
+    }
     metric('mcpproxy_child_restarts_total', 'counter', 'Times a shared child was restarted after it exited.');
     for (const { server, isUp } of gauges) if (isUp !== undefined) lines.push(`mcpproxy_child_restarts_total${labelText({ server })} ${this.#restarts.get(server) ?? 0}`);
     metric('mcpproxy_requests_total', 'counter', 'Client requests answered, by method and outcome.');

@@ -87,12 +87,13 @@ export class SharedBackend implements Backend, StatelessTarget {
   #metrics: Metrics;
   #initWaiters = new Set<(result: JsonObject) => void>();
   #hasBeenUp = false;
+  #restarts = 0;
 
   /**
    * `env`: variables for the child on top of the operator's (a stateless caller's, in independent mode).
-   * `changed`: told when the child comes up or goes down.
+   * `changed`: told when the child comes up or goes down. `label` names the child in errors (a pool's replica).
    */
-  constructor(deps: BackendDeps, env: Record<string, string> = {}, changed: () => void = () => {}) {
+  constructor(deps: BackendDeps, env: Record<string, string> = {}, changed: () => void = () => {}, label?: string) {
     this.#metrics = deps.metrics;
     this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg));
     const output = hubOutput(deps, this.#links, (msg) => this.#route.send(msg));
@@ -110,6 +111,7 @@ export class SharedBackend implements Backend, StatelessTarget {
         message: (msg) => this.#route.receive(msg),
         up: (isRestart) => {
           if (isRestart) {
+            this.#restarts++;
             this.#metrics.childRestarted(deps.spec.name);
             this.#route.restarted();
           }
@@ -117,7 +119,7 @@ export class SharedBackend implements Backend, StatelessTarget {
           changed();
         },
         down: (reason) => {
-          this.#hub.childDown(reason);
+          this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
       });
@@ -186,6 +188,11 @@ export class SharedBackend implements Backend, StatelessTarget {
   /** Whether a child ever completed initialize (a server that never did is failed, not restarting). */
   get hasBeenUp(): boolean {
     return this.#hasBeenUp;
+  }
+
+  /** Times the child was restarted after it exited. */
+  get restarts(): number {
+    return this.#restarts;
   }
 
   /** The child's pid while one runs. */

@@ -13,6 +13,7 @@ import { detectUpstreamProtocol, type UpstreamEra } from '../upstream/era-probe.
 import { IndependentBackend, SharedBackend, type BackendDeps } from './backends.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from './contract.ts';
 import { matcherOf } from './name-filter.ts';
+import { ReplicaPool, type ReplicaStatus } from './replica-pool.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 
@@ -39,7 +40,7 @@ async function upstreamEra(spec: ServerSpec, log: Logger): Promise<UpstreamEra> 
   return era;
 }
 
-type Running = { backend: SharedBackend | IndependentBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
+type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
 
 export class ServerUnit implements Backend, StatelessSource {
   readonly spec: ServerSpec;
@@ -71,7 +72,7 @@ export class ServerUnit implements Backend, StatelessSource {
     if (running === undefined) return 'sleeping';
     const reason = running.backend.notReadyReason();
     if (reason === undefined) return 'ready';
-    if (running.backend instanceof SharedBackend) {
+    if (!(running.backend instanceof IndependentBackend)) {
       if (running.backend.hasBeenUp) return 'restarting';
       return reason === 'starting' || reason.startsWith('detecting') ? 'starting' : 'failed';
     }
@@ -110,9 +111,10 @@ export class ServerUnit implements Backend, StatelessSource {
     return this.#running?.backend.pids ?? [];
   }
 
-  get sharedBackend(): SharedBackend | undefined {
+  /** Each replica of a pool (`replicas` > 1), for /status. */
+  get replicas(): ReplicaStatus[] | undefined {
     const backend = this.#running?.backend;
-    return backend instanceof SharedBackend ? backend : undefined;
+    return backend instanceof ReplicaPool ? backend.replicas : undefined;
   }
 
   async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
@@ -194,8 +196,10 @@ export class ServerUnit implements Backend, StatelessSource {
     // A rejected era stops the unit above; the backends only ever see a resolved one.
     const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
     const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held };
-    const backend = this.spec.shared ? new SharedBackend(deps, {}, () => this.#changed()) : new IndependentBackend(deps);
-    const running = { backend, pool: new StatelessPool(deps, backend instanceof SharedBackend ? backend : undefined), era };
+    const changed = (): void => this.#changed();
+    const backend = !this.spec.shared ? new IndependentBackend(deps)
+      : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
+    const running = { backend, pool: new StatelessPool(deps, backend instanceof IndependentBackend ? undefined : backend), era };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {
       log.info('lazy server starting', { reason: 'first use' });
@@ -211,7 +215,7 @@ export class ServerUnit implements Backend, StatelessSource {
     const running = this.#running;
     const idleMs = this.spec.idleTimeoutMs;
     if (running === undefined || idleMs <= 0 || nowMs - this.#lastUsedMs < idleMs) return;
-    if (!(running.backend instanceof SharedBackend) || !running.backend.canSleep || running.pool.size > 0) return;
+    if (running.backend instanceof IndependentBackend || !running.backend.canSleep || running.pool.size > 0) return;
     clearInterval(this.#idleTimer);
     this.#running = undefined;
     this.log.info('lazy server sleeping', { idleMs });

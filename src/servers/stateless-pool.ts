@@ -4,6 +4,7 @@
  * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
  */
 import { checkChildBudget, SharedBackend, type BackendDeps } from './backends.ts';
+import type { StatelessTarget } from './contract.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 interface PoolEntry {
@@ -17,12 +18,12 @@ const SWEEP_MS = 5000;
 
 export class StatelessPool {
   #deps: BackendDeps;
-  #shared: SharedBackend | undefined;
+  #shared: StatelessTarget | undefined;
   #entries = new Map<string, PoolEntry>();
   #timer: NodeJS.Timeout | undefined;
 
   /** `shared`: the shared-mode backend, or undefined in independent mode. */
-  constructor(deps: BackendDeps, shared: SharedBackend | undefined) {
+  constructor(deps: BackendDeps, shared: StatelessTarget | undefined) {
     this.#deps = deps;
     this.#shared = shared;
     if (shared === undefined) {
@@ -36,7 +37,7 @@ export class StatelessPool {
   }
 
   /** The backend for a caller with this (already filtered) environment; 503 when the pool is full. */
-  get(env: Record<string, string>): SharedBackend {
+  get(env: Record<string, string>): StatelessTarget {
     if (this.#shared !== undefined) return this.#shared;
     const key = JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1)));
     let entry = this.#entries.get(key);

@@ -5,6 +5,7 @@ import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { ClientLink } from '../contract.ts';
 import type { CatalogView } from './catalog-view.ts';
 import type { MemberSession } from './member-session.ts';
+import { RequestRenumbering } from '../request-renumbering.ts';
 
 export interface AggregateSession {
   link: ClientLink;
@@ -18,7 +19,7 @@ export interface AggregateSession {
   /** Client request id → the member serving it. */
   inFlight: Map<JsonRpcId, string>;
   /** Aggregate id of a member's request to the client → the member and its id. */
-  serverRequests: Map<number, { server: string; memberId: JsonRpcId }>;
+  serverRequests: RequestRenumbering<string>;
   /** This session's own view when independent members list for its environment; else the shared one. */
   view: CatalogView | undefined;
 }
@@ -27,6 +28,6 @@ export function newSession(link: ClientLink, env: Record<string, string>, scope:
   return {
     link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
     initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
-    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new Map(), view: undefined,
+    logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new RequestRenumbering<string>(), view: undefined,
   };
 }

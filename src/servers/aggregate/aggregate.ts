@@ -158,11 +158,8 @@ export class Aggregate implements Backend, StatelessSource {
   }
 
   #clientResponse(session: AggregateSession, res: JsonRpcResponse): void {
-    const target = typeof res.id === 'number' ? session.serverRequests.get(res.id) : undefined;
-    if (target === undefined) return;
-    session.serverRequests.delete(res.id as number);
-    res.id = target.memberId;
-    session.members.get(target.server)?.send(res);
+    const server = session.serverRequests.answer(res);
+    if (server !== undefined) session.members.get(server)?.send(res);
   }
 
   #clientNotification(session: AggregateSession, msg: JsonRpcNotification): void {
@@ -205,9 +202,7 @@ export class Aggregate implements Backend, StatelessSource {
       return reply(session, msg);
     }
     if (isRequest(msg)) {
-      const aggregateId = this.#nextId++;
-      session.serverRequests.set(aggregateId, { server, memberId: msg.id });
-      msg.id = aggregateId;
+      session.serverRequests.outbound(server, msg);
       return session.link.deliver(msg, relatedId);
     }
     const params = isObject(msg.params) ? msg.params : undefined;
@@ -216,13 +211,10 @@ export class Aggregate implements Backend, StatelessSource {
       params.uri = exposed(this.#registry.get(server)?.spec.prefix ?? '', params.uri);
     }
     if (msg.method === 'notifications/cancelled') {
-      for (const [aggregateId, target] of session.serverRequests) {
-        if (target.server !== server || target.memberId !== params?.requestId) continue;
-        session.serverRequests.delete(aggregateId);
-        params!.requestId = aggregateId;
-        return session.link.deliver(msg, undefined);
-      }
-      return;
+      const clientId = session.serverRequests.withdraw(server, params?.requestId);
+      if (clientId === undefined) return;
+      params!.requestId = clientId;
+      return session.link.deliver(msg, undefined);
     }
     session.link.deliver(msg, relatedId);
   }
@@ -236,7 +228,7 @@ export class Aggregate implements Backend, StatelessSource {
       reply(session, errorResponse(clientId, RpcCode.serverError, message));
     }
     for (const msg of unsent) if (isRequest(msg)) reply(session, errorResponse(msg.id, RpcCode.serverError, message));
-    for (const [aggregateId, target] of session.serverRequests) if (target.server === server) session.serverRequests.delete(aggregateId);
+    session.serverRequests.forget(server);
     if (session.members.get(server)?.isOpen === false) session.members.delete(server);
   }
 
