@@ -1,12 +1,13 @@
 /**
  * The Dockerfile for real: built (against a locally made stand-in for its node:*-slim base, since
  * no registry is reachable), then run with the environment a container platform sets: SDK clients
- * over /sse and /mcp through the container's port, a non-root user, the HEALTHCHECK, tini reaping
- * orphans, and `docker stop` ending it cleanly. Skipped where no engine can run, except in CI.
+ * over /sse and /mcp through the container's port, a mounted servers file and key file, a non-root
+ * user, the HEALTHCHECK, tini reaping orphans, and `docker stop` ending it cleanly. Skipped where
+ * no engine can run, except in CI. A new case is one more `start({ env, mounts, args })`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, eventually, textOf, withDeadline } from './helpers/proxy.ts';
@@ -18,6 +19,8 @@ const AUTH_KEY = 'docker-test-key-5f1c';
 const AUTH = { authorization: `Bearer ${AUTH_KEY}` };
 /** Where the packed MCP servers are mounted in the container. */
 const FIXTURES = '/fixtures';
+/** An independent session's connect waits for its `npx -y` child, slow on a loaded 2-core machine. */
+const CONNECT_MS = 60_000;
 /** How long an orphan that has ended may take to be reaped. */
 const ORPHAN_GRACE_MS = 10_000;
 
@@ -48,8 +51,11 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
   const mounts = { [`${FIXTURES}/everything.tgz`]: everything, [`${FIXTURES}/fault.tgz`]: fault };
 
   const base = await timed('base image', () => nodeBaseImage(engine, note));
-  const image = await timed('docker build of the Dockerfile', () => projectImage(engine, base));
-  note(`image size: ${imageSizeMb(engine, image)} MB (base ${imageSizeMb(engine, base)} MB)`);
+  const image = await timed('docker build of the Dockerfile', () => projectImage(engine, base, note));
+  note(`image size: ${imageSizeMb(engine, image)} MB (base ${imageSizeMb(engine, base)} MB); layers with content, newest first:`);
+  for (const layer of engine.run(['history', '--format', '{{.Size}}\t{{.CreatedBy}}', image], 'docker history').split('\n')) {
+    if (!layer.startsWith('0B')) note(`  ${layer.slice(0, 110)}`);
+  }
   const config = (JSON.parse(engine.run(['image', 'inspect', image], 'docker image inspect')) as Array<{ Config: { User: string } }>)[0]!.Config;
   assert.equal(config.User, 'node', 'the image runs as the unprivileged node user');
 
@@ -58,10 +64,24 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
     cleanups.push(() => container.remove());
     return container;
   };
-  // Both started at once: the first HEALTHCHECK probe only runs 30 s (its interval) after start.
-  const [shared, independent] = await Promise.all([
+  // A servers file and the key as mounted files, as an operator deploys many servers.
+  const serversFile = join(dir, 'servers.json');
+  writeFileSync(serversFile, JSON.stringify({ mcpServers: {
+    everything: { command: 'npx', args: ['-y', `file:${FIXTURES}/everything.tgz`] },
+    fault: { command: 'npx', args: ['-y', `file:${FIXTURES}/fault.tgz`], mode: 'independent' },
+  } }, null, 2));
+  const keyFile = join(dir, 'key');
+  writeFileSync(keyFile, `${AUTH_KEY}\n`);
+
+  // All started at once: the first HEALTHCHECK probe only runs 30 s (its interval) after start.
+  const [shared, independent, many] = await Promise.all([
     start({ env: { AUTH_KEY, SHARED_SESSION: 'true', MCP_SERVER_CONFIG: `npx -y file:${FIXTURES}/everything.tgz` } }),
     start({ env: { AUTH_KEY, SHARED_SESSION: 'false', MCP_SERVER_CONFIG: `npx -y file:${FIXTURES}/fault.tgz` } }),
+    start({
+      env: { AUTH_KEY_FILE: '/run/secrets/mcpproxy-key' },
+      mounts: { '/etc/mcpproxy/servers.json': serversFile, '/run/secrets/mcpproxy-key': keyFile },
+      args: ['--config', '/etc/mcpproxy/servers.json'],
+    }),
   ]);
 
   await t.test('serves SDK clients over /sse and /mcp with the access key', async () => {
@@ -69,7 +89,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
     assert.equal(denied.status, 401, 'no key, no entry');
     await denied.body?.cancel();
     for (const kind of ['sse', 'streamable'] as const) {
-      const { client } = await connectClient(shared.url, kind, { headers: AUTH });
+      const { client } = await connectClient(shared.url, kind, { headers: AUTH, connectMs: CONNECT_MS });
       try {
         await withDeadline(checkEverythingBasics(client, []), 30_000, `server-everything over ${kind}`);
       } finally {
@@ -78,8 +98,27 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
     }
   });
 
+  await t.test('a mounted --config servers file: each server on its route, all of them in the aggregate', async () => {
+    assert.equal((await fetch(`${many.url}/status`)).status, 401, 'the mounted key file is in force');
+    const one = await connectClient(`${many.url}/servers/everything`, 'streamable', { headers: AUTH, connectMs: CONNECT_MS });
+    try {
+      await withDeadline(checkEverythingBasics(one.client, []), 30_000, 'server-everything on its own route');
+    } finally {
+      await one.client.close();
+    }
+    const { client } = await connectClient(many.url, 'sse', { headers: AUTH, connectMs: CONNECT_MS });
+    try {
+      await eventually(async () => (await client.listTools()).tools.some((tool) => tool.name === 'fault__echo'), 30_000, 'both members listed');
+      const names = (await client.listTools()).tools.map((tool) => tool.name);
+      assert.ok(names.includes('everything__echo'), names.join(', '));
+      assert.equal(textOf(await client.callTool({ name: 'fault__echo', arguments: { text: 'in a container' } })), 'in a container');
+    } finally {
+      await client.close();
+    }
+  });
+
   await t.test('every process in the container runs as uid 1000', () => {
-    for (const container of [shared, independent]) {
+    for (const container of [shared, independent, many]) {
       const processes = container.processes();
       assert.ok(processes.some((p) => p.args.includes('/usr/local/bin/mcpproxy')), JSON.stringify(processes));
       assert.deepEqual(processes.filter((p) => p.uid !== 1000), [], 'no process runs as another user');
@@ -103,7 +142,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
   });
 
   await t.test('docker stop ends it cleanly: exit code 0, not the SIGKILL after the timeout', async () => {
-    for (const container of [shared, independent]) {
+    for (const container of [shared, independent, many]) {
       const { exitCode, ms } = container.stop(10);
       note(`docker stop took ${ms} ms`);
       assert.equal(exitCode, 0, `exit code after docker stop:\n${container.logs()}`);
@@ -118,7 +157,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
  * only PID 1 can reap it. Resolves with its /proc stat line if it is still there after a grace.
  */
 async function orphanExits(container: Container): Promise<{ pid: number; stat: string | undefined }> {
-  const { client } = await connectClient(container.url, 'sse', { headers: AUTH });
+  const { client } = await connectClient(container.url, 'sse', { headers: AUTH, connectMs: CONNECT_MS });
   let pid: number;
   try {
     pid = (JSON.parse(textOf(await client.callTool({ name: 'spawn-grandchild', arguments: {} }))) as { pid: number }).pid;

@@ -5,7 +5,7 @@
  * Node runtime build.mjs embeds (npm registry) and the npm that Node release bundles. The MCP
  * servers the container runs come as tarballs packed here, so `npx -y` needs no registry.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -16,8 +16,20 @@ import { ROOT } from './proxy.ts';
 const NPM_VERSION = '11.19.1';
 /** Debian packages the official slim images add for Node itself (node >= 24 links libatomic). */
 const BASE_PACKAGES = ['libatomic1'];
+/**
+ * The usual container apt/dpkg settings, as Debian's Docker images carry them: no fsync per
+ * unpacked file (a layer is committed whole or not at all), no translation indexes, no pkgcache.
+ * Bump ROOTFS_LAYOUT when these or BASE_PACKAGES change, so a cached rootfs is made anew.
+ */
+const ROOTFS_FILES: Record<string, string> = {
+  'etc/dpkg/dpkg.cfg.d/docker-apt-speedup': 'force-unsafe-io\n',
+  'etc/apt/apt.conf.d/docker-no-languages': 'Acquire::Languages "none";\n',
+  'etc/apt/apt.conf.d/docker-clean': 'Dir::Cache::pkgcache ""; Dir::Cache::srcpkgcache "";\n',
+};
+const ROOTFS_LAYOUT = 2;
 /** The trust store the host reaches the registries with; the build inside must reach them too. */
 const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+/** A build that has not finished by then is killed: CI's whole run must stay well within its limit. */
 const BUILD_TIMEOUT_MS = 20 * 60_000;
 
 export const TEST_IMAGE = 'mcpproxy-ci/mcpproxy:test';
@@ -48,7 +60,7 @@ export function whyNoBase(): string | undefined {
 
 function rootfsPath(suite: string): string {
   const arch = execFileSync('dpkg', ['--print-architecture'], { encoding: 'utf8' }).trim();
-  return join(cacheDir(), `debian-${suite}-minbase-${[...BASE_PACKAGES].sort().join('+')}-${arch}.tar`);
+  return join(cacheDir(), `debian-${suite}-minbase-${[...BASE_PACKAGES].sort().join('+')}-${arch}-v${ROOTFS_LAYOUT}.tar`);
 }
 
 /** A minimal Debian `suite` as a tarball `docker import` takes: from the cache, or debootstrap (a minute or two). */
@@ -66,6 +78,7 @@ export function rootfsTarball(suite: string, note: (line: string) => void): stri
       mkdirSync(join(rootfs, dir), { recursive: true });
     }
     mkdirSync(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
+    for (const [path, text] of Object.entries(ROOTFS_FILES)) writeFileSync(join(rootfs, path), text);
     const tar = join(tmp, basename(target));
     run('tar', ['--numeric-owner', '-C', rootfs, '-cf', tar, '.'], 'tar the rootfs', 5 * 60_000);
     renameSync(tar, target);
@@ -80,7 +93,7 @@ export function rootfsTarball(suite: string, note: (line: string) => void): stri
  * `mcpproxy-ci/node:<major>-<suite>-slim`: the debootstrapped Debian plus build.mjs's Node runtime
  * and npm, with the unprivileged `node` user (uid 1000) the official images have.
  */
-export function nodeBaseImage(engine: Engine, note: (line: string) => void): string {
+export async function nodeBaseImage(engine: Engine, note: (line: string) => void): Promise<string> {
   const { major, suite } = defaultBase();
   const runtime = run(process.execPath, [join(ROOT, 'build.mjs'), '--runtime-path'], 'node build.mjs --runtime-path', 10 * 60_000).trim();
   if (!basename(runtime).startsWith(`node-v${major}.`)) {
@@ -111,7 +124,7 @@ export function nodeBaseImage(engine: Engine, note: (line: string) => void): str
       '',
     ].join('\n'));
     const tag = `mcpproxy-ci/node:${major}-${suite}-slim`;
-    build(engine, ['--tag', tag, context], 'docker build (node base)');
+    await build(engine, ['--tag', tag, context], 'docker build (node base)');
     return tag;
   } finally {
     rmSync(context, { recursive: true, force: true });
@@ -135,17 +148,53 @@ function npmTarball(): string {
  * The project's own Dockerfile, its default steps unchanged, on the local base; UV_VERSION empty
  * because PyPI is out of reach here.
  */
-export function projectImage(engine: Engine, base: string): string {
-  build(engine, ['--build-arg', `NODE_IMAGE=${base}`, '--build-arg', 'UV_VERSION=', '--tag', TEST_IMAGE, ROOT], 'docker build (Dockerfile)');
+export async function projectImage(engine: Engine, base: string, note: (line: string) => void): Promise<string> {
+  const steps = await build(engine, ['--build-arg', `NODE_IMAGE=${base}`, '--build-arg', 'UV_VERSION=', '--tag', TEST_IMAGE, ROOT], 'docker build (Dockerfile)');
+  for (const step of steps) note(`  ${step}`);
   return TEST_IMAGE;
 }
 
 /**
  * The classic builder: Debian's docker.io ships no buildx, and BuildKit would fetch the
  * Dockerfile's `# syntax=` frontend from a registry. Host networking: the engine has no bridge.
+ * Resolves with how long each step took, slowest first (the classic builder prints no times).
  */
-function build(engine: Engine, args: string[], what: string): void {
-  engine.run(['build', '--network', 'host', '--pull=false', ...args], what, { timeoutMs: BUILD_TIMEOUT_MS, env: { DOCKER_BUILDKIT: '0' } });
+function build(engine: Engine, args: string[], what: string): Promise<string[]> {
+  const child = spawn(engine.docker, ['build', '--network', 'host', '--pull=false', ...args], {
+    env: { ...engine.env, DOCKER_BUILDKIT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  const steps: Array<{ step: string; ms: number }> = [];
+  let current: { step: string; started: number } | undefined;
+  const endStep = (): void => {
+    if (current !== undefined) steps.push({ step: current.step, ms: Date.now() - current.started });
+    current = undefined;
+  };
+  let partial = '';
+  const onData = (chunk: string): void => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      tail.push(line);
+      if (tail.length > 40) tail.shift();
+      if (/^Step \d+\/\d+ : /.test(line)) {
+        endStep();
+        current = { step: line.slice(0, 100), started: Date.now() };
+      }
+    }
+  };
+  child.stdout!.setEncoding('utf8').on('data', onData);
+  child.stderr!.setEncoding('utf8').on('data', onData);
+  const timer = setTimeout(() => child.kill('SIGKILL'), BUILD_TIMEOUT_MS);
+  return new Promise((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`${what}: ${err.message}`)));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      endStep();
+      if (code === 0) return resolve(steps.sort((a, b) => b.ms - a.ms).filter((s) => s.ms >= 1000).map((s) => `${(s.ms / 1000).toFixed(1)} s  ${s.step}`));
+      reject(new Error(`${what} failed (${signal ?? `exit ${code}`}):\n${[...tail, partial].join('\n')}`));
+    });
+  });
 }
 
 /** server-everything as installed, bundled with its dependencies into one file and packed: `npx -y file:<tgz>`. */
