@@ -23,12 +23,13 @@ RUN node build.mjs
 
 # Runtime stage. The base image's node/npm serve `npx` MCP servers; the proxy runs as its own binary.
 FROM ${NODE_IMAGE}
+# An empty UV_VERSION leaves uv/uvx out, for a build that cannot reach PyPI (the project's CI).
 ARG UV_VERSION=0.13.8
 # tini as PID 1 reaps the orphans that npx/uvx children leave behind and forwards signals.
 # Debian's python3 lets uvx run Python servers without downloading an interpreter; uv from PyPI.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates tini python3 python3-pip python3-venv \
- && pip3 install --no-cache-dir --break-system-packages "uv==${UV_VERSION}" \
+ && if [ -n "${UV_VERSION}" ]; then pip3 install --no-cache-dir --break-system-packages "uv==${UV_VERSION}"; fi \
  && rm -rf /var/lib/apt/lists/* /root/.cache
 COPY --from=build /src/dist/mcpproxy /usr/local/bin/mcpproxy
 

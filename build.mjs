@@ -3,6 +3,7 @@
 //   node build.mjs                 dist/mcpproxy.cjs (bundle) + dist/mcpproxy (standalone binary, this machine's arch)
 //   node build.mjs --bundle-only   dist/mcpproxy.cjs only
 //   node build.mjs --release       dist/release/mcpproxy-<version>-linux-{x64,arm64} + SHA256SUMS
+//   node build.mjs --runtime-path  prints the cached Node runtime's path (fetched if missing); builds nothing
 //
 // The binary is a Node Single Executable Application (SEA) on the official Node runtime taken
 // from the npm registry (node-linux-<arch>), the only place this project can download from.
@@ -34,8 +35,10 @@ const CROSS_LIBS = [['libc.so.6', 'libc6'], ['libstdc++.so.6', 'libstdc++6'], ['
 
 class BuildError extends Error {}
 
-const USAGE = `usage: node build.mjs [--bundle-only | --release] [--entry <file>]
+const USAGE = `usage: node build.mjs [--bundle-only | --release | --runtime-path] [--entry <file>]
   --bundle-only   only bundle to dist/mcpproxy.cjs (no standalone binary)
+  --runtime-path  print the path of the stripped Node runtime for this machine's arch (fetched into
+                  the cache if missing) and build nothing; the Docker test puts it in its base image
   --release       dist/release/mcpproxy-<version>-linux-{${RELEASE_ARCHES.join(',')}} and SHA256SUMS
   --entry <file>  entry point (default src/main.ts)
 environment: MCPPROXY_CACHE_DIR  where Node runtimes are cached (default .cache/runtime)`;
@@ -47,6 +50,7 @@ async function main() {
       options: {
         'bundle-only': { type: 'boolean', default: false },
         release: { type: 'boolean', default: false },
+        'runtime-path': { type: 'boolean', default: false },
         entry: { type: 'string', default: join('src', 'main.ts') },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -56,6 +60,12 @@ async function main() {
   }
   if (opts.help) return void console.log(USAGE);
   if (opts['bundle-only'] && opts.release) throw new BuildError('--bundle-only and --release exclude each other');
+  if (opts['runtime-path']) {
+    if (opts['bundle-only'] || opts.release) throw new BuildError('--runtime-path builds nothing: give it alone');
+    checkTools([hostArch()]);
+    const runtime = getRuntime(hostArch());
+    return void console.log(runtime);
+  }
 
   const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
   // Check the tools first: a release that fails after minutes for want of qemu helps nobody.

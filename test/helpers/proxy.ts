@@ -92,7 +92,7 @@ export type TransportKind = 'sse' | 'streamable';
 export async function connectClient(
   base: string,
   kind: TransportKind,
-  options: { query?: string; headers?: Record<string, string>; capabilities?: Record<string, unknown>; name?: string } = {},
+  options: { query?: string; headers?: Record<string, string>; capabilities?: Record<string, unknown>; name?: string; connectMs?: number } = {},
 ): Promise<{ client: Client; transport: SSEClientTransport | StreamableHTTPClientTransport }> {
   const query = options.query === undefined ? '' : `?${options.query}`;
   const requestInit = options.headers === undefined ? undefined : { headers: options.headers };
@@ -100,7 +100,12 @@ export async function connectClient(
     ? new SSEClientTransport(new URL(`${base}/sse${query}`), { requestInit, eventSourceInit: options.headers === undefined ? undefined : { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), ...options.headers } }) } })
     : new StreamableHTTPClientTransport(new URL(`${base}/mcp${query}`), { requestInit });
   const client = new Client({ name: options.name ?? 'mcpproxy-test', version: '1.0.0' }, { capabilities: options.capabilities ?? {} });
-  await withDeadline(client.connect(transport), 15_000, `connect over ${kind}`);
+  try {
+    await withDeadline(client.connect(transport), options.connectMs ?? 15_000, `connect over ${kind}`);
+  } catch (err) {
+    await transport.close(); // an SSE transport left open would keep reconnecting, and the test process alive
+    throw err;
+  }
   return { client, transport };
 }
 
