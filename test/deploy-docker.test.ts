@@ -53,7 +53,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
   const base = await timed('base image', () => nodeBaseImage(engine, note));
   const image = await timed('docker build of the Dockerfile', () => projectImage(engine, base, note));
   note(`image size: ${imageSizeMb(engine, image)} MB (base ${imageSizeMb(engine, base)} MB); layers with content, newest first:`);
-  for (const layer of engine.run(['history', '--format', '{{.Size}}\t{{.CreatedBy}}', image], 'docker history').split('\n')) {
+  for (const layer of engine.run(['history', '--format', '{{.Size}}  {{.CreatedBy}}', image], 'docker history').split('\n')) {
     if (!layer.startsWith('0B')) note(`  ${layer.slice(0, 110)}`);
   }
   const config = (JSON.parse(engine.run(['image', 'inspect', image], 'docker image inspect')) as Array<{ Config: { User: string } }>)[0]!.Config;
