@@ -26,3 +26,14 @@ export function oauthPrincipal(claims: Record<string, unknown>, scopes: string[]
   const sub = String(claims.sub);
   return { id: `oauth:${iss}#${sub}`, name: sub, kind: 'oauth', claims, scopes, isQueryKey: false };
 }
+
+/**
+ * Whether `requester` may use a session `owner` opened. Another principal may not: its request is
+ * answered as if the session did not exist, so a leaked session id is worth nothing. A request with no
+ * credential at all (`undefined`) is let through only where none could be sent: auth off, or a
+ * session opened with the query-string key, which the SDK's SSE client drops when it posts.
+ */
+export function mayUseSession(owner: Principal, requester: Principal | undefined): boolean {
+  if (requester === undefined) return owner.kind === 'none' || owner.isQueryKey;
+  return requester.id === owner.id;
+}
