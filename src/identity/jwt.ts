@@ -53,10 +53,10 @@ function decodeJsonPart(part: string, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** True when `token` has the shape of a JWS compact serialization (three base64url parts). */
+/** True when `token` has the shape of a JWS compact serialization (three base64url parts; `alg: none` has an empty signature). */
 export function looksLikeJwt(token: string): boolean {
   const parts = token.split('.');
-  return parts.length === 3 && parts.every((part) => part !== '' && B64URL.test(part));
+  return parts.length === 3 && parts[0] !== '' && parts[1] !== '' && parts.every((part) => B64URL.test(part));
 }
 
 /** Splits and decodes a compact JWS without trusting anything in it yet. */

@@ -63,8 +63,10 @@ export class OAuthVerifier {
     const jwks = this.#jwks.get(issuer);
     if (jwks === undefined) throw new TokenError('wrong issuer');
     const kid = typeof jwt.header.kid === 'string' ? jwt.header.kid : undefined;
-    const keys = (await jwks.keysFor(kid)).filter((key) => keyFits(key, alg));
-    if (keys.length === 0) throw new TokenError(kid === undefined ? 'no key for this alg' : 'unknown kid');
+    const candidates = await jwks.keysFor(kid);
+    if (candidates.length === 0) throw new TokenError(kid === undefined ? 'no signing keys' : 'unknown kid');
+    const keys = candidates.filter((key) => keyFits(key, alg));
+    if (keys.length === 0) throw new TokenError(`alg ${alg} does not match the key`);
     if (!keys.some((key) => verifySignature(jwt, key, alg))) throw new TokenError('bad signature');
     checkClaims(jwt.payload, this.#rules());
     return oauthPrincipal(jwt.payload, scopesOf(jwt.payload));
