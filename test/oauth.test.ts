@@ -6,28 +6,15 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, eventually, FIXTURE, startProxy, type RunningProxy } from './helpers/proxy.ts';
 import { callJson, initParams, rawRequest, rpcErrorOf } from './helpers/ops.ts';
-import { makeKey, startIssuer, type TestIssuer } from './helpers/issuer.ts';
+import { freePort, makeKey, startIssuer, type TestIssuer } from './helpers/issuer.ts';
 
 const CHILD = ['--', process.execPath, FIXTURE];
 const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-
-/** A port that was free a moment ago: --public-url must name the port before the proxy listens. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Setup { proxy: RunningProxy; issuer: TestIssuer; base: string; tokenFor: (sub: string, claims?: Record<string, unknown>) => string }
 

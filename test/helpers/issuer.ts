@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync, createPublicKey, sign, createHmac, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 export type Alg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 
@@ -84,4 +84,16 @@ export async function startIssuer(keys: TestKey[], cacheControl = 'max-age=300')
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.issuer = issuer;
   return state;
+}
+
+/** A port that was free a moment ago: --public-url must name the port before the proxy listens. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
