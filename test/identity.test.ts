@@ -7,6 +7,7 @@ import { parseToolRule, ToolRules } from '../src/identity/tool-rules.ts';
 import { bearerChallenge, metadataDocument, metadataUrl } from '../src/identity/resource-metadata.ts';
 import { ANONYMOUS, keyPrincipal, mayUseSession, oauthPrincipal } from '../src/identity/principal.ts';
 import { parseClientCredentials } from '../src/identity/introspection.ts';
+import { buildIdentityConfig, identityWithEnv, type IdentityRaw } from '../src/config/identity-config.ts';
 
 test('named keys: lines and JSON, comments skipped, bad files say which line and never the key', () => {
   const keys = parseNamedKeys('# team\nalice: key-of-alice-1\n\nbob:key-of-bob-2:with-colon\n');
@@ -84,4 +85,33 @@ test('introspection client credentials: one line or JSON', () => {
   assert.deepEqual(parseClientCredentials('proxy:s3cret:x\n'), { clientId: 'proxy', clientSecret: 's3cret:x' });
   assert.deepEqual(parseClientCredentials('{"client_id":"p","client_secret":"q"}'), { clientId: 'p', clientSecret: 'q' });
   assert.throws(() => parseClientCredentials('no-colon'));
+});
+
+test('identity flags: OAuth needs a public URL, https unless loopback; bad values say which flag', () => {
+  const base = { oauthIssuer: ['https://as.example.com'], publicUrl: 'https://mcp.example.com' };
+  const ok = buildIdentityConfig(base);
+  assert.equal(ok.oauth?.publicUrl, 'https://mcp.example.com');
+  assert.equal(ok.oauth?.clockSkewS, 60);
+  assert.equal(buildIdentityConfig({ ...base, publicUrl: 'http://127.0.0.1:8000' }).oauth?.publicUrl, 'http://127.0.0.1:8000');
+  const refused: Array<[IdentityRaw, RegExp]> = [
+    [{ oauthIssuer: ['https://as.example.com'] }, /needs --public-url/],
+    [{ ...base, publicUrl: 'http://mcp.example.com' }, /--public-url.*https/],
+    [{ ...base, publicUrl: 'https://mcp.example.com/mcp' }, /no path/],
+    [{ ...base, oauthIssuer: ['http://as.example.com'] }, /--oauth-issuer.*https/],
+    [{ ...base, oauthIntrospectionUrl: 'https://as.example.com/introspect' }, /needs --oauth-client-credentials-file/],
+    [{ oauthJwksUrl: 'https://as.example.com/jwks' }, /need --oauth-issuer/],
+    [{ ...base, oauthClockSkew: '-1' }, /--oauth-clock-skew/],
+    [{ rateLimit: '10/h' }, /--rate-limit/],
+    [{ childPer: 'user' }, /--child-per/],
+    [{ envFromClaim: ['1BAD=sub'] }, /--env-from-claim/],
+    [{ allowTools: ['nobody'] }, /--allow-tools/],
+  ];
+  for (const [raw, expected] of refused) assert.throws(() => buildIdentityConfig(raw), expected, JSON.stringify(raw));
+});
+
+test('identity environment variables: lists split on commas, ALLOW_TOOLS on semicolons, flags win', () => {
+  const raw = identityWithEnv({ rateLimit: '5/s' }, { OAUTH_ISSUER: 'https://a, https://b', ALLOW_TOOLS: 'alice=a,b; *=c', RATE_LIMIT: '1/m' });
+  assert.deepEqual(raw.oauthIssuer, ['https://a', 'https://b']);
+  assert.deepEqual(raw.allowTools, ['alice=a,b', '*=c']);
+  assert.equal(raw.rateLimit, '5/s');
 });

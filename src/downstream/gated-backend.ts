@@ -6,7 +6,7 @@
 import type { Principal } from '../identity/principal.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
 import type { Backend, ClientLink } from '../servers/contract.ts';
-import { gatedLink, passInbound, SessionGate, type GateDeps } from './gate.ts';
+import { gatedLink, passInbound, SessionGate, type GateDeps } from './session-gate.ts';
 import type { TransportName } from './sessions.ts';
 
 export class GatedBackend {

@@ -24,7 +24,7 @@ import { ListenStream } from './listen.ts';
 import { ParamHeaderRegistry } from './param-headers.ts';
 import { CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
 import type { Principal } from '../../identity/principal.ts';
-import { gatedLink, passInbound, type SessionGate } from '../gate.ts';
+import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';
 
 /** What the proxy declares when it, not a client, initializes the shared child. */
 const PROXY_INITIALIZE = {
