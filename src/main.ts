@@ -37,7 +37,7 @@ async function run(config: Config): Promise<void> {
   for (const { key } of id.namedKeys ?? []) log.addSecret(key);
   const authenticator = new Authenticator({ authKey: config.authKey, namedKeys: id.namedKeys, oauth: id.oauth }, (err) => log.warn('authorization server', { error: err.message }));
   const identity = new Identity(authenticator, { rateLimit: id.rateLimit, toolRules: id.toolRules, envFromClaim: id.envFromClaim });
-  const audit = id.auditLog === undefined ? undefined : new AuditLog(id.auditLog, (err) => log.error('audit log unwritable: lines are dropped and counted', { error: err.message }));
+  const audit = id.auditLog === undefined ? undefined : AuditLog.open(id.auditLog, (err) => log.error('audit log unwritable: lines are dropped and counted', { error: err.message }));
   if (audit !== undefined) metrics.auditDropped = () => audit.dropped;
   const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs), identity, audit };
   const registry = new Registry(config.servers, { config, log, metrics });

@@ -37,8 +37,12 @@ export class AuditLog {
   #written = 0;
 
   /** `target`: a file (appended to) or '-' for stdout. `onError` hears a sink failure once. */
-  constructor(target: string, onError: (err: Error) => void) {
-    this.#sink = target === '-' ? process.stdout : createWriteStream(target, { flags: 'a', mode: 0o600 });
+  static open(target: string, onError: (err: Error) => void): AuditLog {
+    return new AuditLog(target === '-' ? process.stdout : createWriteStream(target, { flags: 'a', mode: 0o600 }), onError);
+  }
+
+  constructor(sink: Writable, onError: (err: Error) => void) {
+    this.#sink = sink;
     this.#sink.once('error', onError);
     this.#sink.on('drain', () => this.#drain());
   }
