@@ -141,24 +141,31 @@ test('--child-per principal: one child for two sessions of a user, another for a
   assert.equal(b1.value, 'bob@example.com');
   assert.equal(a1.pid, a2.pid, 'alice\'s two sessions share her child');
   assert.notEqual(a1.pid, b1.pid, 'bob has his own');
+  const stateless = await rawRequest(`${base}/mcp`, {
+    method: 'POST',
+    headers: { ...JSON_HEADERS, ...bearer(alice), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'env' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'env', arguments: { name: 'USER_EMAIL' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+  });
+  const viaStateless = JSON.parse((stateless.json as { result: { content: Array<{ text: string }> } }).result.content[0]!.text) as Env;
+  assert.deepEqual(viaStateless, a1, 'a stateless call of alice\'s meets the same child');
   let lines: Array<Record<string, unknown>> = [];
   await eventually(() => {
     lines = readFileSync(auditPath, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-    return lines.filter((line) => line.method === 'tools/call').length === 3;
-  }, 10_000, 'three audited calls');
+    return lines.filter((line) => line.method === 'tools/call').length === 4;
+  }, 10_000, 'four audited calls');
   const calls = lines.filter((line) => line.method === 'tools/call');
   const alices = calls.filter((line) => String(line.principal).endsWith('#alice'));
-  assert.equal(alices.length, 2);
+  assert.equal(alices.length, 3);
   for (const line of calls) {
     assert.equal(line.auth, 'oauth');
     assert.equal(line.name, 'env');
     assert.equal(line.outcome, 'result');
     assert.equal(typeof line.ms, 'number');
     assert.ok((line.bytesIn as number) > 0 && (line.bytesOut as number) > 0);
-    assert.match(String((line.client as { name: string }).name), /^client-/);
+    if (line.transport !== 'stateless') assert.match(String((line.client as { name: string }).name), /^client-/);
     assert.ok(!JSON.stringify(line).includes('USER_EMAIL'), 'no arguments in the audit line');
   }
-  assert.deepEqual(new Set(calls.map((line) => line.transport)), new Set(['streamable', 'sse']));
+  assert.deepEqual(new Set(calls.map((line) => line.transport)), new Set(['streamable', 'sse', 'stateless']));
   assert.ok(lines.some((line) => line.method === 'initialize' && line.era !== undefined));
 });
 
