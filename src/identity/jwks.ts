@@ -25,6 +25,7 @@ export function maxAgeOf(headers: Headers, nowMs: number): number {
 
 export class JwksCache {
   #url: () => Promise<string>;
+  #resolvedUrl: string | undefined;
   #keys: Jwk[] = [];
   #expiresMs = 0;
   #fetchedMs = 0;
@@ -67,7 +68,9 @@ export class JwksCache {
   }
 
   async #fetch(): Promise<void> {
-    const url = await this.#url();
+    // Discovered once; a failed discovery is tried again on the next refresh.
+    this.#resolvedUrl ??= await this.#url();
+    const url = this.#resolvedUrl;
     const { status, body, headers } = await fetchJson(url);
     const keys = (body as { keys?: unknown } | null)?.keys;
     if (status !== 200 || !Array.isArray(keys)) throw new Error(`${url}: HTTP ${status}, no keys`);
