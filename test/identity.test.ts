@@ -8,6 +8,7 @@ import { bearerChallenge, metadataDocument, metadataUrl } from '../src/identity/
 import { ANONYMOUS, keyPrincipal, mayUseSession, oauthPrincipal } from '../src/identity/principal.ts';
 import { parseClientCredentials } from '../src/identity/introspection.ts';
 import { buildIdentityConfig, identityWithEnv, type IdentityRaw } from '../src/config/identity-config.ts';
+import { buildConfig } from '../src/config/config.ts';
 
 test('named keys: lines and JSON, comments skipped, bad files say which line and never the key', () => {
   const keys = parseNamedKeys('# team\nalice: key-of-alice-1\n\nbob:key-of-bob-2:with-colon\n');
@@ -114,4 +115,10 @@ test('identity environment variables: lists split on commas, ALLOW_TOOLS on semi
   assert.deepEqual(raw.oauthIssuer, ['https://a', 'https://b']);
   assert.deepEqual(raw.allowTools, ['alice=a,b', '*=c']);
   assert.equal(raw.rateLimit, '5/s');
+});
+
+test('--child-per principal is refused where no server is independent', () => {
+  assert.throws(() => buildConfig({ host: '127.0.0.1', childPer: 'principal' }, ['node', 'x.js'], {}), /--child-per principal needs independent servers/);
+  assert.equal(buildConfig({ host: '127.0.0.1', childPer: 'principal', shared: false }, ['node', 'x.js'], {}).identity.childPer, 'principal');
+  assert.deepEqual(buildConfig({ host: '127.0.0.1', envFromClaim: ['A=sub'] }, ['node', 'x.js'], {}).warnings, ['--env-from-claim has no effect without --oauth-issuer']);
 });

@@ -165,6 +165,10 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
       cwd: undefined, filter: undefined, prefix: '', lifecycle: 'eager',
     }];
   }
+  if (identity.childPer === 'principal' && servers.every((spec) => spec.shared)) {
+    throw new UsageError('--child-per principal needs independent servers: --no-shared (or "shared": false in the servers file)');
+  }
+  if (identity.envFromClaim.length > 0 && identity.oauth === undefined) warnings.push('--env-from-claim has no effect without --oauth-issuer');
   return {
     host,
     port,
