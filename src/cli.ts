@@ -6,6 +6,10 @@ import { VERSION } from './config/version.ts';
 
 export type CliOutcome = { kind: 'run'; config: Config } | { kind: 'exit'; code: number };
 
+function repeatable(flags: string, description: string): Option {
+  return new Option(flags, description).argParser((value: string, previous: string[] = []) => [...previous, value]);
+}
+
 function option(flags: string, description: string, key?: keyof typeof ENV_VARS): Option {
   const env = key === undefined ? '' : ` [env: ${ENV_VARS[key]}]`;
   return new Option(flags, description + env);
@@ -50,6 +54,20 @@ function program(): Command {
     .addOption(option('--max-children <n>', 'child processes across all servers at most; 0 unlimited (default 0)', 'maxChildren'))
     .addOption(new Option('--lifecycle <mode>', 'default for servers file entries: eager or lazy (default eager)'))
     .addOption(new Option('--idle-timeout <seconds>', 'default for lazy servers: stop after this long unused (default 600)'))
+    .addOption(repeatable('--oauth-issuer <url>', 'accept OAuth access tokens from this authorization server (repeatable) [env: OAUTH_ISSUER, comma list]'))
+    .addOption(new Option('--public-url <url>', 'the URL clients dial (https://host[:port]); resource identifiers are built from it [env: PUBLIC_URL]'))
+    .addOption(repeatable('--oauth-audience <aud>', 'accepted token audience (repeatable; default: this proxy\'s URLs) [env: OAUTH_AUDIENCE, comma list]'))
+    .addOption(new Option('--oauth-scopes <list>', 'scopes every request needs, published as scopes_supported [env: OAUTH_SCOPES]'))
+    .addOption(new Option('--oauth-jwks-url <url>', 'the issuer\'s JWKS (default: from its RFC 8414 or OpenID metadata) [env: OAUTH_JWKS_URL]'))
+    .addOption(new Option('--oauth-introspection-url <url>', 'RFC 7662 endpoint for opaque tokens [env: OAUTH_INTROSPECTION_URL]'))
+    .addOption(new Option('--oauth-client-credentials-file <path>', 'client_id:client_secret for introspection [env: OAUTH_CLIENT_CREDENTIALS_FILE]'))
+    .addOption(new Option('--oauth-clock-skew <seconds>', 'tolerance for exp, nbf and iat (default 60) [env: OAUTH_CLOCK_SKEW]'))
+    .addOption(new Option('--auth-keys-file <path>', 'name:key lines (or JSON); each name is a principal; re-read on SIGHUP [env: AUTH_KEYS_FILE]'))
+    .addOption(new Option('--child-per <what>', 'independent mode: a child per session or per principal (default session) [env: CHILD_PER]'))
+    .addOption(repeatable('--env-from-claim <NAME=claim>', 'set a child variable from a verified token claim (repeatable) [env: ENV_FROM_CLAIM, comma list]'))
+    .addOption(repeatable('--allow-tools <who=globs>', 'tools a principal (name, or claim:value, or scope:s) may use (repeatable) [env: ALLOW_TOOLS, ; list]'))
+    .addOption(new Option('--rate-limit <n/period>', 'requests per principal, e.g. 60/m or 5/s [env: RATE_LIMIT]'))
+    .addOption(new Option('--audit-log <path>', 'one JSON line per client request, to a file or - for stdout [env: AUDIT_LOG]'))
     .showHelpAfterError(false);
 }
 

@@ -12,6 +12,11 @@ import { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
 import { Registry } from './servers/registry.ts';
 import { killAllChildGroups } from './upstream/child.ts';
+import { Authenticator } from './identity/authenticator.ts';
+import { Identity } from './identity/identity.ts';
+import { AuditLog } from './observe/audit.ts';
+import { keyPrincipal } from './identity/principal.ts';
+import { readNamedKeys } from './config/identity-config.ts';
 
 const DRAIN_POLL_MS = 50;
 /** File changes within this window are one reload (editors write a file in several steps). */
@@ -28,7 +33,13 @@ async function run(config: Config): Promise<void> {
   for (const spec of config.servers) for (const value of Object.values(spec.env)) log.addSecret(value);
   for (const warning of config.warnings) log.warn('config', { warning });
   const metrics = new Metrics();
-  const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs) };
+  const { identity: id } = config;
+  for (const { key } of id.namedKeys ?? []) log.addSecret(key);
+  const authenticator = new Authenticator({ authKey: config.authKey, namedKeys: id.namedKeys, oauth: id.oauth }, (err) => log.warn('authorization server', { error: err.message }));
+  const identity = new Identity(authenticator, { rateLimit: id.rateLimit, toolRules: id.toolRules, envFromClaim: id.envFromClaim });
+  const audit = id.auditLog === undefined ? undefined : AuditLog.open(id.auditLog, (err) => log.error('audit log unwritable: lines are dropped and counted', { error: err.message }));
+  if (audit !== undefined) metrics.auditDropped = () => audit.dropped;
+  const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs), identity, audit };
   const registry = new Registry(config.servers, { config, log, metrics });
   const routes = new Routes(shared, registry, config.serversFile !== undefined);
   const startedMs = Date.now();
@@ -63,7 +74,8 @@ async function run(config: Config): Promise<void> {
   });
   const only = config.servers.length === 1 && config.serversFile === undefined ? config.servers[0]! : undefined;
   log.info('listening', {
-    host: address.address, port: address.port, version: VERSION, auth: config.authKey === undefined ? 'off' : 'on',
+    host: address.address, port: address.port, version: VERSION,
+    auth: [config.authKey === undefined ? '' : 'key', id.namedKeys === undefined ? '' : 'named-keys', id.oauth === undefined ? '' : 'oauth'].filter(Boolean).join('+') || 'off',
     ...(only === undefined
       ? { config: config.serversFile!.path, servers: config.servers.map((spec) => spec.name).join(',') }
       : { mode: only.shared ? 'shared' : 'independent', command: [only.command, ...only.args].join(' ') }),
@@ -92,6 +104,28 @@ async function run(config: Config): Promise<void> {
     await routes.apply(diff, 'server removed from the configuration');
     await Promise.all(diff.removed.map((unit) => unit.stop()));
   };
+  /** SIGHUP re-reads the keys file: sessions of keys that remain go on; a removed key's sessions end. */
+  let keyNames = new Set((id.namedKeys ?? []).map((key) => key.name));
+  const reloadKeys = (): void => {
+    if (id.keysFile === undefined) return;
+    let keys;
+    try {
+      keys = readNamedKeys(id.keysFile);
+    } catch (err) {
+      log.error('keys reload refused: the running keys stay', { error: (err as Error).message });
+      return;
+    }
+    for (const { key } of keys) log.addSecret(key);
+    authenticator.setKeys(keys);
+    const names = new Set(keys.map((key) => key.name));
+    const removed = [...keyNames].filter((name) => !names.has(name));
+    for (const name of removed) {
+      for (const { endpoint } of routes.endpoints) endpoint.ctx.sessions.closeOwnedBy(keyPrincipal(name, false).id, 'its access key was removed');
+    }
+    log.info('keys reloaded', { keys: names.size, removed: removed.join(',') || undefined });
+    keyNames = names;
+  };
+  if (id.keysFile !== undefined) process.on('SIGHUP', reloadKeys);
   let reloadTimer: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
   const scheduleReload = (why: string): void => {
@@ -127,7 +161,9 @@ async function run(config: Config): Promise<void> {
     // Calls still running get an answer rather than a stream that just ends (clients would wait out their own timeouts).
     await routes.close('proxy shutting down');
     shared.heartbeat.stop();
+    authenticator.stop();
     await registry.stop();
+    await audit?.close();
     server.closeConnections();
     log.info('stopped');
     process.exit(0);

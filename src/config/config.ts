@@ -7,6 +7,7 @@ import { isValidEnvName, parseAllowList, type EnvAllowList } from './env-policy.
 import { ConfigFileError, parseServersFile, type ServerDefaults, type ServersFile } from './config-file.ts';
 import { ExpansionError, parseEnvFile } from './expand.ts';
 import { DEFAULT_SERVER_NAME, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
+import { buildIdentityConfig, identityWithEnv, IdentityConfigError, type IdentityConfig, type IdentityRaw } from './identity-config.ts';
 
 export interface Config {
   host: string;
@@ -37,6 +38,8 @@ export interface Config {
   servers: ServerSpec[];
   /** What loading the servers file had to say (unknown keys): logged at start. */
   warnings: string[];
+  /** Named keys, OAuth, and what a principal drives (child per principal, tool rules, rate limit, audit). */
+  identity: IdentityConfig;
 }
 
 /** A bad flag, value or environment variable: reported as one line, exit code 2. */
@@ -45,7 +48,7 @@ export class ConfigError extends Error {}
 export class UsageError extends ConfigError {}
 
 /** Raw option values as commander hands them over (strings, booleans, lists), before validation. */
-export interface RawOptions {
+export interface RawOptions extends IdentityRaw {
   host?: string;
   port?: string;
   shared?: boolean;
@@ -125,9 +128,11 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
   const host = opts.host ?? '0.0.0.0';
   const port = integer('--port', opts.port, 8000, 0, 65535);
   const authKey = resolveAuthKey(opts);
-  if (authKey === undefined && opts.auth !== false && !isLoopbackHost(host)) {
+  const identity = identityOf(cliOptions, env);
+  const hasCredentials = authKey !== undefined || identity.namedKeys !== undefined || identity.oauth !== undefined;
+  if (!hasCredentials && opts.auth !== false && !isLoopbackHost(host)) {
     throw new ConfigError(
-      `refusing to listen on ${host} without an access key: set --auth-key, --auth-key-file or AUTH_KEY, ` +
+      `refusing to listen on ${host} without an access key: set --auth-key, --auth-key-file, --auth-keys-file, --oauth-issuer or AUTH_KEY, ` +
         'or pass --no-auth to serve without one',
     );
   }
@@ -160,6 +165,10 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
       cwd: undefined, filter: undefined, prefix: '', lifecycle: 'eager',
     }];
   }
+  if (identity.childPer === 'principal' && servers.every((spec) => spec.shared)) {
+    throw new UsageError('--child-per principal needs independent servers: --no-shared (or "shared": false in the servers file)');
+  }
+  if (identity.envFromClaim.length > 0 && identity.oauth === undefined) warnings.push('--env-from-claim has no effect without --oauth-issuer');
   return {
     host,
     port,
@@ -182,7 +191,17 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     serversFile,
     servers,
     warnings,
+    identity,
   };
+}
+
+function identityOf(cli: RawOptions, env: NodeJS.ProcessEnv): IdentityConfig {
+  try {
+    return buildIdentityConfig(identityWithEnv(cli, env));
+  } catch (err) {
+    if (err instanceof IdentityConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /**

@@ -6,12 +6,18 @@ import type { RequestEnv } from '../http/request-env.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { SessionTable } from './sessions.ts';
+import type { GatedBackend } from './gated-backend.ts';
+import type { Identity } from '../identity/identity.ts';
 
 export interface ProxyContext {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** The server (or aggregate) itself: readiness, counts, failing calls at shutdown. */
   backend: Backend;
+  /** What sessions open, send to and close: the backend through identity's gate. */
+  gated: GatedBackend;
+  identity: Identity;
   sessions: SessionTable;
   heartbeat: Heartbeat;
   requestEnv: RequestEnv;

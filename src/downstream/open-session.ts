@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { ProxyContext } from './context.ts';
 import type { ClientLink } from '../servers/contract.ts';
 import type { DownstreamSession, TransportName } from './sessions.ts';
+import type { Principal } from '../identity/principal.ts';
 
 /**
  * Reserves a place, reads the session environment, attaches `link` to the backend, then registers the
@@ -13,17 +14,19 @@ export async function openSession<S extends DownstreamSession & ClientLink>(
   req: IncomingMessage,
   url: URL,
   transport: TransportName,
+  principal: Principal,
   create: (id: string) => S,
 ): Promise<S> {
   ctx.sessions.reserve();
   let isAdded = false;
   try {
-    const env = ctx.requestEnv.extract(req, url);
+    // Claim values come from a verified token, so they win over anything the client sent.
+    const env = { ...ctx.requestEnv.extract(req, url), ...ctx.identity.claimEnv(principal) };
     const session = create(ctx.sessions.newId());
-    await ctx.backend.open(session.id, session, env, scopeOf(url));
+    await ctx.gated.open(session.id, session, env, scopeOf(url), principal, transport);
     ctx.sessions.add(session);
     isAdded = true;
-    ctx.log.info('session open', { session: session.id, transport, env: Object.keys(env).join(',') || undefined });
+    ctx.log.info('session open', { session: session.id, transport, principal: principal.id, env: Object.keys(env).join(',') || undefined });
     return session;
   } finally {
     if (!isAdded) ctx.sessions.unreserve();
@@ -33,7 +36,7 @@ export async function openSession<S extends DownstreamSession & ClientLink>(
 /** Closing bookkeeping shared by transports: table, backend, log line. */
 export function closeSession(ctx: ProxyContext, session: DownstreamSession, reason: string): void {
   ctx.sessions.delete(session);
-  ctx.backend.close(session.id);
+  ctx.gated.close(session.id);
   const level = reason.startsWith('cut off') ? 'warn' : 'info';
   ctx.log[level]('session closed', { session: session.id, transport: session.transport, reason });
 }

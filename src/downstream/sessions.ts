@@ -1,12 +1,15 @@
 /** Downstream client sessions: ids, the table transports look them up in, the bound on their number. */
 import { randomUUID } from 'node:crypto';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
+import { mayUseSession, type Principal } from '../identity/principal.ts';
 
 export type TransportName = 'sse' | 'streamable' | 'stateless';
 
 export interface DownstreamSession {
   readonly id: string;
   readonly transport: TransportName;
+  /** Who opened it: only they may use it. */
+  readonly principal: Principal;
   /** Ends the session: streams closed, backend told. Idempotent. */
   close(reason: string): void;
 }
@@ -51,8 +54,15 @@ export class SessionTable {
     this.#sessions.set(session.id, session);
   }
 
-  get(id: string): DownstreamSession | undefined {
-    return this.#sessions.get(id);
+  /** The session `id` if `principal` may use it (see mayUseSession); another principal's is as unknown. */
+  get(id: string, principal: Principal | undefined): DownstreamSession | undefined {
+    const session = this.#sessions.get(id);
+    return session !== undefined && mayUseSession(session.principal, principal) ? session : undefined;
+  }
+
+  /** Ends every session `principal` opened (its key was removed). */
+  closeOwnedBy(principalId: string, reason: string): void {
+    for (const session of [...this.#sessions.values()]) if (session.principal.id === principalId) session.close(reason);
   }
 
   /** Removes the entry only if it still is `session` (a closed session must not remove a newer one). */

@@ -12,17 +12,20 @@ import { serialize, type JsonRpcMessage } from '../protocol/message.ts';
 import type { ClientLink } from '../servers/contract.ts';
 import type { DownstreamSession } from './sessions.ts';
 import { closeSession, openSession } from './open-session.ts';
+import type { Principal } from '../identity/principal.ts';
 
 class SseSession implements DownstreamSession, ClientLink {
   readonly id: string;
   readonly transport = 'sse' as const;
+  readonly principal: Principal;
   #ctx: ProxyContext;
   #writer: SseWriter | undefined;
   #isClosed = false;
 
-  constructor(ctx: ProxyContext, id: string) {
+  constructor(ctx: ProxyContext, id: string, principal: Principal) {
     this.#ctx = ctx;
     this.id = id;
+    this.principal = principal;
   }
 
   /** The stream opens only once the backend took the session, so a failed spawn can still be an HTTP error. */
@@ -54,20 +57,25 @@ class SseSession implements DownstreamSession, ClientLink {
   }
 }
 
-export async function handleSseOpen(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const session = await openSession(ctx, req, url, 'sse', (id) => new SseSession(ctx, id));
+export async function handleSseOpen(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal): Promise<void> {
+  const session = await openSession(ctx, req, url, 'sse', principal, (id) => new SseSession(ctx, id, principal));
   session.attach(res);
 }
 
-export async function handleSsePost(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+/**
+ * `principal`: who the post's own credential says it is, or undefined when it carries none (then the
+ * session must allow that: see mayUseSession). The rate limit counts against the session's principal.
+ */
+export async function handleSsePost(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal | undefined): Promise<void> {
   const sessionId = url.searchParams.get('session_id') ?? url.searchParams.get('sessionId');
   if (sessionId === null || sessionId === '') throw new ProxyError(400, RpcCode.invalidRequest, 'Bad Request: session_id query parameter required');
-  const session = ctx.sessions.get(sessionId);
+  const session = ctx.sessions.get(sessionId, principal);
   if (session === undefined || session.transport !== 'sse') throw new ProxyError(404, RpcCode.sessionNotFound, 'Session not found');
+  ctx.identity.admit(session.principal);
   const body = await readBody(req, res, ctx.config.maxBodyBytes);
   ctx.metrics.bytesIn += body.length;
   // JSON-RPC 2.0 allows batches and 2024-11-05 does not forbid them: accept them here.
   const messages = toMessages(parseJson(body), true);
-  for (const msg of messages) ctx.backend.receive(sessionId, msg);
+  for (const msg of messages) ctx.gated.receive(sessionId, msg);
   res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
 }

@@ -16,6 +16,7 @@ import type { ClientLink } from '../servers/contract.ts';
 import type { DownstreamSession } from './sessions.ts';
 import { EventStream, parseEventId, type StreamLimits } from './event-stream.ts';
 import { closeSession, openSession } from './open-session.ts';
+import type { Principal } from '../identity/principal.ts';
 
 const SESSION_HEADER = 'mcp-session-id';
 const VERSION_HEADER = 'mcp-protocol-version';
@@ -46,6 +47,7 @@ function accepts(req: IncomingMessage, type: string): boolean {
 class StreamableSession implements DownstreamSession, ClientLink {
   readonly id: string;
   readonly transport = 'streamable' as const;
+  readonly principal: Principal;
   /** Negotiated by this session's initialize; until then the spec's default. */
   protocolVersion = DEFAULT_HTTP_VERSION;
   #ctx: ProxyContext;
@@ -57,9 +59,10 @@ class StreamableSession implements DownstreamSession, ClientLink {
   #lastActiveMs = Date.now();
   #isClosed = false;
 
-  constructor(ctx: ProxyContext, id: string) {
+  constructor(ctx: ProxyContext, id: string, principal: Principal) {
     this.#ctx = ctx;
     this.id = id;
+    this.principal = principal;
     this.#limits = { maxBufferBytes: ctx.config.maxStreamBufferBytes, replayEvents: ctx.config.replayBufferEvents, replayBytes: REPLAY_BYTES };
     this.#streams.set(STANDALONE_STREAM, new EventStream(STANDALONE_STREAM, this.#limits, ctx.heartbeat));
   }
@@ -79,7 +82,7 @@ class StreamableSession implements DownstreamSession, ClientLink {
       if (isNotification(msg) && msg.method === 'notifications/cancelled') this.#cancelled(msg.params?.requestId as JsonRpcId | undefined);
     }
     if (requestIds.length === 0) {
-      for (const msg of messages) this.#ctx.backend.receive(this.id, msg);
+      for (const msg of messages) this.#ctx.gated.receive(this.id, msg);
       res.writeHead(202).end();
       return;
     }
@@ -88,7 +91,7 @@ class StreamableSession implements DownstreamSession, ClientLink {
     res.once('close', () => this.#abandon(exchange));
     for (const msg of messages) {
       if (isRequest(msg) && msg.method === 'initialize') this.#initializeId = msg.id;
-      this.#ctx.backend.receive(this.id, msg);
+      this.#ctx.gated.receive(this.id, msg);
     }
   }
 
@@ -263,18 +266,19 @@ export class StreamableTransport {
     clearInterval(this.#timer);
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /** `principal`: who the request is; a session answers only the principal that opened it. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal): Promise<void> {
     switch (req.method) {
       case 'POST':
-        return this.#post(req, res, url);
+        return this.#post(req, res, url, principal);
       case 'GET':
-        return this.#get(req, res);
+        return this.#get(req, res, principal);
       case 'DELETE':
-        return this.#delete(req, res);
+        return this.#delete(req, res, principal);
     }
   }
 
-  async #post(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  async #post(req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal): Promise<void> {
     if (!isJsonContentType(req.headers['content-type'])) {
       throw new ProxyError(415, RpcCode.invalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
     }
@@ -282,7 +286,7 @@ export class StreamableTransport {
     this.#ctx.metrics.bytesIn += body.length;
     const value = parseJson(body);
     // The body decides the era (a missing or stripped header never does): MCP-ERAS §1.4.
-    if (classifyPost(value, req.headers as Headers) === 'modern') return this.#stateless.handle(req, res, url, value);
+    if (classifyPost(value, req.headers as Headers) === 'modern') return this.#stateless.handle(req, res, url, value, principal);
     if (!accepts(req, 'application/json') || !accepts(req, 'text/event-stream')) {
       throw new ProxyError(406, RpcCode.invalidRequest, 'Not Acceptable: Accept must list application/json and text/event-stream');
     }
@@ -290,41 +294,41 @@ export class StreamableTransport {
     const isInitialize = isObject(value) && value.method === 'initialize' && value.id !== undefined;
     if (isInitialize || (Array.isArray(value) && value.some((m) => isObject(m) && m.method === 'initialize'))) {
       if (!isInitialize) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request: initialize must not be part of a batch');
-      if (sessionId !== undefined && this.#ctx.sessions.get(sessionId) !== undefined) {
+      if (sessionId !== undefined && this.#ctx.sessions.get(sessionId, principal) !== undefined) {
         throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request: session already initialized');
       }
       const messages = toMessages(value, false);
-      const session = await openSession(this.#ctx, req, url, 'streamable', (id) => new StreamableSession(this.#ctx, id));
+      const session = await openSession(this.#ctx, req, url, 'streamable', principal, (id) => new StreamableSession(this.#ctx, id, principal));
       this.#track(session);
       session.post(messages, res, false);
       return;
     }
-    const session = this.#session(req);
+    const session = this.#session(req, principal);
     const version = this.#version(req, session);
     session.post(toMessages(value, version === '2025-03-26'), res, Array.isArray(value));
   }
 
-  #get(req: IncomingMessage, res: ServerResponse): void {
+  #get(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
     if (!accepts(req, 'text/event-stream')) throw new ProxyError(406, RpcCode.invalidRequest, 'Not Acceptable: Accept must list text/event-stream');
-    const session = this.#session(req);
+    const session = this.#session(req, principal);
     this.#version(req, session);
     session.resume(req, res);
   }
 
-  #delete(req: IncomingMessage, res: ServerResponse): void {
-    const session = this.#session(req);
+  #delete(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+    const session = this.#session(req, principal);
     session.close('deleted by client');
     res.writeHead(200).end();
   }
 
-  #session(req: IncomingMessage): StreamableSession {
+  #session(req: IncomingMessage, principal: Principal): StreamableSession {
     const sessionId = header(req.headers, SESSION_HEADER);
     if (sessionId === undefined && req.method !== 'POST' && isModernVersion(header(req.headers, VERSION_HEADER))) {
       // 2026-07-28 is POST only: no standalone stream, no session to delete.
       throw new ProxyError(405, RpcCode.invalidRequest, 'Method Not Allowed: protocol 2026-07-28 uses POST only', { headers: { allow: 'POST' } });
     }
     if (sessionId === undefined) throw new ProxyError(400, RpcCode.invalidRequest, 'Bad Request: Mcp-Session-Id header required');
-    const session = this.#ctx.sessions.get(sessionId);
+    const session = this.#ctx.sessions.get(sessionId, principal);
     if (!(session instanceof StreamableSession) || session.isClosed) throw new ProxyError(404, RpcCode.sessionNotFound, 'Session not found');
     return session;
   }

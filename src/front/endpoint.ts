@@ -14,12 +14,17 @@ import type { Heartbeat } from '../http/sse-writer.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Backend, StatelessSource } from '../servers/contract.ts';
+import { GatedBackend } from '../downstream/gated-backend.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { AuditLog } from '../observe/audit.ts';
 
 export interface EndpointShared {
   config: Config;
   log: Logger;
   metrics: Metrics;
   heartbeat: Heartbeat;
+  identity: Identity;
+  audit: AuditLog | undefined;
 }
 
 export interface EndpointTarget {
@@ -30,6 +35,8 @@ export interface EndpointTarget {
   isShared: boolean;
   maxSessions: number;
   basePath: string;
+  /** The server's name in audit lines ('aggregate' for the root of a servers file). */
+  server: string;
 }
 
 export class Endpoint {
@@ -39,9 +46,11 @@ export class Endpoint {
   readonly #source: StatelessSource;
 
   constructor(shared: EndpointShared, target: EndpointTarget) {
+    const { identity, audit } = shared;
     this.ctx = {
       ...shared,
       backend: target.backend,
+      gated: new GatedBackend(target.backend, { identity, audit, server: target.server, resourcePath: `${target.basePath}/mcp` }),
       sessions: new SessionTable(target.maxSessions, shared.config.instanceId),
       requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log),
       basePath: target.basePath,

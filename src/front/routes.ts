@@ -34,7 +34,7 @@ export class Routes {
     this.aggregate = aggregate;
     const units = registry.units;
     this.root = new Endpoint(shared, {
-      backend: aggregate, stateless: aggregate, basePath: '', isShared: units.every((unit) => unit.spec.shared),
+      backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', isShared: units.every((unit) => unit.spec.shared),
       allowEnv: unionAllowLists(units.map((unit) => unit.spec.allowEnv)), maxSessions: 0,
     });
     for (const unit of units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
@@ -80,6 +80,6 @@ export class Routes {
 
   #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
     const { spec } = unit;
-    return new Endpoint(this.#shared, { backend: unit, stateless: unit, basePath, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions });
+    return new Endpoint(this.#shared, { backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions });
   }
 }

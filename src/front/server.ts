@@ -9,16 +9,24 @@ import { sendError } from '../http/send-json.ts';
 import { handleSseOpen, handleSsePost } from '../downstream/sse.ts';
 import { Routes } from './routes.ts';
 import type { EndpointShared } from './endpoint.ts';
-import { applyCors, checkAuth, checkOrigin, type AccessPolicy } from '../http/access.ts';
+import { applyCors, checkOrigin, type AccessPolicy } from '../http/access.ts';
 import { sendJson } from '../http/send-json.ts';
 import { isLoopbackHost } from '../config/config.ts';
+import { ANONYMOUS, type Principal } from '../identity/principal.ts';
+import { METADATA_PREFIX, metadataDocument } from '../identity/resource-metadata.ts';
 
-type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void;
+/** `principal`: who the request is; undefined only on a post to an SSE session that sent no credential. */
+type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal | undefined) => Promise<void> | void;
 
 interface Route {
   methods: Record<string, Handler>;
-  /** Served without the access key (liveness and readiness probes). */
-  isPublic?: boolean;
+  /**
+   * `public`: served to anyone (liveness and readiness probes). `session`: a credential is checked if
+   * sent, else the session decides (the SDK's SSE client drops /sse's query when it posts).
+   */
+  access?: 'public' | 'session';
+  /** The MCP endpoint a 401 points at (its metadata); '' for the proxy's own routes. */
+  resourcePath?: string;
 }
 
 /** A slow client may not hold a socket by trickling a request body either (slowloris). */
@@ -36,14 +44,13 @@ export class ProxyServer {
     this.#routes = routes;
     const { config } = shared;
     this.#policy = {
-      authKey: config.authKey,
       allowOrigins: config.allowOrigins,
       corsOrigins: config.corsOrigins,
       isLoopbackOnly: isLoopbackHost(config.host),
     };
     this.#fixed = new Map<string, Route>([
-      ['/healthz', { methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) }, isPublic: true }],
-      ['/readyz', { methods: { GET: (_req, res) => this.#ready(res) }, isPublic: true }],
+      ['/healthz', { methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) }, access: 'public' }],
+      ['/readyz', { methods: { GET: (_req, res) => this.#ready(res) }, access: 'public' }],
       ['/metrics', { methods: { GET: (_req, res) => this.#metrics(res) } }],
       ['/status', { methods: { GET: (_req, res) => sendJson(res, 200, status(), { 'cache-control': 'no-store' }) } }],
     ]);
@@ -94,20 +101,50 @@ export class ProxyServer {
       return sendError(res, new ProxyError(400, RpcCode.invalidRequest, 'Bad Request: malformed URL'));
     }
     try {
+      if (url.pathname.startsWith(METADATA_PREFIX)) return this.#metadata(req, res, url);
       checkOrigin(this.#policy, req);
       if (applyCors(this.#policy, req, res)) return;
       const route = this.#fixed.get(url.pathname) ?? this.#transportRoute(url.pathname);
       if (route === undefined) throw new ProxyError(404, RpcCode.invalidRequest, `Not Found: ${url.pathname.slice(0, 100)}`);
-      if (route.isPublic !== true) checkAuth(this.#policy, req, url);
       const handler = route.methods[req.method ?? ''];
+      const principal = await this.#principal(req, url, route);
       if (handler === undefined) {
         const allow = Object.keys(route.methods).join(', ');
         throw new ProxyError(405, RpcCode.invalidRequest, `Method Not Allowed: use ${allow}`, { headers: { allow } });
       }
-      await handler(req, res, url);
+      // Counted per request on MCP routes; a session post is counted against its session's principal.
+      if (route.resourcePath !== undefined && route.access !== 'session' && req.method !== 'DELETE' && principal !== undefined) {
+        this.#shared.identity.admit(principal);
+      }
+      await handler(req, res, url, principal);
     } catch (err) {
       this.#fail(req, res, url, err);
     }
+  }
+
+  /** Who the request is, per the route's access; throws 401 or 403 (insufficient_scope). */
+  async #principal(req: IncomingMessage, url: URL, route: Route): Promise<Principal | undefined> {
+    if (route.access === 'public') return ANONYMOUS;
+    const { authenticator } = this.#shared.identity;
+    if (route.access === 'session' && !authenticator.hasCredential(req, url)) return undefined;
+    const resourcePath = route.resourcePath ?? '';
+    const principal = await authenticator.authenticate(req, url, resourcePath);
+    authenticator.checkRequiredScopes(principal, resourcePath);
+    return principal;
+  }
+
+  /** RFC 9728 metadata of the proxy ('') and of each MCP endpoint; public and readable from any origin. */
+  #metadata(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    const resource = this.#shared.identity.authenticator.resource;
+    const path = url.pathname.slice(METADATA_PREFIX.length);
+    const transport = path === '' ? 'mcp' : this.#routes.match(path)?.transport;
+    if (resource === undefined || (transport !== 'mcp' && transport !== 'sse')) {
+      throw new ProxyError(404, RpcCode.invalidRequest, `Not Found: ${url.pathname.slice(0, 100)}`);
+    }
+    const cors = { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, OPTIONS', 'access-control-allow-headers': 'mcp-protocol-version' };
+    if (req.method === 'OPTIONS') return void res.writeHead(204, cors).end();
+    if (req.method !== 'GET') throw new ProxyError(405, RpcCode.invalidRequest, 'Method Not Allowed: use GET', { headers: { allow: 'GET' } });
+    sendJson(res, 200, metadataDocument(resource, path), { ...cors, 'cache-control': 'max-age=300' });
   }
 
   #fail(req: IncomingMessage, res: ServerResponse, url: URL, err: unknown): void {
@@ -127,15 +164,15 @@ export class ProxyServer {
     const match = this.#routes.match(pathname);
     if (match === undefined) return undefined;
     const { ctx, streamable } = match.endpoint;
+    const base = ctx.basePath;
     switch (match.transport) {
       case 'sse':
-        return { methods: { GET: (req, res, url) => handleSseOpen(ctx, req, res, url) } };
+        return { methods: { GET: (req, res, url, principal) => handleSseOpen(ctx, req, res, url, principal!) }, resourcePath: `${base}/sse` };
       case 'messages':
-        // The session id in the query is the capability: the SDK drops /sse's query (and auth_key) when posting.
-        return { methods: { POST: (req, res, url) => handleSsePost(ctx, req, res, url) }, isPublic: true };
+        return { methods: { POST: (req, res, url, principal) => handleSsePost(ctx, req, res, url, principal) }, access: 'session', resourcePath: `${base}/sse` };
       case 'mcp': {
-        const mcp: Handler = (req, res, url) => streamable.handle(req, res, url);
-        return { methods: { GET: mcp, POST: mcp, DELETE: mcp } };
+        const mcp: Handler = (req, res, url, principal) => streamable.handle(req, res, url, principal!);
+        return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp` };
       }
     }
   }

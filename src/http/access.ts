@@ -1,10 +1,8 @@
-/** Who may talk to the proxy: the access key, the Origin check against DNS rebinding, Host on loopback, CORS. */
-import { timingSafeEqual, createHash } from 'node:crypto';
+/** Where browsers may talk to the proxy from: the Origin check against DNS rebinding, Host on loopback, CORS. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 export interface AccessPolicy {
-  authKey: string | undefined;
   allowOrigins: string[];
   corsOrigins: string[];
   /** Bound to a loopback address: only loopback Host names are served (DNS rebinding). */
@@ -13,36 +11,10 @@ export interface AccessPolicy {
 
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
 
-/** Compares digests so neither the key's content nor its length leaks through timing. */
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
-
-/** The key a request presents: `Authorization: Bearer <key>` or the `auth_key` query parameter. */
-function presentedKey(req: IncomingMessage, url: URL): string | undefined {
-  const header = req.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-    if (match !== null) return match[1]!;
-  }
-  return url.searchParams.get('auth_key') ?? undefined;
-}
-
-export function checkAuth(policy: AccessPolicy, req: IncomingMessage, url: URL): void {
-  if (policy.authKey === undefined) return;
-  const key = presentedKey(req, url);
-  if (key !== undefined && sameSecret(key, policy.authKey)) return;
-  throw new ProxyError(401, RpcCode.serverError, key === undefined ? 'access key required' : 'access key rejected', {
-    headers: { 'www-authenticate': 'Bearer realm="mcpproxy"' },
-  });
-}
-
 /** Origin (when a browser sends one) must be allowed; on loopback, Host must be a loopback name. */
 export function checkOrigin(policy: AccessPolicy, req: IncomingMessage): void {
   const origin = req.headers.origin;
-  if (origin !== undefined && !isAllowedOrigin(policy, origin)) {
+  if (origin !== undefined && !isAllowedOrigin(policy, origin, req.headers.host)) {
     throw new ProxyError(403, RpcCode.serverError, 'origin not allowed');
   }
   if (policy.isLoopbackOnly && !LOOPBACK_HOST.test(req.headers.host ?? '')) {
@@ -50,8 +22,24 @@ export function checkOrigin(policy: AccessPolicy, req: IncomingMessage): void {
   }
 }
 
-function isAllowedOrigin(policy: AccessPolicy, origin: string): boolean {
-  return policy.allowOrigins.includes(origin) || policy.corsOrigins.includes('*') || policy.corsOrigins.includes(origin);
+/**
+ * Listed origins, plus two that are not DNS rebinding: the proxy's own origin (same-origin: the
+ * Origin's host is the Host the request was sent to, which on loopback is itself checked to be a
+ * loopback name), and, on a loopback-bound proxy, any loopback origin (a local web client such as
+ * MCP Inspector's UI on another port).
+ */
+function isAllowedOrigin(policy: AccessPolicy, origin: string, host: string | undefined): boolean {
+  if (policy.allowOrigins.includes(origin) || policy.corsOrigins.includes('*') || policy.corsOrigins.includes(origin)) return true;
+  let originHost: string;
+  try {
+    const url = new URL(origin);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+    originHost = url.host;
+  } catch {
+    return false;
+  }
+  if (host !== undefined && originHost.toLowerCase() === host.toLowerCase()) return true;
+  return policy.isLoopbackOnly && LOOPBACK_HOST.test(originHost);
 }
 
 const CORS_ALLOW_HEADERS = [

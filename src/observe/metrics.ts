@@ -42,6 +42,10 @@ export class Metrics {
   #restarts = new Map<string, number>();
   bytesIn = 0;
   bytesOut = 0;
+  /** Read at scrape time from the audit log, when there is one. */
+  auditDropped: () => number | undefined = () => undefined;
+  /** Requests answered 429 by the per-principal rate limit. */
+  rateLimited = 0;
 
   childRestarted(server: string): void {
     this.#restarts.set(server, (this.#restarts.get(server) ?? 0) + 1);
@@ -95,6 +99,13 @@ export class Metrics {
     lines.push(`mcpproxy_received_bytes_total ${this.bytesIn}`);
     metric('mcpproxy_sent_bytes_total', 'counter', 'Message bytes sent to clients.');
     lines.push(`mcpproxy_sent_bytes_total ${this.bytesOut}`);
+    metric('mcpproxy_rate_limited_total', 'counter', 'Requests refused with 429 by the per-principal rate limit.');
+    lines.push(`mcpproxy_rate_limited_total ${this.rateLimited}`);
+    const dropped = this.auditDropped();
+    if (dropped !== undefined) {
+      metric('mcpproxy_audit_dropped_total', 'counter', 'Audit lines dropped because the audit sink did not keep up.');
+      lines.push(`mcpproxy_audit_dropped_total ${dropped}`);
+    }
     return lines.join('\n') + '\n';
   }
 }

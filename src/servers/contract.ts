@@ -19,8 +19,9 @@ export interface Backend {
   /**
    * Attaches a session. Rejects with a ProxyError when the session cannot be served (its child did not
    * start). `scope`: the servers an aggregate session is narrowed to (`?servers=`); one server ignores it.
+   * `principalId`: who opened it, for a server that runs one child per principal.
    */
-  open(sessionId: string, link: ClientLink, env: Record<string, string>, scope?: string[]): Promise<void>;
+  open(sessionId: string, link: ClientLink, env: Record<string, string>, scope?: string[], principalId?: string): Promise<void>;
   /** A message from the session's client. */
   receive(sessionId: string, msg: JsonRpcMessage): void;
   /** The session ended; in-flight calls are cancelled (and in independent mode its child stops). */
@@ -45,9 +46,9 @@ export interface StatelessTarget {
   initializeResult(params: JsonObject): Promise<JsonObject>;
 }
 
-/** Which StatelessTarget serves a caller with this (already filtered) environment. */
+/** Which StatelessTarget serves a caller with this (already filtered) environment and principal. */
 export interface StatelessSource {
-  get(env: Record<string, string>): StatelessTarget;
+  get(env: Record<string, string>, principalId?: string): StatelessTarget;
   failPending(reason: string): void;
   stop(): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { matcherOf } from './name-filter.ts';
 import { ReplicaPool, type ReplicaStatus } from './replica-pool.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
+import { PrincipalBackend } from './principal-backend.ts';
 
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
 
@@ -40,7 +41,12 @@ async function upstreamEra(spec: ServerSpec, log: Logger): Promise<UpstreamEra> 
   return era;
 }
 
-type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
+type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend | PrincipalBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
+
+/** Independent mode: children come and go with their sessions (or principals); none is "the" child. */
+function isPerCaller(backend: Running['backend']): backend is IndependentBackend | PrincipalBackend {
+  return backend instanceof IndependentBackend || backend instanceof PrincipalBackend;
+}
 
 export class ServerUnit implements Backend, StatelessSource {
   readonly spec: ServerSpec;
@@ -72,7 +78,7 @@ export class ServerUnit implements Backend, StatelessSource {
     if (running === undefined) return 'sleeping';
     const reason = running.backend.notReadyReason();
     if (reason === undefined) return 'ready';
-    if (!(running.backend instanceof IndependentBackend)) {
+    if (!isPerCaller(running.backend)) {
       if (running.backend.hasBeenUp) return 'restarting';
       return reason === 'starting' || reason.startsWith('detecting') ? 'starting' : 'failed';
     }
@@ -117,10 +123,10 @@ export class ServerUnit implements Backend, StatelessSource {
     return backend instanceof ReplicaPool ? backend.replicas : undefined;
   }
 
-  async open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
+  async open(sessionId: string, link: ClientLink, env: Record<string, string>, _scope?: string[], principalId?: string): Promise<void> {
     const running = this.#ensureRunning();
     try {
-      await running.backend.open(sessionId, this.#gate?.attach(sessionId, link) ?? link, env);
+      await running.backend.open(sessionId, this.#gate?.attach(sessionId, link) ?? link, env, undefined, principalId);
     } catch (err) {
       this.#gate?.detach(sessionId);
       throw err;
@@ -139,9 +145,9 @@ export class ServerUnit implements Backend, StatelessSource {
   }
 
   /** StatelessSource: the shared backend, or a pooled one per distinct environment (independent mode). */
-  get(env: Record<string, string>): StatelessTarget {
+  get(env: Record<string, string>, principalId?: string): StatelessTarget {
     this.#lastUsedMs = Date.now();
-    const target = this.#ensureRunning().pool.get(env);
+    const target = this.#ensureRunning().pool.get(env, principalId);
     const gate = this.#gate;
     if (gate === undefined) return target;
     return {
@@ -197,9 +203,12 @@ export class ServerUnit implements Backend, StatelessSource {
     const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
     const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held };
     const changed = (): void => this.#changed();
-    const backend = !this.spec.shared ? new IndependentBackend(deps)
+    const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
-    const running = { backend, pool: new StatelessPool(deps, backend instanceof IndependentBackend ? undefined : backend), era };
+    const pool = new StatelessPool(deps, shared);
+    const perPrincipal = this.#deps.config.identity.childPer === 'principal';
+    const backend = shared ?? (perPrincipal ? new PrincipalBackend(pool) : new IndependentBackend(deps));
+    const running = { backend, pool, era };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {
       log.info('lazy server starting', { reason: 'first use' });
@@ -215,7 +224,7 @@ export class ServerUnit implements Backend, StatelessSource {
     const running = this.#running;
     const idleMs = this.spec.idleTimeoutMs;
     if (running === undefined || idleMs <= 0 || nowMs - this.#lastUsedMs < idleMs) return;
-    if (running.backend instanceof IndependentBackend || !running.backend.canSleep || running.pool.size > 0) return;
+    if (isPerCaller(running.backend) || !running.backend.canSleep || running.pool.size > 0) return;
     clearInterval(this.#idleTimer);
     this.#running = undefined;
     this.log.info('lazy server sleeping', { idleMs });

@@ -2,6 +2,7 @@
  * Which shared backend serves a stateless (2026-07-28) caller. Shared mode: the one shared child.
  * Independent mode: stateless callers have no session to key a child on, so each distinct allowed
  * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
+ * With `--child-per principal` the key is the principal too, and its sessions use the same children.
  */
 import { checkChildBudget, SharedBackend, type BackendDeps } from './backends.ts';
 import type { StatelessTarget } from './contract.ts';
@@ -36,10 +37,15 @@ export class StatelessPool {
     return this.#entries.size;
   }
 
-  /** The backend for a caller with this (already filtered) environment; 503 when the pool is full. */
-  get(env: Record<string, string>): StatelessTarget {
-    if (this.#shared !== undefined) return this.#shared;
-    const key = JSON.stringify(Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1)));
+  /** The backend for a caller with this (already filtered) environment and principal; 503 when the pool is full. */
+  get(env: Record<string, string>, principalId = ''): StatelessTarget {
+    return this.#shared ?? this.child(env, principalId);
+  }
+
+  /** Independent mode: the pooled child for this environment (and principal, with --child-per principal). */
+  child(env: Record<string, string>, principalId = ''): SharedBackend {
+    const entries = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
+    const key = JSON.stringify(this.#deps.config.identity.childPer === 'principal' ? [principalId, entries] : entries);
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       const max = this.#deps.spec.maxSessions;
@@ -54,6 +60,16 @@ export class StatelessPool {
     }
     entry.lastUsedMs = Date.now();
     return entry.backend;
+  }
+
+  get pendingCount(): number {
+    let count = 0;
+    for (const { backend } of this.#entries.values()) count += backend.pendingCount;
+    return count;
+  }
+
+  get pids(): number[] {
+    return [...this.#entries.values()].flatMap(({ backend }) => backend.pids);
   }
 
   /** Fails the calls in flight on the pool's own children (the shared backend is the caller's). */

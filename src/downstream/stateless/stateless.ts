@@ -22,6 +22,9 @@ import { digestOf, RequestStateCodec } from './request-state.ts';
 import { discoverFromInitialize, mapError, shapeResult } from './shape.ts';
 import { ListenStream } from './listen.ts';
 import { ParamHeaderRegistry } from './param-headers.ts';
+import { CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
+import type { Principal } from '../../identity/principal.ts';
+import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';
 
 /** What the proxy declares when it, not a client, initializes the shared child. */
 const PROXY_INITIALIZE = {
@@ -63,20 +66,22 @@ class StatelessCall implements ClientLink {
   parked: { proxyId: JsonRpcId; key: string; expiresMs: number } | undefined;
   /** Digest of the call's method and params, which every retry must repeat. */
   readonly digest: string;
-  /** Digest of the caller's environment: only the same caller may resume. */
-  readonly principal: string;
+  /** Digest of the caller's principal and environment: only the same caller may resume. */
+  readonly caller: string;
+  #gate: SessionGate;
   /** The handle of this call in the handler's parked table while parked. */
   token: string | undefined;
 
   constructor(
     handler: StatelessHandler, backend: StatelessTarget, req: JsonRpcRequest, res: ServerResponse,
-    context: { serverInfo: unknown; capabilities: JsonObject; principal: string; paramHeaders: ParamHeaderRegistry },
+    context: { serverInfo: unknown; capabilities: JsonObject; caller: string; principal: Principal; paramHeaders: ParamHeaderRegistry },
   ) {
     this.#handler = handler;
     this.digest = digestOf(callIdentity(req));
-    this.principal = context.principal;
+    this.caller = context.caller;
     this.#backend = backend;
     this.sessionId = `~${randomUUID()}`;
+    this.#gate = handler.gateFor(this.sessionId, context.principal, req);
     this.#method = req.method;
     this.#forwardedId = req.id;
     this.#replyId = req.id;
@@ -94,10 +99,16 @@ class StatelessCall implements ClientLink {
     }
   }
 
+  /** May throw a ProxyError 403 (step-up) before the call reaches the server; the call is then closed. */
   start(req: JsonRpcRequest): void {
     this.#handler.track(this);
-    this.#backend.attachStateless(this.sessionId, this);
-    this.#backend.receive(this.sessionId, req);
+    this.#backend.attachStateless(this.sessionId, gatedLink(this.#gate, this));
+    try {
+      passInbound(this.#gate, this, req, (msg) => this.#backend.receive(this.sessionId, msg));
+    } catch (err) {
+      this.#close();
+      throw err;
+    }
   }
 
   /** A retry with the client's answer: the parked child request gets it; this response takes over. */
@@ -203,6 +214,7 @@ class StatelessCall implements ClientLink {
     this.#state = 'done';
     this.#handler.unpark(this);
     this.#handler.untrack(this);
+    this.#gate.end();
     this.#backend.close(this.sessionId);
   }
 
@@ -249,7 +261,17 @@ export class StatelessHandler {
   }
 
   /** A POST whose body claims the 2026-07-28 envelope (or, for a notification, carries the modern header). */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown): Promise<void> {
+  /** A gate for one call: its principal's tool rules, its audit line with the client it names. */
+  gateFor(callId: string, principal: Principal, req: JsonRpcRequest): SessionGate {
+    const gate = this.#ctx.gated.gateFor(callId, principal, 'stateless');
+    const meta = isObject(req.params) && isObject(req.params._meta) ? req.params._meta : {};
+    const info = meta[CLIENT_INFO_KEY];
+    if (isObject(info)) gate.client = { name: String(info.name).slice(0, 100), version: String(info.version).slice(0, 50) };
+    gate.era = typeof meta[PROTOCOL_VERSION_KEY] === 'string' ? meta[PROTOCOL_VERSION_KEY] : undefined;
+    return gate;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown, principal: Principal): Promise<void> {
     if (!isObject(body)) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request');
     if (body.id === undefined) {
       res.writeHead(202).end(); // no client notification means anything over stateless HTTP
@@ -257,7 +279,7 @@ export class StatelessHandler {
     }
     const msg = body as unknown as JsonRpcRequest;
     try {
-      await this.#dispatch(req, res, url, msg, body);
+      await this.#dispatch(req, res, url, msg, body, principal);
     } catch (err) {
       // The spec's pre-dispatch errors echo the request id (as the SDK's handler does).
       if (err instanceof ProxyError) err.requestId = msg.id;
@@ -265,13 +287,13 @@ export class StatelessHandler {
     }
   }
 
-  async #dispatch(req: IncomingMessage, res: ServerResponse, url: URL, msg: JsonRpcRequest, body: JsonObject): Promise<void> {
+  async #dispatch(req: IncomingMessage, res: ServerResponse, url: URL, msg: JsonRpcRequest, body: JsonObject, principal: Principal): Promise<void> {
     validateModernRequest(body, req.headers as Headers);
     if (msg.method !== 'server/discover' && msg.method !== 'subscriptions/listen' && !FORWARDED.has(msg.method)) {
       throw new ProxyError(404, RpcCode.methodNotFound, `Method not found: ${msg.method}`);
     }
-    const env = this.#ctx.requestEnv.extract(req, url);
-    const backend = this.#pool.get(env);
+    const env = { ...this.#ctx.requestEnv.extract(req, url), ...this.#ctx.identity.claimEnv(principal) };
+    const backend = this.#pool.get(env, principal.id);
     const init = await backend.initializeResult(PROXY_INITIALIZE);
     const capabilities = clientCapabilitiesOf(body);
     const params = isObject(msg.params) ? msg.params : {};
@@ -282,9 +304,9 @@ export class StatelessHandler {
     }
     const paramHeaders = this.#paramHeadersOf(backend);
     if (msg.method === 'tools/call') paramHeaders.check(params, req.headers as Headers);
-    const principal = digestOf(env);
-    if (typeof params.requestState === 'string' && this.#resume(msg, params, res, principal)) return;
-    const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, principal, paramHeaders });
+    const caller = digestOf({ principal: principal.id, env });
+    if (typeof params.requestState === 'string' && this.#resume(msg, params, res, caller)) return;
+    const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, caller, principal, paramHeaders });
     stripEnvelope(params);
     call.start(msg);
   }
@@ -298,7 +320,7 @@ export class StatelessHandler {
     const token = randomUUID();
     this.#parked.set(token, call);
     call.token = token;
-    return this.#codec.encode({ token, key, digest: call.digest, principal: call.principal, expiresMs });
+    return this.#codec.encode({ token, key, digest: call.digest, principal: call.caller, expiresMs });
   }
 
   unpark(call: StatelessCall): void {
@@ -312,7 +334,7 @@ export class StatelessHandler {
   }
 
   /** A retry carrying a requestState: handed to the parked call it names once verified, else refused. Always answers. */
-  #resume(msg: JsonRpcRequest, params: JsonObject, res: ServerResponse, principal: string): boolean {
+  #resume(msg: JsonRpcRequest, params: JsonObject, res: ServerResponse, caller: string): boolean {
     const ref = this.#codec.decode(params.requestState as string, Date.now());
     const refuse = (reason: string): true => {
       sendJson(res, 200, errorResponse(msg.id, RpcCode.invalidParams, `Invalid params: ${reason}`));
@@ -321,7 +343,7 @@ export class StatelessHandler {
     if ('error' in ref) return refuse(ref.error);
     const call = this.#parked.get(ref.token);
     if (call === undefined || call.parked === undefined) return refuse('the call this requestState belongs to is no longer waiting');
-    if (ref.principal !== principal) return refuse('requestState belongs to another caller');
+    if (ref.principal !== caller) return refuse('requestState belongs to another caller');
     if (ref.digest !== digestOf(callIdentity(msg))) return refuse('the retry differs from the original call');
     const responses = params.inputResponses;
     if (!isObject(responses) || !(ref.key in responses)) return refuse(`inputResponses must answer "${ref.key}"`);
