@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
 import {
   FIXTURE, TARGET_NAMES, TRANSPORTS, clockTicksPerS, floorNode, isPerSessionChild, killEverything, launch, track,
-  mcpproxyBin, sleep, supports,
+  mcpproxyBin, mcpproxyBuilt, sleep, supports,
   type Running, type TargetName, type Transport,
 } from './peers.ts';
 import {
@@ -22,8 +22,9 @@ import {
   Figures, machineMeta, openFilesLimit, problemDetails, renderMarkdown, toJson,
   type Cell, type Column, type Figure,
 } from './report.ts';
+import { MULTI_KEYS, defineMultiFigures, runMultiServer, type MultiSettings } from './multi-server.ts';
 
-interface Settings {
+interface Settings extends MultiSettings {
   warmup: number;
   calls: number;
   clients: number[];
@@ -39,10 +40,12 @@ interface Settings {
 const FULL: Settings = {
   warmup: 200, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
   idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
+  listCalls: 500, lazyServers: 20, eagerServers: 10,
 };
 const QUICK: Settings = {
   warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
   idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 3 * 60_000,
+  listCalls: 50, lazyServers: 20, eagerServers: 10,
 };
 const OPEN_TIMEOUT_MS = 10_000;
 
@@ -72,6 +75,7 @@ function defineFigures(s: Settings): Figures {
   for (const n of s.idleSteps) f.add(`rss${n}`, `proxy RSS, ${n.toLocaleString('en-US')} idle sessions`, 'MiB', 'lower', 'sse');
   for (const t of TRANSPORTS) f.add('indep', 'independent mode: session open → first reply', 'ms', 'lower', t);
   for (const t of TRANSPORTS) f.add('exec', 'exec → first served request', 'ms', 'lower', t);
+  defineMultiFigures(f, s);
   return f;
 }
 
@@ -260,15 +264,18 @@ async function runExec(f: Figures, s: Settings, name: TargetName, transport: Tra
 
 /**
  * Cells no phase wrote: a target not selected is 'not run', a figure a target has no mode for is
- * 'n/a'.
+ * 'n/a'. The floor's CPU per call is copied into the route and aggregate CPU rows: the least work a
+ * call needs is the same whichever path mcpproxy takes.
  */
 function markAbsent(f: Figures, targets: TargetName[]): void {
+  const floorCpu = f.get('cpu', 'streamable')?.cells.floor;
+  if (floorCpu !== undefined) for (const key of ['routeCpu', 'aggCpu']) f.set(key, 'streamable', 'floor', floorCpu);
   for (const fig of f.list) {
     for (const name of TARGET_NAMES) {
       if (!targets.includes(name)) fig.cells[name] = { note: 'not run' };
     }
     for (const col of ['direct', 'floor', 'supergateway', 'mcp-proxy'] as const) {
-      if (fig.cells[col] === undefined) fig.cells[col] = { note: 'n/a' };
+      if (fig.cells[col] === undefined) fig.cells[col] = { note: MULTI_KEYS.includes(fig.key) ? 'n/a (one server)' : 'n/a' };
     }
   }
 }
@@ -282,7 +289,11 @@ function standingNotes(targets: TargetName[]): string[] {
       'answer application/json. Streamable HTTP only. "mcpproxy vs floor" is mcpproxy ÷ floor.',
     'CPU per sequential call = the proxy process\'s own utime+stime (/proc/<pid>/stat, all its threads, not its ' +
       'children) over the timed calls of the latency phase, ÷ those calls; resolution one clock tick ' +
-      `(${1000 / clockTicksPerS()} ms) over the whole phase.`,
+      `(${1000 / clockTicksPerS()} ms) over the whole phase. The route and aggregate CPU rows repeat the floor's ` +
+      'Streamable HTTP figure as their floor.',
+    'Multi-server rows: mcpproxy --config with a servers file of fixture entries (fault, fault-2, …); lazy: none ' +
+      'started (checked in /status); eager: after every member is listed, aggregate tools/list on /mcp, then the ' +
+      'same echo on /servers/fault/mcp (echo) and on /mcp (fault__echo), in one proxy process.',
   ];
   if (targets.includes('supergateway')) {
     notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
@@ -357,6 +368,7 @@ async function main(): Promise<number> {
     for (const transport of TRANSPORTS) {
       if (supports(name, transport, { independent: false, fixedPort: false })) await runExec(f, s, name, transport, notes);
     }
+    if (name === 'mcpproxy' && mcpproxyBuilt()) await runMultiServer(f, s, notes, progress);
   }
   markAbsent(f, targets);
   notes.push(...standingNotes(targets));
