@@ -3,7 +3,7 @@
 // the child's line, parse it, restore the id, answer application/json. No SSE, no limits, no
 // resumability, no logging: mcpproxy's CPU per call is compared with this one's.
 //
-//   node bench/floor-proxy.mjs --port 0 -- node test/fixtures/fault-server.mjs
+//   node bench/floor-proxy.mjs --port 0 [--detached] -- node test/fixtures/fault-server.mjs
 //
 // Plain JavaScript so it runs on any Node (the bench starts it on the runtime the mcpproxy binary
 // embeds) without a build or a loader. Prints `listening host=… port=<n>` on stderr when ready.
@@ -15,7 +15,7 @@ const args = process.argv.slice(2);
 const dashes = args.indexOf('--');
 const portAt = args.indexOf('--port');
 if (dashes === -1 || dashes === args.length - 1 || portAt === -1) {
-  process.stderr.write('usage: floor-proxy.mjs --port N [--host H] -- command [args...]\n');
+  process.stderr.write('usage: floor-proxy.mjs --port N [--host H] [--detached] -- command [args...]\n');
   process.exit(2);
 }
 const port = Number(args[portAt + 1]);
@@ -23,7 +23,9 @@ const hostAt = args.indexOf('--host');
 const host = hostAt === -1 ? '127.0.0.1' : args[hostAt + 1];
 const [cmd, ...cmdArgs] = args.slice(dashes + 1);
 
-const child = spawn(cmd, cmdArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
+// --detached: the child in its own session and process group, as a proxy that stops the child's
+// whole group must start it (Node offers setsid only); off by default, the floor does not stop groups.
+const child = spawn(cmd, cmdArgs, { stdio: ['pipe', 'pipe', 'inherit'], detached: args.slice(0, dashes).includes('--detached') });
 child.once('exit', (code, signal) => {
   process.stderr.write(`floor: child exited code=${code} signal=${signal}\n`);
   process.exit(1);
