@@ -38,7 +38,7 @@ interface Settings extends MultiSettings {
 }
 
 const FULL: Settings = {
-  warmup: 200, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
+  warmup: 2_000, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
   idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
   listCalls: 500, lazyServers: 20, eagerServers: 10,
 };
