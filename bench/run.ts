@@ -44,7 +44,7 @@ const FULL: Settings = {
 };
 const QUICK: Settings = {
   warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
-  idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 3 * 60_000,
+  idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 6 * 60_000,
   listCalls: 50, lazyServers: 20, eagerServers: 10,
 };
 const OPEN_TIMEOUT_MS = 10_000;
