@@ -1,7 +1,7 @@
 // Starting and stopping each benchmark target (mcpproxy and its peers) around the same upstream:
 // test/fixtures/fault-server.mjs. Every process started here is registered so it can be killed on
 // any exit path, and stop() reports children a target left behind.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './client.ts';
 
-export type TargetName = 'mcpproxy' | 'supergateway' | 'mcp-proxy';
+/** `floor` (bench/floor-proxy.mjs) always runs, like the direct baseline; the others can be picked with --only. */
+export type TargetName = 'floor' | 'mcpproxy' | 'supergateway' | 'mcp-proxy';
 export type Transport = 'sse' | 'streamable';
 export const TARGET_NAMES: readonly TargetName[] = ['mcpproxy', 'supergateway', 'mcp-proxy'];
 export const TRANSPORTS: readonly Transport[] = ['sse', 'streamable'];
@@ -19,6 +20,8 @@ export const FIXTURE = path.join(ROOT, 'test/fixtures/fault-server.mjs');
 export const HOST = '127.0.0.1';
 const SUPERGATEWAY = path.join(ROOT, 'node_modules/supergateway/dist/index.js');
 const MCP_PROXY = path.join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
+const FLOOR = path.join(ROOT, 'bench/floor-proxy.mjs');
+const RUNTIME_CACHE = process.env.MCPPROXY_CACHE_DIR ?? path.join(ROOT, '.cache/runtime');
 const TAIL_LINES = 40;
 
 export function mcpproxyBin(): string {
@@ -28,6 +31,25 @@ export function mcpproxyBuilt(): boolean {
   return existsSync(mcpproxyBin());
 }
 
+/**
+ * The Node that runs the floor: MCPPROXY_FLOOR_NODE, else the newest runtime `npm run build` cached
+ * for the binary (so floor and mcpproxy run on the same Node), else the bench's own.
+ */
+export function floorNode(): string {
+  if (process.env.MCPPROXY_FLOOR_NODE !== undefined) return process.env.MCPPROXY_FLOOR_NODE;
+  const name = new RegExp(`^node-v(\\d+)\\.(\\d+)\\.(\\d+)-linux-${process.arch}$`);
+  let best: { file: string; v: number } | undefined;
+  try {
+    for (const entry of readdirSync(RUNTIME_CACHE)) {
+      const m = name.exec(entry);
+      if (m === null) continue;
+      const v = Number(m[1]) * 1e6 + Number(m[2]) * 1e3 + Number(m[3]);
+      if (best === undefined || v > best.v) best = { file: path.join(RUNTIME_CACHE, entry), v };
+    }
+  } catch { /* no cache: fall back */ }
+  return best?.file ?? process.execPath;
+}
+
 export interface LaunchOptions {
   /** One child per session (mcpproxy --no-shared, supergateway --stateful). */
   independent: boolean;
@@ -35,6 +57,8 @@ export interface LaunchOptions {
   fixedPort: boolean;
   /** false: return right after spawn (the exec → first request figure polls by itself). */
   waitReady?: boolean;
+  /** mcpproxy only: serve this servers file (`--config`) instead of the fixture alone. */
+  configFile?: string;
 }
 
 interface Spec {
@@ -50,11 +74,18 @@ function specFor(name: TargetName, transport: Transport, port: number | undefine
   const node = process.execPath;
   const fixtureCmd = [node, FIXTURE];
   switch (name) {
+    case 'floor':
+      if (transport !== 'streamable' || opts.independent) return undefined;
+      return {
+        cmd: floorNode(), args: [FLOOR, '--host', HOST, '--port', String(port ?? 0), '--', ...fixtureCmd],
+        port: port ?? 'from-stderr', ssePath: '/sse', mcpPath: '/mcp',
+      };
     case 'mcpproxy':
       return {
         cmd: mcpproxyBin(),
         args: ['--host', HOST, '--port', String(port ?? 0), '--no-auth', '--heartbeat', '0',
-          opts.independent ? '--no-shared' : '--shared', '--', ...fixtureCmd],
+          ...(opts.configFile !== undefined ? ['--config', opts.configFile]
+            : [opts.independent ? '--no-shared' : '--shared', '--', ...fixtureCmd])],
         port: port ?? 'from-stderr',
         ssePath: '/sse',
         mcpPath: '/mcp',
@@ -166,6 +197,33 @@ export function rssKiB(pid: number): number | undefined {
   try {
     const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+let ticksPerS: number | undefined;
+
+/** USER_HZ, the unit of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 nearly everywhere). */
+export function clockTicksPerS(): number {
+  if (ticksPerS === undefined) {
+    try {
+      ticksPerS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerS = 100;
+    }
+  }
+  return ticksPerS;
+}
+
+/** The proxy process's own user+system CPU time in ms (all its threads, none of its children), from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number | undefined {
+  const hz = clockTicksPerS();
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / hz;
   } catch {
     return undefined;
   }
@@ -286,11 +344,11 @@ function answers(port: number): Promise<boolean> {
 }
 
 /**
- * Starts a target and resolves once it listens. With fixedPort false, mcpproxy binds port 0 and
- * the port is read from its `listening … port=<n>` stderr line; peers get a port picked here.
+ * Starts a target and resolves once it listens. With fixedPort false, mcpproxy and the floor bind
+ * port 0 and the port is read from their `listening … port=<n>` stderr line; peers get a port picked here.
  */
 export async function launch(name: TargetName, transport: Transport, opts: LaunchOptions, readyTimeoutMs = 30_000): Promise<Running> {
-  const port = name === 'mcpproxy' && !opts.fixedPort ? undefined : await freePort();
+  const port = (name === 'mcpproxy' || name === 'floor') && !opts.fixedPort ? undefined : await freePort();
   const spec = specFor(name, transport, port, opts);
   if (spec === undefined) throw new BenchError('BENCH_UNSUPPORTED', `${name} has no ${transport} mode for this`);
   const startedAt = performance.now();

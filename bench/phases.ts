@@ -2,7 +2,7 @@
 // content (a wrong or missing reply is counted, never taken as throughput), and closes what it opened.
 import type net from 'node:net';
 import { BenchError, openIdleSse, type McpSession } from './client.ts';
-import { HOST, rssKiB, sleep, type Running } from './peers.ts';
+import { HOST, cpuMs, rssKiB, sleep, type Running } from './peers.ts';
 
 /** What went right and wrong in a phase; `examples` keeps the first few problems verbatim. */
 export interface Counts {
@@ -38,9 +38,9 @@ export type OpenSession = () => Promise<McpSession>;
 
 const CALL_TIMEOUT_MS = 10_000;
 
-/** Calls `echo` and checks the reply is exactly the text sent. */
-export async function echo(s: McpSession, text: string, c: Counts, timeoutMs = CALL_TIMEOUT_MS): Promise<boolean> {
-  const reply = await s.call('tools/call', { name: 'echo', arguments: { text } }, timeoutMs);
+/** Calls `echo` (or the same tool under another name, e.g. `fault__echo` on the aggregate) and checks the reply is exactly the text sent. */
+export async function echo(s: McpSession, text: string, c: Counts, timeoutMs = CALL_TIMEOUT_MS, tool = 'echo'): Promise<boolean> {
+  const reply = await s.call('tools/call', { name: tool, arguments: { text } }, timeoutMs);
   const got = (reply.result as { content?: Array<{ text?: unknown }> } | undefined)?.content?.[0]?.text;
   if (got === text) {
     c.ok++;
@@ -89,33 +89,60 @@ export async function closeAll(sessions: McpSession[], c?: Counts): Promise<void
   }
 }
 
-export interface LatencyResult { p50Ms: number; p99Ms: number; counts: Counts }
+/** One checked request of a sequential phase: true if its reply was right (a wrong one is counted in `c`). */
+export type Step = (s: McpSession, i: number, c: Counts) => Promise<boolean>;
 
-/** One client, sequential echo calls: warm-up, then `calls` timed ones (stops at deadlineMs). */
-export async function latency(open: OpenSession, warmup: number, calls: number, deadlineMs: number): Promise<LatencyResult> {
+/** A unique-text `echo` through `tool` (the aggregate names it `<server>__echo`). */
+export const echoStep = (tool: string): Step => (s, i, c) => echo(s, `lat-${i}-${Math.random().toString(36).slice(2, 8)}`, c, CALL_TIMEOUT_MS, tool);
+
+export interface LatencyOptions {
+  /** What one call is (default: `echo` with a unique text). */
+  step?: Step;
+  /** Read this process's CPU time around the timed calls (not the warm-up, not the session's opening). */
+  cpuPid?: number;
+}
+
+export interface LatencyResult {
+  p50Ms: number;
+  p99Ms: number;
+  /** The process's user+system CPU per timed call, in µs; NaN without cpuPid. */
+  cpuUsPerCall: number;
+  counts: Counts;
+}
+
+/** One client, sequential calls: warm-up, then `calls` timed ones (stops at deadlineMs). */
+export async function latency(open: OpenSession, warmup: number, calls: number, deadlineMs: number, opts: LatencyOptions = {}): Promise<LatencyResult> {
+  const step = opts.step ?? echoStep('echo');
   const c = newCounts();
   const times: number[] = [];
+  let cpu0: number | undefined;
+  let cpu1: number | undefined;
+  let served = 0;
   const s = await open();
   try {
     const deadline = performance.now() + deadlineMs;
     for (let i = 0; i < warmup + calls && performance.now() < deadline; i++) {
-      const text = `lat-${i}-${Math.random().toString(36).slice(2, 8)}`;
+      if (i === warmup && opts.cpuPid !== undefined) cpu0 = cpuMs(opts.cpuPid);
       const t0 = performance.now();
       try {
-        const ok = await echo(s, text, c);
+        const ok = await step(s, i, c);
+        if (i >= warmup) served++;
         if (ok && i >= warmup) times.push(performance.now() - t0);
       } catch (err) {
         recordError(c, 'latency call', err);
         break;
       }
     }
+    if (opts.cpuPid !== undefined) cpu1 = cpuMs(opts.cpuPid);
     if (times.length < calls) note(c, `only ${times.length}/${calls} timed calls within ${deadlineMs} ms`);
   } finally {
     await closeAll([s], c);
   }
   times.sort((a, b) => a - b);
-  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), counts: c };
+  const cpuUsPerCall = cpu0 === undefined || cpu1 === undefined || served === 0 ? NaN : ((cpu1 - cpu0) * 1000) / served;
+  return { p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), cpuUsPerCall, counts: c };
 }
+
 
 export interface ThroughputResult { perSecond: number; clients: number; counts: Counts }
 

@@ -1,11 +1,11 @@
-// Results model, the markdown table (with mcpproxy's ratio to the best peer) and the JSON file.
+// Results model, the markdown table (with mcpproxy's ratios to the best peer and to the floor) and the JSON file.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Counts } from './phases.ts';
 import type { TargetName, Transport } from './peers.ts';
 
 export type Column = 'direct' | TargetName;
-export const COLUMNS: readonly Column[] = ['direct', 'mcpproxy', 'supergateway', 'mcp-proxy'];
+export const COLUMNS: readonly Column[] = ['direct', 'floor', 'mcpproxy', 'supergateway', 'mcp-proxy'];
 const PEERS: readonly Column[] = ['supergateway', 'mcp-proxy'];
 
 export interface Cell {
@@ -22,6 +22,29 @@ export interface Figure {
   better: 'lower' | 'higher';
   transport?: Transport;
   cells: Partial<Record<Column, Cell>>;
+}
+
+/** The table being filled: one Figure per (key, transport). */
+export class Figures {
+  readonly list: Figure[] = [];
+
+  add(key: string, title: string, unit: string, better: Figure['better'], transport?: Transport): void {
+    this.list.push({ key, title, unit, better, transport, cells: {} });
+  }
+
+  get(key: string, transport: Transport | undefined): Figure | undefined {
+    return this.list.find((x) => x.key === key && x.transport === transport);
+  }
+
+  set(key: string, transport: Transport | undefined, col: Column, cell: Cell): void {
+    const f = this.get(key, transport);
+    if (f !== undefined) f.cells[col] = cell;
+  }
+
+  /** Sets the same cell on the row of every transport (the direct baseline has none). */
+  setAll(key: string, col: Column, cell: Cell): void {
+    for (const f of this.list) if (f.key === key) f.cells[col] = cell;
+  }
 }
 
 export interface Meta {
@@ -105,6 +128,14 @@ export function ratio(f: Figure): string {
   return `${r.toFixed(2)}× (${r === 1 ? 'same' : isBetter ? 'better' : 'worse'})`;
 }
 
+/** mcpproxy ÷ the floor on rows where both were measured (lower is better for all of them). */
+export function floorRatio(f: Figure): string {
+  const mine = f.cells.mcpproxy;
+  const floor = f.cells.floor;
+  if (!isGood(mine) || !isGood(floor) || floor.value === 0 || f.better !== 'lower') return '';
+  return `${(mine.value / floor.value).toFixed(2)}×`;
+}
+
 const TRANSPORT_LABEL: Record<Transport, string> = { sse: 'SSE', streamable: 'Streamable HTTP' };
 
 export function renderMarkdown(figures: Figure[], meta: Meta, notes: string[]): string {
@@ -114,12 +145,12 @@ export function renderMarkdown(figures: Figure[], meta: Meta, notes: string[]): 
     `load average ${meta.loadAtStart} at start → ${os.loadavg()[0].toFixed(2)} at end.`);
   out.push(`Settings: ${Object.entries(meta.settings).map(([k, v]) => `${k}=${v}`).join(', ')}.`);
   out.push('');
-  out.push(`| figure | transport | ${COLUMNS.join(' | ')} | mcpproxy vs best peer |`);
-  out.push(`|---|---|${COLUMNS.map(() => '---:').join('|')}|---|`);
+  out.push(`| figure | transport | ${COLUMNS.join(' | ')} | mcpproxy vs best peer | mcpproxy vs floor |`);
+  out.push(`|---|---|${COLUMNS.map(() => '---:').join('|')}|---|---|`);
   for (const f of figures) {
     const cells = COLUMNS.map((col) => cellText(f.cells[col]));
     const t = f.transport === undefined ? '' : TRANSPORT_LABEL[f.transport];
-    out.push(`| ${f.title} (${f.unit}, ${f.better} is better) | ${t} | ${cells.join(' | ')} | ${ratio(f)} |`);
+    out.push(`| ${f.title} (${f.unit}, ${f.better} is better) | ${t} | ${cells.join(' | ')} | ${ratio(f)} | ${floorRatio(f)} |`);
   }
   if (notes.length > 0) {
     out.push('');

@@ -1,15 +1,17 @@
 // npm run bench [-- --quick] [--only mcpproxy,supergateway,mcp-proxy] [--json FILE]
 //
-// Measures mcpproxy against supergateway and mcp-proxy (and a direct stdio baseline, the floor),
-// all in front of test/fixtures/fault-server.mjs and all driven by the same lean client
-// (bench/client.ts). --quick is a CI smoke check: every figure must be produced and no reply of
+// Measures mcpproxy against supergateway and mcp-proxy, a direct stdio baseline and a minimal
+// Streamable HTTP proxy (bench/floor-proxy.mjs, the floor of CPU per call), all in front of
+// test/fixtures/fault-server.mjs and all driven by the same lean client (bench/client.ts); then
+// mcpproxy with a servers file (bench/multi-server.ts). --quick is a CI smoke check: every figure must be produced and no reply of
 // mcpproxy or the baseline may be wrong; it never asserts a timing.
 import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
 import {
-  FIXTURE, TARGET_NAMES, TRANSPORTS, isPerSessionChild, killEverything, launch, track, mcpproxyBin, sleep, supports,
+  FIXTURE, TARGET_NAMES, TRANSPORTS, clockTicksPerS, floorNode, isPerSessionChild, killEverything, launch, track,
+  mcpproxyBin, mcpproxyBuilt, sleep, supports,
   type Running, type TargetName, type Transport,
 } from './peers.ts';
 import {
@@ -17,11 +19,12 @@ import {
   median, type Counts, type OpenSession,
 } from './phases.ts';
 import {
-  machineMeta, openFilesLimit, problemDetails, renderMarkdown, toJson,
+  Figures, machineMeta, openFilesLimit, problemDetails, renderMarkdown, toJson,
   type Cell, type Column, type Figure,
 } from './report.ts';
+import { MULTI_KEYS, defineMultiFigures, runMultiServer, type MultiSettings } from './multi-server.ts';
 
-interface Settings {
+interface Settings extends MultiSettings {
   warmup: number;
   calls: number;
   clients: number[];
@@ -35,18 +38,20 @@ interface Settings {
 }
 
 const FULL: Settings = {
-  warmup: 200, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
+  warmup: 2_000, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
   idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
+  listCalls: 500, lazyServers: 20, eagerServers: 10,
 };
 const QUICK: Settings = {
   warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
-  idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 3 * 60_000,
+  idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 6 * 60_000,
+  listCalls: 50, lazyServers: 20, eagerServers: 10,
 };
 const OPEN_TIMEOUT_MS = 10_000;
 
 function usage(): never {
   process.stderr.write('usage: node --import tsx bench/run.ts [--quick] [--only NAME[,NAME]] [--json FILE]\n' +
-    `  NAME: ${TARGET_NAMES.join(', ')} (the direct stdio baseline always runs)\n`);
+    `  NAME: ${TARGET_NAMES.join(', ')} (the direct stdio baseline and the floor always run)\n`);
   process.exit(2);
 }
 
@@ -56,29 +61,12 @@ function progress(msg: string): void {
 
 // ---- figures ------------------------------------------------------------------------------------
 
-class Figures {
-  readonly list: Figure[] = [];
-
-  add(key: string, title: string, unit: string, better: Figure['better'], transport?: Transport): void {
-    this.list.push({ key, title, unit, better, transport, cells: {} });
-  }
-
-  set(key: string, transport: Transport | undefined, col: Column, cell: Cell): void {
-    const f = this.list.find((x) => x.key === key && x.transport === transport);
-    if (f !== undefined) f.cells[col] = cell;
-  }
-
-  /** Sets the same cell on the row of every transport (the direct baseline has none). */
-  setAll(key: string, col: Column, cell: Cell): void {
-    for (const f of this.list) if (f.key === key) f.cells[col] = cell;
-  }
-}
-
 function defineFigures(s: Settings): Figures {
   const f = new Figures();
   for (const t of TRANSPORTS) {
     f.add('p50', 'sequential call p50', 'ms', 'lower', t);
     f.add('p99', 'sequential call p99', 'ms', 'lower', t);
+    f.add('cpu', 'CPU per sequential call (proxy process)', 'µs', 'lower', t);
   }
   for (const n of s.clients) for (const t of TRANSPORTS) f.add(`tp${n}`, `correct replies/s, ${n} clients`, '1/s', 'higher', t);
   const mib = s.bigBytes / 2 ** 20;
@@ -87,6 +75,7 @@ function defineFigures(s: Settings): Figures {
   for (const n of s.idleSteps) f.add(`rss${n}`, `proxy RSS, ${n.toLocaleString('en-US')} idle sessions`, 'MiB', 'lower', 'sse');
   for (const t of TRANSPORTS) f.add('indep', 'independent mode: session open → first reply', 'ms', 'lower', t);
   for (const t of TRANSPORTS) f.add('exec', 'exec → first served request', 'ms', 'lower', t);
+  defineMultiFigures(f, s);
   return f;
 }
 
@@ -143,6 +132,7 @@ async function runDirect(f: Figures, s: Settings): Promise<void> {
   f.setAll('indep', 'direct', good(r.medianMs, r.counts, 'spawn → first reply'));
   f.setAll('exec', 'direct', good(r.medianMs, r.counts, 'spawn → first reply'));
   for (const key of ['rss0', ...s.idleSteps.map((n) => `rss${n}`)]) f.setAll(key, 'direct', { note: 'n/a' });
+  f.setAll('cpu', 'direct', { note: 'n/a (no proxy)' });
 }
 
 function opener(run: Running, agent: http.Agent): OpenSession {
@@ -176,7 +166,7 @@ async function runShared(f: Figures, s: Settings, name: TargetName, transport: T
     // The target did not start (or died between phases): every figure of this group failed.
     const counts = newCounts();
     recordError(counts, `${name}/${transport}`, err);
-    for (const key of ['p50', 'p99', ...s.clients.map((n) => `tp${n}`), 'big']) {
+    for (const key of ['p50', 'p99', 'cpu', ...s.clients.map((n) => `tp${n}`), 'big']) {
       if (f.list.find((x) => x.key === key && x.transport === transport)?.cells[name] === undefined) {
         f.set(key, transport, name, { value: NaN, counts });
       }
@@ -188,12 +178,12 @@ async function sharedPhases(f: Figures, s: Settings, name: TargetName, transport
   await withTarget(name, transport, false, notes, async (run, open) => {
     progress(`${run.label}: latency`);
     try {
-      const r = await latency(open, s.warmup, s.calls, 120_000);
+      const r = await latency(open, s.warmup, s.calls, 120_000, { cpuPid: run.pid });
       f.set('p50', transport, name, good(r.p50Ms, r.counts));
       f.set('p99', transport, name, good(r.p99Ms, r.counts));
+      f.set('cpu', transport, name, good(r.cpuUsPerCall, r.counts));
     } catch (err) {
-      f.set('p50', transport, name, failed(err));
-      f.set('p99', transport, name, failed(err));
+      for (const key of ['p50', 'p99', 'cpu']) f.set(key, transport, name, failed(err));
     }
     for (const n of s.clients) {
       progress(`${run.label}: ${n} clients`);
@@ -272,14 +262,56 @@ async function runExec(f: Figures, s: Settings, name: TargetName, transport: Tra
 
 // ---- main ---------------------------------------------------------------------------------------
 
-/** Quick mode's assertion: mcpproxy and the baseline produced every figure, with no bad reply. */
+/**
+ * Cells no phase wrote: a target not selected is 'not run', a figure a target has no mode for is
+ * 'n/a'. The floor's CPU per call is copied into the route and aggregate CPU rows: the least work a
+ * call needs is the same whichever path mcpproxy takes.
+ */
+function markAbsent(f: Figures, targets: TargetName[]): void {
+  const floorCpu = f.get('cpu', 'streamable')?.cells.floor;
+  if (floorCpu !== undefined) for (const key of ['routeCpu', 'aggCpu']) f.set(key, 'streamable', 'floor', floorCpu);
+  for (const fig of f.list) {
+    for (const name of TARGET_NAMES) {
+      if (!targets.includes(name)) fig.cells[name] = { note: 'not run' };
+    }
+    for (const col of ['direct', 'floor', 'supergateway', 'mcp-proxy'] as const) {
+      if (fig.cells[col] === undefined) fig.cells[col] = { note: MULTI_KEYS.includes(fig.key) ? 'n/a (one server)' : 'n/a' };
+    }
+  }
+}
+
+function standingNotes(targets: TargetName[]): string[] {
+  const notes = [
+    'direct = the fixture on a pipe, no HTTP: the child\'s own cost. Its throughput rows are one child shared by ' +
+      'all clients; its independent/exec rows are spawn → first reply.',
+    `floor = bench/floor-proxy.mjs on ${floorNode() === process.execPath ? `this Node (${process.version})` : floorNode()}: ` +
+      'read the POST body, parse, rewrite the id, one line to one shared child, read its line, parse, restore the id, ' +
+      'answer application/json. Streamable HTTP only. "mcpproxy vs floor" is mcpproxy ÷ floor.',
+    'CPU per sequential call = the proxy process\'s own utime+stime (/proc/<pid>/stat, all its threads, not its ' +
+      'children) over the timed calls of the latency phase, ÷ those calls; resolution one clock tick ' +
+      `(${1000 / clockTicksPerS()} ms) over the whole phase. The route and aggregate CPU rows repeat the floor's ` +
+      'Streamable HTTP figure as their floor.',
+    'Multi-server rows: mcpproxy --config with a servers file of fixture entries (fault, fault-2, …); lazy: none ' +
+      'started (checked in /status); eager: after every member is listed, aggregate tools/list on /mcp, then the ' +
+      'same echo on /servers/fault/mcp (echo) and on /mcp (fault__echo), in one proxy process.',
+  ];
+  if (targets.includes('supergateway')) {
+    notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
+      'mode is --stateful, which spawns one child per session (stateless spawns one per request). Its CPU row ' +
+      'counts the gateway process only, not the `sh -c` and fixture children it spawns.');
+  }
+  return notes;
+}
+
+/** Quick mode's assertion: mcpproxy and the baselines produced every figure they have, with no bad reply. */
 function quickFailures(figs: Figure[], targets: TargetName[]): string[] {
   const out: string[] = [];
-  const cols: Column[] = ['direct', ...targets.filter((t) => t === 'mcpproxy')];
+  const cols: Column[] = ['direct', 'floor', ...targets.filter((t) => t === 'mcpproxy')];
   for (const fig of figs) {
     for (const col of cols) {
-      if (col === 'direct' && fig.key.startsWith('rss')) continue;
       const cell = fig.cells[col];
+      if (cell?.value === undefined && cell?.note?.startsWith('n/a') === true) continue; // no such figure for it
+      if (col === 'direct' && fig.key.startsWith('rss')) continue;
       const where = `${col} ${fig.transport ?? ''} ${fig.key}`;
       if (cell?.value === undefined || !Number.isFinite(cell.value)) out.push(`${where}: no figure`);
       const c = cell?.counts;
@@ -321,7 +353,7 @@ async function main(): Promise<number> {
   });
 
   await runDirect(f, s);
-  for (const name of targets) {
+  for (const name of ['floor', ...targets] as const) {
     if (name === 'mcpproxy' && !supports('mcpproxy', 'sse', { independent: false, fixedPort: false })) {
       notes.push(`mcpproxy not measured: ${mcpproxyBin()} does not exist (npm run build)`);
       continue;
@@ -331,21 +363,15 @@ async function main(): Promise<number> {
       await runShared(f, s, name, transport, notes);
       await sleep(300);
     }
-    await runIdle(f, s, name, notes);
+    if (supports(name, 'sse', { independent: false, fixedPort: false })) await runIdle(f, s, name, notes);
     for (const transport of TRANSPORTS) await runIndependent(f, s, name, transport, notes);
-    for (const transport of TRANSPORTS) await runExec(f, s, name, transport, notes);
+    for (const transport of TRANSPORTS) {
+      if (supports(name, transport, { independent: false, fixedPort: false })) await runExec(f, s, name, transport, notes);
+    }
+    if (name === 'mcpproxy' && mcpproxyBuilt()) await runMultiServer(f, s, notes, progress);
   }
-  for (const name of TARGET_NAMES) {
-    if (targets.includes(name)) continue;
-    for (const fig of f.list) fig.cells[name] = { note: 'not run' };
-  }
-
-  notes.push('direct = the fixture on a pipe, no HTTP: the floor. Its throughput rows are one child shared by ' +
-    'all clients; its independent/exec rows are spawn → first reply.');
-  if (targets.includes('supergateway')) {
-    notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
-      'mode is --stateful, which spawns one child per session (stateless spawns one per request).');
-  }
+  markAbsent(f, targets);
+  notes.push(...standingNotes(targets));
   const md = renderMarkdown(f.list, meta, notes);
   process.stdout.write(`${md}\n`);
   const details = problemDetails(f.list);
