@@ -7,14 +7,17 @@
 
 /**
  * $1 cgroup.procs path or "", $2 RLIMIT_NOFILE or "", $3 RLIMIT_CPU seconds or "", then the command.
- * `ulimit` without -S/-H sets soft and hard, so the server cannot raise them back. Exit 126 (the
- * shell's "cannot execute") and a stderr line, which the proxy relays, if a step fails.
+ * `ulimit -n` without -S/-H sets soft and hard, so the server cannot raise it back. The CPU hard limit
+ * is one second above the soft one: at equal limits the kernel sends SIGKILL, which says nothing,
+ * instead of SIGXCPU, which names the limit (soft goes first, as a soft limit above the hard one is
+ * refused). Exit 126 (the shell's "cannot execute") and a stderr line, which the proxy relays, if a
+ * step fails.
  */
 export const WRAPPER_SCRIPT = [
   'fail() { echo "mcpproxy sandbox: $1" >&2; exit 126; }',
   'if [ -n "$1" ]; then echo $$ > "$1" || fail "cannot join cgroup $1"; fi',
   'if [ -n "$2" ]; then ulimit -n "$2" || fail "cannot set open files limit $2"; fi',
-  'if [ -n "$3" ]; then ulimit -t "$3" || fail "cannot set CPU seconds limit $3"; fi',
+  'if [ -n "$3" ]; then ulimit -St "$3" && ulimit -Ht $(($3 + 1)) || fail "cannot set CPU seconds limit $3"; fi',
   'shift 3',
   'exec "$@"',
 ].join('\n');
