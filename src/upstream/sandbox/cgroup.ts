@@ -3,7 +3,7 @@
  * limits written before the child joins, `cgroup.kill` to end everything in it, `memory.events` to tell
  * an OOM kill from a crash. The parent is injectable so tests run against a plain temp dir.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -43,12 +43,46 @@ export function enableControllers(dir: string, available: readonly string[], isH
   return readFileSync(join(dir, 'cgroup.subtree_control'), 'utf8').trim().split(/\s+/).filter((c) => c !== '');
 }
 
+const CHILD_CGROUP = /^mcpproxy-(\d+)-\d+$/;
+
+/**
+ * Kills and removes child cgroups a previous proxy left under `parent` (it crashed, or exited through
+ * the last-resort path, which kills but does not wait to remove). Call once at start.
+ */
+export async function removeStaleCgroups(parent: string): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const stale = names.filter((name) => {
+    const pid = Number(CHILD_CGROUP.exec(name)?.[1]);
+    return Number.isInteger(pid) && pid !== process.pid && !isAlive(pid);
+  });
+  await Promise.all(stale.map((name) => {
+    const cgroup = new ChildCgroup(join(parent, name));
+    cgroup.kill();
+    return cgroup.remove();
+  }));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 let seq = 0;
 
 export class ChildCgroup {
   readonly dir: string;
 
-  private constructor(dir: string) {
+  /** Use create(); the constructor only names an existing directory. */
+  constructor(dir: string) {
     this.dir = dir;
   }
 
