@@ -6,6 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
 import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
+import type { ChildCgroup } from './sandbox/cgroup.ts';
+import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
 
 export interface ChildOptions {
   command: string;
@@ -19,6 +21,8 @@ export interface ChildOptions {
   /** How long each stop step (stdin EOF, SIGTERM) waits before the next, harsher one. */
   stopGraceMs: number;
   log: Logger;
+  /** Limits and isolation for this child; undefined runs it as it is. */
+  sandbox?: SandboxRun | undefined;
 }
 
 export interface ChildExit {
@@ -26,6 +30,8 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all (ENOENT, EACCES, EAGAIN, …). */
   spawnError?: string;
+  /** Set when a sandbox limit ended the child (an OOM kill in its cgroup, its CPU time, its lifetime). */
+  breach?: Breach;
 }
 
 export interface ChildEvents {
@@ -37,8 +43,10 @@ export type ChildState = 'running' | 'stopping' | 'exited';
 
 /** Process groups of children this proxy started that may still have members. */
 const liveGroups = new Set<number>();
+/** Cgroups of sandboxed children: they also hold whatever left its process group. */
+const liveCgroups = new Set<ChildCgroup>();
 
-/** Last resort on a forced exit: SIGKILL every child process group at once (synchronous). */
+/** Last resort on a forced exit: SIGKILL every child process group and cgroup at once (synchronous). */
 export function killAllChildGroups(): void {
   for (const pgid of liveGroups) {
     try {
@@ -48,6 +56,8 @@ export function killAllChildGroups(): void {
     }
   }
   liveGroups.clear();
+  for (const cgroup of liveCgroups) cgroup.kill();
+  liveCgroups.clear();
 }
 
 const STDERR_LINE_BYTES = 16 * 1024;
@@ -66,15 +76,30 @@ export class Child {
   #events: ChildEvents;
   #exited: Promise<ChildExit>;
   #spawned: Promise<ChildExit | undefined>;
+  #cgroup: ChildCgroup | undefined;
+  #breach: Breach | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
     this.#events = events;
+    // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
+    const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
+    this.#cgroup = launch?.cgroup;
+    if (this.#cgroup !== undefined) liveCgroups.add(this.#cgroup);
     // detached: the child leads a new process group, so stop() reaches npx/uvx grandchildren too.
-    this.#proc = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
+    this.#proc = spawn(launch?.command ?? opts.command, launch?.args ?? opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
     this.pid = this.#proc.pid;
     if (this.pid !== undefined) liveGroups.add(this.pid);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
+    if (launch?.warning !== undefined) this.#log.warn('sandbox', { error: launch.warning });
+    const lifetimeMs = opts.sandbox?.plan.lifetimeMs;
+    if (lifetimeMs !== undefined) {
+      this.#lifetimeTimer = setTimeout(() => {
+        this.#breach = lifetimeBreach(lifetimeMs);
+        void this.stop();
+      }, lifetimeMs).unref();
+    }
     this.#exited = new Promise((resolve) => this.#watch(resolve));
     this.#spawned = Promise.race([
       new Promise<undefined>((resolve) => this.#proc.once('spawn', () => resolve(undefined))),
@@ -129,6 +154,15 @@ export class Child {
     }
   }
 
+  /** Ends what escaped the process group (setsid, double fork) and removes the cgroup. */
+  #killCgroup(): void {
+    const cgroup = this.#cgroup;
+    if (cgroup === undefined) return;
+    cgroup.kill();
+    liveCgroups.delete(cgroup);
+    void cgroup.remove();
+  }
+
   #watch(resolve: (exit: ChildExit) => void): void {
     const proc = this.#proc;
     const framer = new LineFramer(this.#opts.maxMessageBytes, {
@@ -150,15 +184,20 @@ export class Child {
     const finish = (exit: ChildExit): void => {
       if (this.#state === 'exited') return;
       this.#state = 'exited';
+      clearTimeout(this.#lifetimeTimer);
+      const sandbox = this.#opts.sandbox;
+      const breach = this.#breach ?? (sandbox && detectBreach(sandbox.plan, this.#cgroup, exit.signal));
+      if (breach !== undefined) exit = { ...exit, breach };
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
       this.#signalGroup('SIGTERM');
       const reaper = setTimeout(() => {
         this.#signalGroup('SIGKILL');
         if (this.pid !== undefined) liveGroups.delete(this.pid);
+        this.#killCgroup();
       }, this.#opts.stopGraceMs);
       reaper.unref();
-      const level = exit.spawnError !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
-      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError });
+      const level = exit.spawnError !== undefined || breach !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
+      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message });
       resolve(exit);
       this.#events.exit(exit);
     };
