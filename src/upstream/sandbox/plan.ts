@@ -9,7 +9,9 @@ export type Control = 'memory' | 'cpus' | 'pids' | 'nofile' | 'cpuSeconds' | 'li
 export type Mechanism = 'cgroup' | 'rlimit' | 'bwrap' | 'setpriv' | 'timer';
 
 /** The host as the plan sees it: the probe, with the cgroup's controllers those enabled for children. */
-export type HostFacts = Omit<HostProbe, 'cgroup'> & { cgroup: Found<{ dir: string; controllers: string[] }> };
+export type HostFacts = Omit<HostProbe, 'cgroup'> & {
+  cgroup: Found<{ dir: string; controllers: string[]; controllerError?: string | undefined }>;
+};
 
 export interface SandboxPlan {
   spec: SandboxSpec;
@@ -49,7 +51,8 @@ export function buildPlan(spec: SandboxSpec, host: HostFacts): SandboxPlan | und
   const byController = (control: Control, controller: string, set: (c: NonNullable<SandboxPlan['cgroup']>) => void, extra = ''): void => {
     if (!host.cgroup.ok) return skip(control, `${host.cgroup.reason}${extra}`);
     if (!host.cgroup.controllers.includes(controller)) {
-      return skip(control, `cgroup ${controller} controller not enabled in ${host.cgroup.dir}${extra}`);
+      const why = host.cgroup.controllerError === undefined ? '' : ` (${host.cgroup.controllerError})`;
+      return skip(control, `cgroup ${controller} controller not enabled in ${host.cgroup.dir}${why}${extra}`);
     }
     set(plan.cgroup!);
     enforce(control, 'cgroup');

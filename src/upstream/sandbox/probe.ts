@@ -12,7 +12,7 @@ export type Found<T> = ({ ok: true } & T) | { ok: false; reason: string };
 export interface HostProbe {
   isRoot: boolean;
   /** This process's own cgroup v2 directory, where a test child cgroup could be made. */
-  cgroup: Found<{ dir: string; controllers: string[] }>;
+  cgroup: Found<{ dir: string; controllers: string[]; isHierarchyRoot: boolean }>;
   bwrap: Found<{ path: string }>;
   setpriv: Found<{ path: string }>;
   /** The resolved --sandbox-user, when one was given. */
@@ -70,7 +70,7 @@ function probeCgroup(mountinfo: string, selfCgroup: string): HostProbe['cgroup']
   // "0::/path" is this process's place in the v2 hierarchy, relative to the mount.
   const own = /^0::(\/.*)$/m.exec(selfCgroup)?.[1];
   if (own === undefined) return { ok: false, reason: 'this process has no cgroup v2 path' };
-  const dir = join(mount, own);
+  const dir = own === '/' ? mount : join(mount, own);
   const testDir = join(dir, `mcpproxy-probe-${process.pid}`);
   try {
     mkdirSync(testDir);
@@ -79,7 +79,7 @@ function probeCgroup(mountinfo: string, selfCgroup: string): HostProbe['cgroup']
     return { ok: false, reason: `cgroup ${dir} is not writable (${(err as NodeJS.ErrnoException).code}); delegate it (systemd Delegate=yes)` };
   }
   const controllers = readOr(join(dir, 'cgroup.controllers'), '').trim().split(/\s+/).filter((c) => c !== '');
-  return { ok: true, dir, controllers };
+  return { ok: true, dir, controllers, isHierarchyRoot: own === '/' };
 }
 
 /** A user name or uid against /etc/passwd text (name:x:uid:gid:...). */
