@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { Logger } from '../src/observe/log.ts';
+import { Child } from '../src/upstream/child.ts';
+import { prepareSandboxHost } from '../src/upstream/sandbox/host.ts';
 import { bwrapArgs, SANDBOX_HOME } from '../src/upstream/sandbox/bwrap-args.ts';
 import { launchSandboxed, prepareHome } from '../src/upstream/sandbox/launch.ts';
 import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
@@ -104,4 +109,37 @@ test('as root with a sandbox user: the child runs as that user in its own home',
   assert.ok(host.user?.ok, 'user nobody resolves');
   const run = await inSandbox('id -u; echo ok > ~/written && cat ~/written', { user: 'nobody' });
   assert.deepEqual(run.stdout.split('\n'), [String(host.user.uid), 'ok'], run.stderr);
+});
+
+test('a Child under the full plan for this host speaks JSON-RPC, and stop() leaves no process behind', async (t) => {
+  if (!(await needBwrap(t))) return;
+  const host = await prepareSandboxHost();
+  const plan = buildPlan({ ...DEFAULT_SANDBOX_SPEC, network: 'off' }, host)!;
+  const state = mkdtempSync(join(tmpdir(), 'sandbox-state-'));
+  t.after(() => rmSync(state, { recursive: true, force: true }));
+  const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+  const messages: unknown[] = [];
+  const child = new Child({
+    command: process.execPath, args: [join(fixtures, 'fault-server.mjs')], env: { PATH: '/usr/bin:/bin' },
+    maxMessageBytes: 1 << 20, maxStdinQueueBytes: 1 << 20, stopGraceMs: 500,
+    log: new Logger('error', 'text', { write: () => {} }),
+    sandbox: { plan, home: prepareHome(state, 'fixture', plan.runAs), readOnly: [fixtures] },
+  }, { message: (msg) => messages.push(msg), exit: () => {} });
+  t.after(() => child.stop());
+  assert.equal(await child.spawned, undefined);
+  child.send({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+  for (const end = Date.now() + 10_000; messages.length === 0 && Date.now() < end;) await sleep(20);
+  assert.equal((messages[0] as { id?: unknown }).id, 0, 'initialize answered from inside the sandbox');
+  const descendants = (pid: number): number[] => {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((p) => p !== '').map(Number);
+    return kids.flatMap((kid) => [kid, ...descendants(kid)]);
+  };
+  const tree = [child.pid!, ...descendants(child.pid!)];
+  assert.ok(tree.length >= 2, 'bwrap and the server under it');
+  const exit = await child.stop();
+  assert.equal(exit.breach, undefined);
+  for (const pid of tree) {
+    for (const end = Date.now() + 5_000; existsSync(`/proc/${pid}`) && Date.now() < end;) await sleep(50);
+    assert.ok(!existsSync(`/proc/${pid}`), `pid ${pid} survived stop`);
+  }
 });
