@@ -96,6 +96,7 @@ export class Child {
     const lifetimeMs = opts.sandbox?.plan.lifetimeMs;
     if (lifetimeMs !== undefined) {
       this.#lifetimeTimer = setTimeout(() => {
+        if (this.#state !== 'running') return; // already on its way out for another reason
         this.#breach = lifetimeBreach(lifetimeMs);
         void this.stop();
       }, lifetimeMs).unref();
@@ -123,7 +124,7 @@ export class Child {
     return true;
   }
 
-  /** End stdin, then SIGTERM, then SIGKILL to the whole process group, each after a grace period. */
+  /** End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace period. */
   async stop(): Promise<ChildExit> {
     if (this.#state === 'running') {
       this.#state = 'stopping';
@@ -131,7 +132,7 @@ export class Child {
       const grace = this.#opts.stopGraceMs;
       if (!(await this.#exitsWithin(grace))) {
         this.#signalGroup('SIGTERM');
-        if (!(await this.#exitsWithin(grace))) this.#signalGroup('SIGKILL');
+        if (!(await this.#exitsWithin(grace))) this.#killHard();
       }
     }
     return this.#exited;
@@ -154,13 +155,10 @@ export class Child {
     }
   }
 
-  /** Ends what escaped the process group (setsid, double fork) and removes the cgroup. */
-  #killCgroup(): void {
-    const cgroup = this.#cgroup;
-    if (cgroup === undefined) return;
-    cgroup.kill();
-    liveCgroups.delete(cgroup);
-    void cgroup.remove();
+  /** SIGKILL to the group, and to the cgroup: that also reaches what escaped the group (setsid, double fork). */
+  #killHard(): void {
+    this.#signalGroup('SIGKILL');
+    this.#cgroup?.kill();
   }
 
   #watch(resolve: (exit: ChildExit) => void): void {
@@ -191,9 +189,12 @@ export class Child {
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
       this.#signalGroup('SIGTERM');
       const reaper = setTimeout(() => {
-        this.#signalGroup('SIGKILL');
+        this.#killHard();
         if (this.pid !== undefined) liveGroups.delete(this.pid);
-        this.#killCgroup();
+        if (this.#cgroup !== undefined) {
+          liveCgroups.delete(this.#cgroup);
+          void this.#cgroup.remove();
+        }
       }, this.#opts.stopGraceMs);
       reaper.unref();
       const level = exit.spawnError !== undefined || breach !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
