@@ -8,6 +8,7 @@ import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
 import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
+import { childUsage, type Usage } from './sandbox/usage.ts';
 
 export interface ChildOptions {
   command: string;
@@ -32,6 +33,8 @@ export interface ChildExit {
   spawnError?: string;
   /** Set when a sandbox limit ended the child (an OOM kill in its cgroup, its CPU time, its lifetime). */
   breach?: Breach;
+  /** Its network is off (sandbox) and it failed to reach one: npx/uvx with a cold cache. */
+  isOfflineFetch?: boolean;
 }
 
 export interface ChildEvents {
@@ -61,9 +64,16 @@ export function killAllChildGroups(): void {
 }
 
 const STDERR_LINE_BYTES = 16 * 1024;
+/** How npm, pip/uv and curl-like tools say a name or network could not be reached. */
+const NETWORK_ERROR = /\b(ENOTFOUND|EAI_AGAIN|ENETUNREACH)\b|Network is unreachable|dns error|Could not resolve host/i;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
+  if (exit.breach !== undefined) return `was stopped: ${exit.breach.message}`;
+  if (exit.isOfflineFetch === true && exit.code !== 0) {
+    return `exited with code ${exit.code ?? exit.signal} after a network error with its sandbox network off: ` +
+      'a cold npx/uvx cache cannot be filled offline; run `mcpproxy prefetch` with the same configuration first';
+  }
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
@@ -79,6 +89,7 @@ export class Child {
   #cgroup: ChildCgroup | undefined;
   #breach: Breach | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
+  #sawNetworkError = false;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
@@ -112,6 +123,12 @@ export class Child {
   /** Resolves undefined once the process runs, or with the exit if it could not be started. */
   get spawned(): Promise<ChildExit | undefined> {
     return this.#spawned;
+  }
+
+  /** CPU seconds and memory of this child and all it started; undefined once it has exited. */
+  usage(): Usage | undefined {
+    if (this.pid === undefined || this.#state === 'exited') return undefined;
+    return childUsage(this.pid, this.#cgroup?.dir);
   }
 
   /** Writes one message; false when the child is not running or its stdin queue is over the bound. */
@@ -168,7 +185,10 @@ export class Child {
       oversized: (bytes) => this.#log.warn('child message over --max-message-bytes dropped', { bytes }),
     });
     const stderr = new LineFramer(STDERR_LINE_BYTES, {
-      line: (text) => this.#log.info('child stderr', { line: text }),
+      line: (text) => {
+        if (this.#opts.sandbox?.plan.bwrap?.isNetworkOff === true && NETWORK_ERROR.test(text)) this.#sawNetworkError = true;
+        this.#log.info('child stderr', { line: text });
+      },
       oversized: (bytes) => this.#log.info('child stderr line too long, dropped', { bytes }),
     });
     proc.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
@@ -186,6 +206,7 @@ export class Child {
       const sandbox = this.#opts.sandbox;
       const breach = this.#breach ?? (sandbox && detectBreach(sandbox.plan, this.#cgroup, exit.signal));
       if (breach !== undefined) exit = { ...exit, breach };
+      if (this.#sawNetworkError) exit = { ...exit, isOfflineFetch: true };
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
       this.#signalGroup('SIGTERM');
       const reaper = setTimeout(() => {

@@ -26,6 +26,10 @@ export interface BwrapView {
   isNetworkOff: boolean;
   /** Extra read-only paths (e.g. the directory of a command installed outside the system dirs). */
   readOnly?: readonly string[];
+  /** Paths inside `readOnly` trees the child must not see (the servers file): masked by an empty file or dir. */
+  masked?: ReadonlyArray<{ path: string; isDir: boolean }>;
+  /** Where the child starts; visible through `readOnly` or the system dirs. Default: its home. */
+  workDir?: string | undefined;
   /**
    * Top-level paths that are symlinks on the host, with their targets (merged /usr: /bin → usr/bin).
    * Bound as symlinks: binding them would mount the target twice and break tools that compare paths.
@@ -47,15 +51,18 @@ export function bwrapArgs(view: BwrapView): string[] {
   }
   for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
   for (const path of view.readOnly ?? []) args.push('--ro-bind', path, path);
+  // After the binds that hold them: a later mount over a path hides what an earlier one showed there.
+  for (const { path, isDir } of view.masked ?? []) args.push(...(isDir ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]));
+  const workDir = view.workDir ?? SANDBOX_HOME;
   args.push(
     '--proc', '/proc',
     '--dev', '/dev',
     '--tmpfs', '/tmp',
     '--bind', view.home, SANDBOX_HOME,
-    '--chdir', SANDBOX_HOME,
+    '--chdir', workDir,
     '--setenv', 'HOME', SANDBOX_HOME,
-    // sh exports the host's working directory as PWD; inside, the process starts in its home.
-    '--setenv', 'PWD', SANDBOX_HOME,
+    // sh exports the host's working directory as PWD; inside, the process starts in workDir.
+    '--setenv', 'PWD', workDir,
     '--setenv', 'TMPDIR', '/tmp',
     '--unshare-all',
   );
