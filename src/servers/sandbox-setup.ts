@@ -23,6 +23,12 @@ export interface ServerSandbox {
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 /** Variables a clean environment keeps from the proxy's: how to find programs, and text settings. */
 const BASE_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ'];
+/**
+ * With the network off, npm and uv are told so: a warm cache is used without trying the network
+ * (npm would otherwise retry for a minute before failing), and a cold one fails at once with
+ * ENOTCACHED, which child.ts turns into "run mcpproxy prefetch". The server's own env may override.
+ */
+const OFFLINE_ENV = { npm_config_offline: 'true', npm_config_update_notifier: 'false', UV_OFFLINE: '1' };
 
 /**
  * The sandbox of `spec` on `host` (undefined host: no server asked for one). `hidden` are paths no
@@ -65,7 +71,7 @@ export function defaultStateDir(): string {
  */
 export function childEnv(run: SandboxRun | undefined, spec: ServerSpec, sessionEnv: Record<string, string>): NodeJS.ProcessEnv {
   if (run?.plan.bwrap === undefined) return { ...process.env, ...spec.env, ...sessionEnv };
-  const base: Record<string, string> = {};
+  const base: Record<string, string> = run.plan.bwrap.isNetworkOff ? { ...OFFLINE_ENV } : {};
   for (const name of BASE_ENV) if (process.env[name] !== undefined) base[name] = process.env[name]!;
   return { ...base, ...spec.env, ...sessionEnv };
 }
@@ -73,6 +79,7 @@ export function childEnv(run: SandboxRun | undefined, spec: ServerSpec, sessionE
 /** What of the host a server's children see besides the system dirs, and where they start. */
 export interface SandboxView {
   readOnly: string[];
+  writable: string[];
   masked: Array<{ path: string; isDir: boolean }>;
   workDir: string | undefined;
 }
@@ -97,13 +104,15 @@ export function sandboxView(spec: ServerSpec, hidden: readonly string[], proxyCw
     const real = realpathSync(path);
     if (!isSystem(real)) paths.add(packageRoot(real) ?? real);
   }
+  for (const path of spec.sandbox.readOnlyPaths) paths.add(path);
   const readOnly = [...paths];
+  const writable = spec.sandbox.writablePaths;
   const isUnder = (path: string, dir: string): boolean => path === dir || path.startsWith(`${dir}/`);
   const masked = hidden
-    .filter((h) => existsSync(h) && readOnly.some((dir) => isUnder(h, dir)))
+    .filter((h) => existsSync(h) && [...readOnly, ...writable].some((dir) => isUnder(h, dir)))
     .map((path) => ({ path, isDir: statSync(path).isDirectory() }));
-  const isVisible = cwd === '/' || isSystem(cwd) || readOnly.some((dir) => isUnder(cwd, dir) || isUnder(dir, cwd));
-  return { readOnly, masked, workDir: isVisible ? cwd : undefined };
+  const isVisible = cwd === '/' || isSystem(cwd) || [...readOnly, ...writable].some((dir) => isUnder(cwd, dir) || isUnder(dir, cwd));
+  return { readOnly, writable, masked, workDir: isVisible ? cwd : undefined };
 }
 
 function isSystem(path: string): boolean {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
 import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
+import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
 import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
 import { childUsage, type Usage } from './sandbox/usage.ts';
@@ -64,8 +65,8 @@ export function killAllChildGroups(): void {
 }
 
 const STDERR_LINE_BYTES = 16 * 1024;
-/** How npm, pip/uv and curl-like tools say a name or network could not be reached. */
-const NETWORK_ERROR = /\b(ENOTFOUND|EAI_AGAIN|ENETUNREACH)\b|Network is unreachable|dns error|Could not resolve host/i;
+/** How npm (offline or not), uv and curl-like tools say a package or host could not be reached. */
+const NETWORK_ERROR = /\b(ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED)\b|network was disabled|Network is unreachable|dns error|Could not resolve host/i;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
@@ -243,7 +244,7 @@ export class Child {
       finishWhenDrained();
     });
     proc.on('exit', (code, signal) => {
-      exitInfo = { code, signal };
+      exitInfo = this.#opts.sandbox?.plan.bwrap === undefined ? { code, signal } : signalOfBwrapExit(code, signal);
       finishWhenDrained();
       setTimeout(() => finish(exitInfo!), this.#opts.stopGraceMs).unref();
     });
@@ -269,4 +270,13 @@ export class Child {
       this.#log.error('routing a child message failed', { error: (err as Error)?.stack ?? String(err) });
     }
   }
+}
+
+/**
+ * bwrap reports a child killed by signal N as exit code 128+N; as the signal again, a SIGXCPU can name
+ * its limit and logs read the same with and without the sandbox.
+ */
+function signalOfBwrapExit(code: number | null, signal: NodeJS.Signals | null): ChildExit {
+  const name = code !== null && code > 128 ? Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return name === undefined ? { code, signal } : { code: null, signal: name as NodeJS.Signals };
 }

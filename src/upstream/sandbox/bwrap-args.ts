@@ -26,6 +26,8 @@ export interface BwrapView {
   isNetworkOff: boolean;
   /** Extra read-only paths (e.g. the directory of a command installed outside the system dirs). */
   readOnly?: readonly string[];
+  /** Host paths the child may write (shown at the same path). */
+  writable?: readonly string[];
   /** Paths inside `readOnly` trees the child must not see (the servers file): masked by an empty file or dir. */
   masked?: ReadonlyArray<{ path: string; isDir: boolean }>;
   /** Where the child starts; visible through `readOnly` or the system dirs. Default: its home. */
@@ -51,6 +53,7 @@ export function bwrapArgs(view: BwrapView): string[] {
   }
   for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
   for (const path of view.readOnly ?? []) args.push('--ro-bind', path, path);
+  for (const path of view.writable ?? []) args.push('--bind', path, path);
   // After the binds that hold them: a later mount over a path hides what an earlier one showed there.
   for (const { path, isDir } of view.masked ?? []) args.push(...(isDir ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]));
   const workDir = view.workDir ?? SANDBOX_HOME;

@@ -16,6 +16,8 @@ export interface SandboxRun {
   home: string;
   /** Host paths the child may read besides the system dirs (a script or a command outside /usr). */
   readOnly?: readonly string[];
+  /** Host paths the child may write. */
+  writable?: readonly string[];
   /** Paths inside `readOnly` the child must not see (bwrap-args.ts). */
   masked?: ReadonlyArray<{ path: string; isDir: boolean }>;
   /** The child's working directory inside the view; default its home. */
@@ -56,7 +58,7 @@ export function launchSandboxed(run: SandboxRun, command: string, args: readonly
   const prefixes: string[][] = [];
   if (plan.runAs !== undefined) prefixes.push([plan.runAs.setpriv, ...dropArgs(plan.runAs)]);
   if (plan.bwrap !== undefined) {
-    const view = { home: run.home, isNetworkOff: plan.bwrap.isNetworkOff, readOnly: run.readOnly ?? [], masked: run.masked, workDir: run.workDir, symlinks: rootSymlinks() };
+    const view = { home: run.home, isNetworkOff: plan.bwrap.isNetworkOff, readOnly: run.readOnly ?? [], writable: run.writable, masked: run.masked, workDir: run.workDir, symlinks: rootSymlinks() };
     prefixes.push([plan.bwrap.path, ...bwrapArgs(view)]);
   }
   const wrapped = wrapCommand({ procsFile, ...plan.rlimits, prefixes }, command, args);

@@ -26,8 +26,11 @@ export interface SandboxSpec {
   network: 'on' | 'off';
   /** User (name or numeric uid) children run as when the proxy runs as root. */
   user: string | undefined;
-  /** Where per-server homes live (`<stateDir>/homes/<server>`); undefined: no private home. */
+  /** Where per-server homes live (`<stateDir>/homes/<server>`); undefined: the default (sandbox-setup.ts). */
   stateDir: string | undefined;
+  /** Host paths shown read-only / read-write besides what the command needs (a filesystem server's project). */
+  readOnlyPaths: string[];
+  writablePaths: string[];
 }
 
 export const DEFAULT_SANDBOX_SPEC: SandboxSpec = Object.freeze({
@@ -36,6 +39,8 @@ export const DEFAULT_SANDBOX_SPEC: SandboxSpec = Object.freeze({
   network: 'on',
   user: undefined,
   stateDir: undefined,
+  readOnlyPaths: [],
+  writablePaths: [],
 }) as SandboxSpec;
 
 /** Flag values as commander hands them over (strings, absent when not given). */
@@ -68,14 +73,17 @@ export function parseSandboxFlags(flags: SandboxFlags): SandboxSpec {
     network: flags.sandboxNetwork === undefined ? d.network : parseNetwork(flags.sandboxNetwork, '--sandbox-network'),
     user: flags.sandboxUser === undefined ? undefined : parseUser(flags.sandboxUser, '--sandbox-user'),
     stateDir: flags.stateDir === undefined ? undefined : parsePath(flags.stateDir, '--state-dir'),
+    readOnlyPaths: [],
+    writablePaths: [],
   };
 }
 
-const CONFIG_KEYS = new Set(['mode', 'memory', 'cpus', 'pids', 'nofile', 'cpuSeconds', 'lifetime', 'network']);
+const CONFIG_KEYS = new Set(['mode', 'memory', 'cpus', 'pids', 'nofile', 'cpuSeconds', 'lifetime', 'network', 'readOnly', 'writable']);
 
 /**
  * A server's `sandbox` key over `base`: a mode string ("off", "auto", "strict") or an object
- * `{ mode, memory, cpus, pids, nofile, cpuSeconds, lifetime, network }`; `where` names the key in errors.
+ * `{ mode, memory, cpus, pids, nofile, cpuSeconds, lifetime, network, readOnly, writable }` (the last two:
+ * lists of absolute host paths to show); `where` names the key in errors.
  * Numbers are bytes (memory), CPUs, counts and seconds (cpuSeconds, lifetime); memory may also be "2GiB".
  */
 export function parseSandboxConfig(value: unknown, base: SandboxSpec, where: string): SandboxSpec {
@@ -104,7 +112,14 @@ export function parseSandboxConfig(value: unknown, base: SandboxSpec, where: str
       lifetimeMs: has('lifetime') ? parseCount(text('lifetime')!, at('lifetime')) * 1000 : limits.lifetimeMs,
     },
     network: has('network') ? parseNetwork(text('network')!, at('network')) : base.network,
+    readOnlyPaths: has('readOnly') ? pathList(raw.readOnly, at('readOnly')) : base.readOnlyPaths,
+    writablePaths: has('writable') ? pathList(raw.writable, at('writable')) : base.writablePaths,
   };
+}
+
+function pathList(value: unknown, where: string): string[] {
+  if (!Array.isArray(value)) throw new Error(`${where}: expected a list of absolute paths`);
+  return value.map((item, i) => parsePath(typeof item === 'string' ? item : JSON.stringify(item), `${where}[${i}]`));
 }
 
 function stringOf(value: unknown, where: string): string {
