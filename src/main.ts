@@ -1,5 +1,6 @@
 /** Entry point: parse the command line, build the server units and routes, serve, reload, and shut down cleanly on signals. */
 import { watch } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseCommandLine } from './cli.ts';
 import { loadServersFile, type Config } from './config/config.ts';
 import { VERSION } from './config/version.ts';
@@ -10,8 +11,9 @@ import { buildStatus } from './front/status.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
-import { Registry } from './servers/registry.ts';
 import type { BackendDeps } from './servers/backends.ts';
+import { prefetch } from './servers/prefetch.ts';
+import { Registry } from './servers/registry.ts';
 import { killAllChildGroups } from './upstream/child.ts';
 import { Authenticator } from './identity/authenticator.ts';
 import { Identity } from './identity/identity.ts';
@@ -19,8 +21,6 @@ import { AuditLog } from './observe/audit.ts';
 import { keyPrincipal } from './identity/principal.ts';
 import { readNamedKeys } from './config/identity-config.ts';
 import { prepareSandboxHost } from './upstream/sandbox/host.ts';
-import { prefetch } from './servers/prefetch.ts';
-import { resolve } from 'node:path';
 
 const DRAIN_POLL_MS = 50;
 /** File changes within this window are one reload (editors write a file in several steps). */
