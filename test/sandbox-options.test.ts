@@ -15,7 +15,7 @@ test('flags set every field', () => {
     sandboxPids: '64', sandboxNofile: '1024', sandboxCpuSeconds: '600', sandboxLifetime: '3600', sandboxNetwork: 'off',
   });
   assert.deepEqual(spec, {
-    mode: 'strict', user: 'mcp', stateDir: '/var/lib/mcpproxy', network: 'off',
+    mode: 'strict', user: 'mcp', stateDir: '/var/lib/mcpproxy', network: 'off', readOnlyPaths: [], writablePaths: [],
     limits: { memoryBytes: 512 * 1024 ** 2, cpus: 0.5, pids: 64, nofile: 1024, cpuSeconds: 600, lifetimeMs: 3_600_000 },
   });
 });

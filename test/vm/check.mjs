@@ -58,7 +58,8 @@ async function waitReady() {
 if (!(await waitReady())) {
   report('ready', false, execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-n', '40'], { encoding: 'utf8' }));
 } else {
-  console.log(`VMTEST INFO sandbox: ${execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-g', 'sandbox'], { encoding: 'utf8' }).trim()}`);
+  const journal = execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-o', 'cat'], { encoding: 'utf8' });
+  console.log(`VMTEST INFO ${journal.split('\n').find((l) => l.includes(' sandbox ')) ?? 'no sandbox line'}`);
   let session = await open();
 
   const [cgroup] = childCgroups();
