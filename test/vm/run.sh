@@ -17,12 +17,13 @@ for tool in debootstrap qemu-system-x86_64 mkfs.ext4; do
   command -v "$tool" >/dev/null || { echo "test:vm: $tool not found: apt-get install debootstrap qemu-system-x86 e2fsprogs" >&2; exit 1; }
 done
 
-if [ ! -x "$root/usr/bin/node" ]; then
+# libatomic1: the Node runtime inside dist/mcpproxy links it, and minbase lacks it.
+if [ ! -e "$root/usr/lib/x86_64-linux-gnu/libatomic.so.1" ] || [ ! -x "$root/usr/bin/node" ]; then
   rm -rf "$root"
   mkdir -p "$cache"
   echo "test:vm: debootstrap bookworm into $root (several minutes, once)"
   debootstrap --variant=minbase \
-    --include=systemd,systemd-sysv,udev,dbus,kmod,linux-image-amd64,initramfs-tools,bubblewrap,util-linux,procps,nodejs \
+    --include=systemd,systemd-sysv,udev,dbus,kmod,linux-image-amd64,initramfs-tools,bubblewrap,util-linux,procps,nodejs,libatomic1 \
     bookworm "$root" > "$cache/debootstrap.log" 2>&1 || { tail -20 "$cache/debootstrap.log" >&2; exit 1; }
 fi
 
