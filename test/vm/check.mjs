@@ -14,14 +14,18 @@ function report(name, ok, detail) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** No wait without a deadline: a hung proxy is a failed check with its journal, not a VM timeout. */
+const deadline = () => AbortSignal.timeout(60_000);
 
 async function rpc(session, id, method, params) {
   const res = await fetch(`${BASE}/mcp`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+    signal: deadline(),
   });
   const body = await res.text();
+  if (!res.ok) console.log(`VMTEST INFO ${method} → HTTP ${res.status}: ${body.slice(0, 300)}`);
   // JSON, or SSE whose data lines carry the reply.
   const json = body.startsWith('{') ? body : body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).pop();
   return { session: res.headers.get('mcp-session-id') ?? session, reply: json === undefined ? { raw: body } : JSON.parse(json) };
@@ -29,7 +33,7 @@ async function rpc(session, id, method, params) {
 
 async function open() {
   const { session } = await rpc(undefined, 0, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'vmtest', version: '1' } });
-  await fetch(`${BASE}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+  await fetch(`${BASE}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), signal: deadline() });
   return session;
 }
 
@@ -46,7 +50,7 @@ function childCgroups() {
 async function waitReady() {
   for (let i = 0; i < 180; i++) {
     try {
-      if ((await fetch(`${BASE}/readyz`)).status === 200) return true;
+      if ((await fetch(`${BASE}/readyz`, { signal: deadline() })).status === 200) return true;
     } catch {
       // not listening yet
     }
@@ -55,40 +59,51 @@ async function waitReady() {
   return false;
 }
 
-if (!(await waitReady())) {
-  report('ready', false, execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-n', '40'], { encoding: 'utf8' }));
-} else {
-  const journal = execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-o', 'cat'], { encoding: 'utf8' });
-  console.log(`VMTEST INFO ${journal.split('\n').find((l) => l.includes(' sandbox ')) ?? 'no sandbox line'}`);
-  let session = await open();
+const journalTail = () => execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-n', '40', '-o', 'cat'], { encoding: 'utf8' });
 
-  const [cgroup] = childCgroups();
-  const cpuStat = () => Object.fromEntries(readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.stat`, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
-  const before = cpuStat();
-  const startedMs = Date.now();
-  await callTool(session, 1, 'spin', { ms: 4000 });
-  const after = cpuStat();
-  const share = (after.usage_usec - before.usage_usec) / 1000 / (Date.now() - startedMs);
-  report('cpu.max throttles', after.nr_throttled > before.nr_throttled && share < 0.35,
-    `cpu.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.max`, 'utf8').trim()} used ${share.toFixed(2)} CPU over the spin, nr_throttled +${after.nr_throttled - before.nr_throttled}`);
-
-  const forked = await callTool(session, 2, 'fork', { count: 60 });
-  const counts = JSON.parse(forked.result?.content?.[0]?.text ?? '{}');
-  report('pids.max holds', counts.started < 32 && counts.failed > 0, `pids.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/pids.max`, 'utf8').trim()}, 60 asked: ${JSON.stringify(counts)}`);
-
-  const hog = await callTool(session, 3, 'hog', { mib: 300 });
-  const message = hog.error?.message ?? JSON.stringify(hog);
-  report('memory breach reaches the client', /server hog was stopped: memory limit 64 MiB exceeded/.test(message), message);
-  const metrics = await (await fetch(`${BASE}/metrics`, { headers: auth })).text();
-  const line = metrics.split('\n').find((l) => l.startsWith('mcpproxy_child_limit_breaches_total')) ?? '(none)';
-  report('breach counted', /limit="memory"\} 1/.test(line), line);
-
-  await waitReady();
-  session = await open();
-  await callTool(session, 4, 'fork', { count: 5 });
-  const running = execFileSync('ps', ['-eo', 'pid,comm'], { encoding: 'utf8' }).split('\n').filter((l) => /sleep|node|bwrap/.test(l)).length;
-  execFileSync('systemctl', ['stop', 'mcpproxy']);
-  const left = execFileSync('ps', ['-eo', 'pid,comm,args'], { encoding: 'utf8' }).split('\n').filter((l) => /sleep 60|hog-server|bwrap|mcpproxy/.test(l));
-  report('stop leaves no process', left.length === 0 && running > 0, `${running} sandbox processes before stop, after: ${left.length === 0 ? 'none' : left.join(' | ')}`);
+try {
+  await checks();
+} catch (err) {
+  report('checks ran', false, `${err.stack}\ncause: ${err.cause?.stack ?? '-'}\n${journalTail()}`);
 }
 console.log(`VMTEST DONE failures=${failures}`);
+
+async function checks() {
+  if (!(await waitReady())) {
+    report('ready', false, journalTail());
+  } else {
+    const journal = execFileSync('journalctl', ['-u', 'mcpproxy', '--no-pager', '-o', 'cat'], { encoding: 'utf8' });
+    console.log(`VMTEST INFO ${journal.split('\n').find((l) => l.includes(' sandbox ')) ?? 'no sandbox line'}`);
+    let session = await open();
+
+    const [cgroup] = childCgroups();
+    const cpuStat = () => Object.fromEntries(readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.stat`, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+    const before = cpuStat();
+    const startedMs = Date.now();
+    await callTool(session, 1, 'spin', { ms: 4000 });
+    const after = cpuStat();
+    const share = (after.usage_usec - before.usage_usec) / 1000 / (Date.now() - startedMs);
+    report('cpu.max throttles', after.nr_throttled > before.nr_throttled && share < 0.35,
+      `cpu.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.max`, 'utf8').trim()} used ${share.toFixed(2)} CPU over the spin, nr_throttled +${after.nr_throttled - before.nr_throttled}`);
+
+    const forked = await callTool(session, 2, 'fork', { count: 60 });
+    const counts = JSON.parse(forked.result?.content?.[0]?.text ?? '{}');
+    report('pids.max holds', counts.started < 32 && counts.failed > 0, `pids.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/pids.max`, 'utf8').trim()}, 60 asked: ${JSON.stringify(counts)}`);
+
+    const hog = await callTool(session, 3, 'hog', { mib: 300 });
+    const message = hog.error?.message ?? JSON.stringify(hog);
+    report('memory breach reaches the client', /server hog was stopped: memory limit 64 MiB exceeded/.test(message), message);
+    const metrics = await (await fetch(`${BASE}/metrics`, { headers: auth, signal: deadline() })).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('mcpproxy_child_limit_breaches_total')) ?? '(none)';
+    report('breach counted', /limit="memory"\} 1/.test(line), line);
+
+    await waitReady();
+    session = await open();
+    await callTool(session, 4, 'fork', { count: 5 });
+    const sandboxed = () => execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' }).split('\n').filter((l) => /sleep 60|hog-server|bwrap|mcpproxy/.test(l));
+    const running = sandboxed().length;
+    execFileSync('systemctl', ['stop', 'mcpproxy']);
+    const left = sandboxed();
+    report('stop leaves no process', left.length === 0 && running > 0, `${running} sandbox processes before stop, after: ${left.length === 0 ? 'none' : left.join(' | ')}`);
+  }
+}

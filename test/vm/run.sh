@@ -46,6 +46,8 @@ mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
 ln -sf /etc/systemd/system/mcpproxy.service "$root/etc/systemd/system/multi-user.target.wants/mcpproxy.service"
 ln -sf /etc/systemd/system/vmtest.service "$root/etc/systemd/system/multi-user.target.wants/vmtest.service"
 echo vmtest > "$root/etc/hostname"
+# A persistent journal: after a failed run, the unit's log is read from the image below.
+mkdir -p "$root/var/log/journal"
 
 image=$cache/disk.img
 rm -f "$image"
@@ -60,6 +62,12 @@ timeout "$timeout_s" qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot -ni
   -drive "file=$image,format=raw,if=virtio" > "$log" 2>&1 || true
 echo "test:vm: VM ran $(( $(date +%s) - start )) s"
 grep -a 'VMTEST' "$log" | sed 's/^.*VMTEST/VMTEST/' || true
-grep -aq 'VMTEST DONE failures=0' "$log" || { echo "test:vm: FAILED (see $log)" >&2; exit 1; }
+if ! grep -aq 'VMTEST DONE failures=0' "$log"; then
+  rm -rf "$cache/journal"
+  debugfs -R "rdump /var/log/journal $cache" "$image" >/dev/null 2>&1 || true
+  journalctl --directory "$cache/journal" --no-pager -o short-monotonic -u mcpproxy -u vmtest 2>/dev/null | tail -60 || true
+  echo "test:vm: FAILED (see $log)" >&2
+  exit 1
+fi
 grep -aq 'VMTEST FAIL' "$log" && exit 1
 echo "test:vm: passed"
