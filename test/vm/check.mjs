@@ -14,11 +14,11 @@ function report(name, ok, detail) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** No wait without a deadline: a hung proxy is a failed check with its journal, not a VM timeout. */
-const deadline = () => AbortSignal.timeout(60_000);
+/** No wait without a deadline (generous: under TCG a throttled child forks slowly): a hung proxy is a failed check with its journal, not a VM timeout. */
+const deadline = () => AbortSignal.timeout(240_000);
 
 async function rpc(session, id, method, params) {
-  const res = await fetch(`${BASE}/mcp`, {
+  const res = await fetch(`${BASE}/servers/hog/mcp`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(session ? { 'mcp-session-id': session } : {}) },
     body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
@@ -33,7 +33,7 @@ async function rpc(session, id, method, params) {
 
 async function open() {
   const { session } = await rpc(undefined, 0, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'vmtest', version: '1' } });
-  await fetch(`${BASE}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), signal: deadline() });
+  await fetch(`${BASE}/servers/hog/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), signal: deadline() });
   return session;
 }
 
@@ -80,15 +80,16 @@ async function checks() {
     const cpuStat = () => Object.fromEntries(readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.stat`, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
     const before = cpuStat();
     const startedMs = Date.now();
-    await callTool(session, 1, 'spin', { ms: 4000 });
+    const spun = await callTool(session, 1, 'spin', { ms: 4000 });
+    if (spun.result === undefined) throw new Error(`spin: ${JSON.stringify(spun)}`);
     const after = cpuStat();
     const share = (after.usage_usec - before.usage_usec) / 1000 / (Date.now() - startedMs);
-    report('cpu.max throttles', after.nr_throttled > before.nr_throttled && share < 0.35,
+    report('cpu.max throttles', after.nr_throttled > before.nr_throttled && share < 0.6,
       `cpu.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/cpu.max`, 'utf8').trim()} used ${share.toFixed(2)} CPU over the spin, nr_throttled +${after.nr_throttled - before.nr_throttled}`);
 
-    const forked = await callTool(session, 2, 'fork', { count: 60 });
+    const forked = await callTool(session, 2, 'fork', { count: 40 });
     const counts = JSON.parse(forked.result?.content?.[0]?.text ?? '{}');
-    report('pids.max holds', counts.started < 32 && counts.failed > 0, `pids.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/pids.max`, 'utf8').trim()}, 60 asked: ${JSON.stringify(counts)}`);
+    report('pids.max holds', counts.started < 32 && counts.failed > 0, `pids.max=${readFileSync(`${SERVICE_CGROUP}/${cgroup}/pids.max`, 'utf8').trim()}, 40 asked: ${JSON.stringify(counts)}`);
 
     const hog = await callTool(session, 3, 'hog', { mib: 300 });
     const message = hog.error?.message ?? JSON.stringify(hog);

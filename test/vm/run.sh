@@ -38,7 +38,7 @@ install -d -m 0755 "$root/opt/mcp"
 install -m 0644 "$here/hog-server.mjs" "$here/check.mjs" "$root/opt/mcp/"
 cat > "$root/etc/mcpproxy-servers.json" <<'JSON'
 { "mcpServers": { "hog": { "command": "node", "args": ["/opt/mcp/hog-server.mjs"], "upstreamProtocol": "legacy",
-  "sandbox": { "mode": "strict", "memory": "64MiB", "cpus": 0.2, "pids": 32 } } } }
+  "sandbox": { "mode": "strict", "memory": "64MiB", "cpus": 0.5, "pids": 32 } } } }
 JSON
 chmod 0644 "$root/etc/mcpproxy-servers.json"
 install -m 0644 "$here/vmtest.service" "$root/etc/systemd/system/vmtest.service"

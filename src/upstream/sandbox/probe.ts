@@ -27,7 +27,8 @@ export interface ProbeOptions {
   passwdPath?: string;
 }
 
-const PROBE_TIMEOUT_MS = 5_000;
+/** Generous: a loaded or emulated host (QEMU without KVM) took over 5 s to start bwrap once. */
+const PROBE_TIMEOUT_MS = 30_000;
 
 export async function probeHost(opts: ProbeOptions = {}): Promise<HostProbe> {
   const isRoot = process.getuid?.() === 0;
@@ -122,6 +123,7 @@ function runs(path: string, args: string[], prefix: string[] = []): Promise<Foun
   return new Promise((resolve) => {
     execFile(command!, rest, { timeout: PROBE_TIMEOUT_MS, env: {} }, (err, _out, stderr) => {
       if (err === null) return resolve({ ok: true, path });
+      if (err.killed) return resolve({ ok: false, reason: `${name} did not finish within ${PROBE_TIMEOUT_MS / 1000} s` });
       const said = stderr.trim().split('\n')[0] ?? '';
       resolve({ ok: false, reason: `${name} does not work here${said === '' ? ` (${err.message.trim()})` : `: ${said}`}` });
     });
