@@ -4,7 +4,8 @@ import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from
 
 import { VERSION } from './config/version.ts';
 
-export type CliOutcome = { kind: 'run'; config: Config } | { kind: 'exit'; code: number };
+/** `prefetch`: start each server once with the network on to warm its sandbox home's caches, then exit. */
+export type CliOutcome = { kind: 'run' | 'prefetch'; config: Config } | { kind: 'exit'; code: number };
 
 function repeatable(flags: string, description: string): Option {
   return new Option(flags, description).argParser((value: string, previous: string[] = []) => [...previous, value]);
@@ -17,9 +18,10 @@ function option(flags: string, description: string, key?: keyof typeof ENV_VARS)
 
 function program(): Command {
   return new Command('mcpproxy')
-    .usage('[options] -- <command> [args...]  |  [options] --config <servers.json>')
+    .usage('[prefetch] [options] -- <command> [args...]  |  [prefetch] [options] --config <servers.json>')
     .description('Serve a stdio MCP server over HTTP: legacy SSE (/sse) and Streamable HTTP (/mcp).\n' +
-      'The command may instead come from MCP_SERVER_CONFIG (split like shell words, run without a shell).')
+      'The command may instead come from MCP_SERVER_CONFIG (split like shell words, run without a shell).\n' +
+      '"mcpproxy prefetch ..." starts each server once with the network on, so npx/uvx caches in its sandbox home are warm, and exits.')
     .version(VERSION, '-V, --version', 'print the version')
     .argument('[command...]', 'the stdio MCP server to run, after "--"')
     .passThroughOptions()
@@ -68,6 +70,15 @@ function program(): Command {
     .addOption(repeatable('--allow-tools <who=globs>', 'tools a principal (name, or claim:value, or scope:s) may use (repeatable) [env: ALLOW_TOOLS, ; list]'))
     .addOption(new Option('--rate-limit <n/period>', 'requests per principal, e.g. 60/m or 5/s [env: RATE_LIMIT]'))
     .addOption(new Option('--audit-log <path>', 'one JSON line per client request, to a file or - for stdout [env: AUDIT_LOG]'))
+    .addOption(option('--sandbox <mode>', 'limits and isolation for children: off, auto (what this host allows) or strict (refuse what it cannot enforce) (default auto)', 'sandbox'))
+    .addOption(option('--sandbox-user <user>', 'when running as root, the user children run as (required under strict)', 'sandboxUser'))
+    .addOption(new Option('--sandbox-memory <size>', 'memory per child, no swap (default 2GiB)'))
+    .addOption(new Option('--sandbox-cpus <n>', 'CPUs per child, fractions allowed (default 1)'))
+    .addOption(new Option('--sandbox-pids <n>', 'processes and threads per child (default 256)'))
+    .addOption(new Option('--sandbox-nofile <n>', 'open files per child process (default: inherited)'))
+    .addOption(new Option('--sandbox-cpu-seconds <n>', 'CPU seconds per child process, then it is stopped (default: none)'))
+    .addOption(new Option('--sandbox-lifetime <seconds>', 'wall-clock life of one child, then it is stopped (default: none)'))
+    .addOption(new Option('--sandbox-network <on|off>', 'off: children see only their own loopback (default on)'))
     .showHelpAfterError(false);
 }
 
@@ -77,8 +88,9 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, out: (t
   cmd.exitOverride();
   cmd.configureOutput({ writeOut: out, writeErr: write, outputError: () => {} });
   try {
-    cmd.parse(argv, { from: 'user' });
-    return { kind: 'run', config: buildConfig(cmd.opts<RawOptions>(), cmd.args, env) };
+    const isPrefetch = argv[0] === 'prefetch';
+    cmd.parse(isPrefetch ? argv.slice(1) : argv, { from: 'user' });
+    return { kind: isPrefetch ? 'prefetch' : 'run', config: buildConfig(cmd.opts<RawOptions>(), cmd.args, env) };
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return { kind: 'exit', code: 0 };

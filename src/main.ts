@@ -1,5 +1,6 @@
 /** Entry point: parse the command line, build the server units and routes, serve, reload, and shut down cleanly on signals. */
 import { watch } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseCommandLine } from './cli.ts';
 import { loadServersFile, type Config } from './config/config.ts';
 import { VERSION } from './config/version.ts';
@@ -10,6 +11,8 @@ import { buildStatus } from './front/status.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
+import type { BackendDeps } from './servers/backends.ts';
+import { prefetch } from './servers/prefetch.ts';
 import { Registry } from './servers/registry.ts';
 import { killAllChildGroups } from './upstream/child.ts';
 import { Authenticator } from './identity/authenticator.ts';
@@ -17,6 +20,7 @@ import { Identity } from './identity/identity.ts';
 import { AuditLog } from './observe/audit.ts';
 import { keyPrincipal } from './identity/principal.ts';
 import { readNamedKeys } from './config/identity-config.ts';
+import { prepareSandboxHost } from './upstream/sandbox/host.ts';
 
 const DRAIN_POLL_MS = 50;
 /** File changes within this window are one reload (editors write a file in several steps). */
@@ -25,6 +29,23 @@ const RELOAD_DEBOUNCE_MS = 300;
 async function drain(pending: () => number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (pending() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+}
+
+/**
+ * The host probed once for every server's sandbox: when any server asks for one, or a servers file may
+ * add one on reload. `hidden`: paths no child may see even inside a directory its command needs.
+ */
+async function sandboxHost(config: Config): Promise<BackendDeps['sandboxHost']> {
+  if (config.serversFile === undefined && config.servers.every((spec) => spec.sandbox.mode === 'off')) return undefined;
+  const user = config.servers.find((spec) => spec.sandbox.user !== undefined)?.sandbox.user;
+  const hidden = [config.serversFile?.path, config.serversFile?.envFile, config.stateDir].filter((p) => p !== undefined).map((p) => resolve(p));
+  return { facts: await prepareSandboxHost({ user }), hidden };
+}
+
+async function runPrefetch(config: Config): Promise<void> {
+  const log = new Logger(config.logLevel, config.logFormat, process.stderr);
+  const host = await sandboxHost(config);
+  process.exitCode = (await prefetch(config, host?.facts, host?.hidden ?? [], log)) ? 0 : 1;
 }
 
 async function run(config: Config): Promise<void> {
@@ -40,7 +61,7 @@ async function run(config: Config): Promise<void> {
   const audit = id.auditLog === undefined ? undefined : AuditLog.open(id.auditLog, (err) => log.error('audit log unwritable: lines are dropped and counted', { error: err.message }));
   if (audit !== undefined) metrics.auditDropped = () => audit.dropped;
   const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs), identity, audit };
-  const registry = new Registry(config.servers, { config, log, metrics });
+  const registry = new Registry(config.servers, { config, log, metrics, sandboxHost: await sandboxHost(config) });
   const routes = new Routes(shared, registry, config.serversFile !== undefined);
   const startedMs = Date.now();
   const server = new ProxyServer(shared, routes, () => buildStatus(registry, routes, startedMs));
@@ -178,7 +199,7 @@ const outcome = parseCommandLine(process.argv.slice(2), process.env, (text) => p
 if (outcome.kind === 'exit') {
   process.exitCode = outcome.code;
 } else {
-  run(outcome.config).catch((err: unknown) => {
+  (outcome.kind === 'prefetch' ? runPrefetch(outcome.config) : run(outcome.config)).catch((err: unknown) => {
     process.stderr.write(`mcpproxy: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
     process.exit(1);
   });

@@ -9,10 +9,12 @@ import { parseCommandLine } from '../src/cli.ts';
 import { expandVars, parseEnvFile } from '../src/config/expand.ts';
 import { jsonErrorOffset } from '../src/config/json-error-offset.ts';
 import { parseAllowList } from '../src/config/env-policy.ts';
+import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import { decodeCursor, encodeCursor, exposedName, exposedUri, memberUri } from '../src/servers/aggregate/namespace.ts';
 
 const DEFAULTS: ServerDefaults = {
   shared: true, allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
+  sandbox: DEFAULT_SANDBOX_SPEC,
 };
 
 function parse(value: unknown, env: Record<string, string> = {}) {

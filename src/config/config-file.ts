@@ -6,6 +6,7 @@
 import { parseAllowList } from './env-policy.ts';
 import { ExpansionError, expandVars } from './expand.ts';
 import { jsonErrorOffset } from './json-error-offset.ts';
+import { parseSandboxConfig } from '../upstream/sandbox/options.ts';
 import { SERVER_NAME_RE, type NameFilter, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
 
 export class ConfigFileError extends Error {}
@@ -20,7 +21,7 @@ export interface ServersFile {
 }
 
 const STANDARD_KEYS = ['command', 'args', 'env', 'cwd', 'type', 'disabled', 'url', 'headers'];
-const OWN_KEYS = ['mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout'];
+const OWN_KEYS = ['mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout', 'sandbox'];
 const KNOWN_KEYS = new Set([...STANDARD_KEYS, ...OWN_KEYS]);
 
 type Entry = Record<string, unknown>;
@@ -78,6 +79,7 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     prefix: prefixOf(entry, name, at),
     lifecycle: oneOf(entry, 'lifecycle', ['eager', 'lazy'] as const, at) ?? defaults.lifecycle,
     idleTimeoutMs: secondsOf(entry, 'idleTimeout', at) ?? defaults.idleTimeoutMs,
+    sandbox: sandboxOf(entry, name, defaults, at),
   };
 }
 
@@ -185,6 +187,15 @@ function filterOf(entry: Entry, at: string): NameFilter | undefined {
   const allow = stringList(value, 'allow', `${at}, tools`);
   const deny = stringList(value, 'deny', `${at}, tools`);
   return { allow: value.allow === undefined ? ['*'] : allow, deny };
+}
+
+/** The entry's `sandbox` key over the flags' spec; errors name the key as `servers.<name>.sandbox.<key>`. */
+function sandboxOf(entry: Entry, name: string, defaults: ServerDefaults, at: string): ServerSpec['sandbox'] {
+  try {
+    return parseSandboxConfig(entry.sandbox, defaults.sandbox, `servers.${name}.sandbox`);
+  } catch (err) {
+    throw new ConfigFileError(`${at}: ${(err as Error).message}`);
+  }
 }
 
 function prefixOf(entry: Entry, name: string, at: string): string {

@@ -1,11 +1,13 @@
 /** The validated configuration the proxy runs with, built from flags with environment fallbacks. */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 import type { LogFormat, LogLevel } from '../observe/log.ts';
 import { splitShellWords } from './shell-words.ts';
 import { isValidEnvName, parseAllowList, type EnvAllowList } from './env-policy.ts';
 import { ConfigFileError, parseServersFile, type ServerDefaults, type ServersFile } from './config-file.ts';
 import { ExpansionError, parseEnvFile } from './expand.ts';
+import { parseSandboxFlags, type SandboxFlags, type SandboxSpec } from '../upstream/sandbox/options.ts';
 import { DEFAULT_SERVER_NAME, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
 import { buildIdentityConfig, identityWithEnv, IdentityConfigError, type IdentityConfig, type IdentityRaw } from './identity-config.ts';
 
@@ -48,7 +50,7 @@ export class ConfigError extends Error {}
 export class UsageError extends ConfigError {}
 
 /** Raw option values as commander hands them over (strings, booleans, lists), before validation. */
-export interface RawOptions extends IdentityRaw {
+export interface RawOptions extends IdentityRaw, Omit<SandboxFlags, 'stateDir'> {
   host?: string;
   port?: string;
   shared?: boolean;
@@ -109,6 +111,8 @@ export const ENV_VARS = {
   envFile: 'ENV_FILE',
   stateDir: 'STATE_DIR',
   maxChildren: 'MAX_CHILDREN',
+  sandbox: 'SANDBOX',
+  sandboxUser: 'SANDBOX_USER',
 } as const satisfies Partial<Record<keyof RawOptions, string>>;
 
 const MIB = 1024 * 1024;
@@ -140,6 +144,10 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
   if (instanceId !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(instanceId)) {
     throw new ConfigError('--instance-id must be 1 to 32 letters, digits, "-" or "_"');
   }
+  // systemd's StateDirectory= sets STATE_DIRECTORY (several dirs are colon-separated; the first is ours).
+  // Absolute, since sandbox homes under it are bind-mounted by path.
+  const stateDirRaw = opts.stateDir ?? (env.STATE_DIRECTORY?.split(':')[0] || undefined);
+  const stateDir = stateDirRaw === undefined ? undefined : resolve(stateDirRaw);
   const defaults: ServerDefaults = {
     shared,
     allowEnv: allowList(opts.allowEnv),
@@ -148,6 +156,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     maxSessions: integer('--max-sessions', opts.maxSessions, shared ? 0 : 100, 0, 1_000_000),
     lifecycle: oneOf('--lifecycle', opts.lifecycle, ['eager', 'lazy'] as const, 'eager'),
     idleTimeoutMs: seconds('--idle-timeout', opts.idleTimeout, 600),
+    sandbox: sandboxSpec(opts, stateDir),
   };
   const fixed = fixedEnv(opts.env ?? []);
   let servers: ServerSpec[];
@@ -187,7 +196,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     corsOrigins: list(opts.cors).map((origin) => (origin === '*' ? origin : normalizeOrigin('--cors', origin))),
     instanceId,
     maxChildren: integer('--max-children', opts.maxChildren, 0, 0, 1_000_000),
-    stateDir: opts.stateDir,
+    stateDir,
     serversFile,
     servers,
     warnings,
@@ -266,6 +275,14 @@ function resolveAuthKey(opts: RawOptions): string | undefined {
   }
   if (key === '') throw new ConfigError(`--auth-key-file: ${opts.authKeyFile} is empty`);
   return key;
+}
+
+function sandboxSpec(opts: RawOptions, stateDir: string | undefined): SandboxSpec {
+  try {
+    return parseSandboxFlags({ ...opts, stateDir });
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {

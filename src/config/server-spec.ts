@@ -1,5 +1,6 @@
 /** One MCP server as the proxy runs it: from the single-command flags or from an entry of the config file. */
 import type { EnvAllowList } from './env-policy.ts';
+import type { SandboxSpec } from '../upstream/sandbox/options.ts';
 
 export type UpstreamProtocol = 'auto' | 'legacy' | 'modern';
 export type Lifecycle = 'eager' | 'lazy';
@@ -33,6 +34,8 @@ export interface ServerSpec {
   lifecycle: Lifecycle;
   /** Lazy servers stop after this long with nothing in flight; 0 never. */
   idleTimeoutMs: number;
+  /** Limits and isolation for this server's children (docs/SANDBOX.md). */
+  sandbox: SandboxSpec;
 }
 
 export const SERVER_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;

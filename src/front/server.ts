@@ -199,6 +199,7 @@ export class ProxyServer {
         : {
           server, sessions: sessions.countByTransport(), children: backend.childCount, pending: backend.pendingCount,
           isUp: backend.notReadyReason() === undefined, replicas: this.#routes.unitOf(server)?.replicas,
+          usage: (backend.usage ?? []).reduce((sum, u) => ({ cpuSeconds: sum.cpuSeconds + u.cpuSeconds, rssBytes: sum.rssBytes + u.rssBytes }), { cpuSeconds: 0, rssBytes: 0 }),
         };
     });
     const body = this.#shared.metrics.render(gauges);

@@ -18,6 +18,8 @@ export function buildStatus(registry: Registry, routes: Routes, startedMs: numbe
         lifecycle: unit.spec.lifecycle,
         pids: unit.pids,
         replicas: unit.replicas,
+        usage: unit.usage.map(({ pid, cpuSeconds, rssBytes }) => ({ pid, cpuSeconds: Math.round(cpuSeconds * 100) / 100, rssBytes })),
+        sandbox: unit.sandboxSummary,
         children: unit.childCount,
         pending: unit.pendingCount,
         lastError: unit.notReadyReason() ?? catalog?.lastError,

@@ -23,6 +23,8 @@ export interface ServerGauges {
   isUp?: boolean;
   /** A replica pool's members. */
   replicas?: Array<{ replica: number; sessions: number; inFlight: number; restarts: number; up: boolean }> | undefined;
+  /** Summed over the server's running children (cgroup files, else a /proc scan). */
+  usage?: { cpuSeconds: number; rssBytes: number };
 }
 
 type ReplicaGauge = NonNullable<ServerGauges['replicas']>[number];
@@ -40,6 +42,7 @@ export class Metrics {
   #durationSum = 0;
   #durationCount = 0;
   #restarts = new Map<string, number>();
+  #breaches = new Map<string, { labels: Labels; count: number }>();
   bytesIn = 0;
   bytesOut = 0;
   /** Read at scrape time from the audit log, when there is one. */
@@ -49,6 +52,14 @@ export class Metrics {
 
   childRestarted(server: string): void {
     this.#restarts.set(server, (this.#restarts.get(server) ?? 0) + 1);
+  }
+
+  /** A child stopped by a sandbox limit (`memory`, `cpuSeconds`, `lifetime`). */
+  childLimitBreached(server: string, limit: string): void {
+    const key = `${server} ${limit}`;
+    const entry = this.#breaches.get(key);
+    if (entry === undefined) this.#breaches.set(key, { labels: { server, limit }, count: 1 });
+    else entry.count++;
   }
 
   /** One finished request: `outcome` is `result` or `error`. */
@@ -88,6 +99,12 @@ export class Metrics {
     }
     metric('mcpproxy_child_restarts_total', 'counter', 'Times a shared child was restarted after it exited.');
     for (const { server, isUp } of gauges) if (isUp !== undefined) lines.push(`mcpproxy_child_restarts_total${labelText({ server })} ${this.#restarts.get(server) ?? 0}`);
+    metric('mcpproxy_child_limit_breaches_total', 'counter', 'Children stopped by a sandbox limit, by server and limit.');
+    for (const { labels, count } of this.#breaches.values()) lines.push(`mcpproxy_child_limit_breaches_total${labelText(labels)} ${count}`);
+    metric('mcpproxy_child_cpu_seconds', 'gauge', 'CPU seconds used so far by the running children of a server.');
+    for (const { server, usage } of gauges) if (usage !== undefined) lines.push(`mcpproxy_child_cpu_seconds${labelText({ server })} ${usage.cpuSeconds}`);
+    metric('mcpproxy_child_memory_bytes', 'gauge', 'Resident memory of the running children of a server (cgroup memory.current, else RSS).');
+    for (const { server, usage } of gauges) if (usage !== undefined) lines.push(`mcpproxy_child_memory_bytes${labelText({ server })} ${usage.rssBytes}`);
     metric('mcpproxy_requests_total', 'counter', 'Client requests answered, by method and outcome.');
     for (const { labels, count } of this.#requests.values()) lines.push(`mcpproxy_requests_total${labelText(labels)} ${count}`);
     metric('mcpproxy_request_duration_seconds', 'histogram', 'Time from a client request to its answer.');

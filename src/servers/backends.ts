@@ -4,7 +4,11 @@
  */
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
-import { Child, describeExit, type ChildOptions } from '../upstream/child.ts';
+import { Child, describeExit, type ChildExit, type ChildOptions } from '../upstream/child.ts';
+import type { SandboxRun } from '../upstream/sandbox/launch.ts';
+import type { HostFacts } from '../upstream/sandbox/plan.ts';
+import { childEnv } from './sandbox-setup.ts';
+import type { Usage } from '../upstream/sandbox/usage.ts';
 import type { Config } from '../config/config.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcMessage } from '../protocol/message.ts';
@@ -27,6 +31,10 @@ export interface BackendDeps {
   era?: Promise<UpstreamEra>;
   /** Children running across every server now; with --max-children, new per-session children past it are refused. */
   childTotal?: () => number;
+  /** The host as probed once at start, and paths no child may see; units build their sandbox from it. */
+  sandboxHost?: { facts: HostFacts; hidden: string[] } | undefined;
+  /** This server's sandbox (plan, home); undefined runs children as they are. */
+  sandbox?: SandboxRun | undefined;
 }
 
 /** 503 when a new child would pass --max-children. */
@@ -37,6 +45,16 @@ export function checkChildBudget(deps: BackendDeps): void {
   }
 }
 
+/** One running child's figures for /status and /metrics. */
+export type ChildUsage = Usage & { pid: number };
+
+/** A child stopped by a sandbox limit: its calls end naming the server and the limit, and the breach is counted. */
+function reportBreach(deps: BackendDeps, exit: ChildExit, hub: Hub): void {
+  if (exit.breach === undefined) return;
+  deps.metrics.childLimitBreached(deps.spec.name, exit.breach.limit);
+  hub.failCalls(`server ${deps.spec.name} was stopped: ${exit.breach.message}`);
+}
+
 const LEGACY: UpstreamEra = { era: 'legacy' };
 
 function childOptions(deps: BackendDeps, sessionEnv: Record<string, string>): ChildOptions {
@@ -45,12 +63,13 @@ function childOptions(deps: BackendDeps, sessionEnv: Record<string, string>): Ch
     command: spec.command,
     args: spec.args,
     cwd: spec.cwd,
-    env: { ...process.env, ...spec.env, ...sessionEnv },
+    env: childEnv(deps.sandbox, spec, sessionEnv),
     maxMessageBytes: config.maxMessageBytes,
     // Enough for a few maximum-size messages; past it the child is not reading and senders get an error.
     maxStdinQueueBytes: config.maxMessageBytes * 4,
     stopGraceMs: STOP_GRACE_MS,
     log,
+    sandbox: deps.sandbox,
   };
 }
 
@@ -118,7 +137,8 @@ export class SharedBackend implements Backend, StatelessTarget {
           this.#hub.childUp();
           changed();
         },
-        down: (reason) => {
+        down: (reason, exit) => {
+          reportBreach(deps, exit, this.#hub);
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
@@ -199,6 +219,12 @@ export class SharedBackend implements Backend, StatelessTarget {
   get pids(): number[] {
     const pid = this.#supervisor?.pid;
     return pid === undefined ? [] : [pid];
+  }
+
+  get usage(): ChildUsage[] {
+    const pid = this.#supervisor?.pid;
+    const usage = this.#supervisor?.usage();
+    return pid === undefined || usage === undefined ? [] : [{ pid, ...usage }];
   }
 
   /** Ends every attached session (the server is going to sleep or away); their links decide what follows. */
@@ -282,6 +308,7 @@ export class IndependentBackend implements Backend {
       message: (msg) => route.receive(msg),
       exit: (exit) => {
         const reason = `child ${describeExit(exit)}`;
+        if (hub !== undefined) reportBreach(this.#deps, exit, hub);
         hub?.childDown(reason);
         // The session cannot go on without its child: the client is told and starts a new one.
         if (this.#sessions.get(sessionId)?.child === child) this.#links.get(sessionId)?.end(reason);
@@ -337,6 +364,13 @@ export class IndependentBackend implements Backend {
 
   get pids(): number[] {
     return [...this.#sessions.values()].flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
+  }
+
+  get usage(): ChildUsage[] {
+    return [...this.#sessions.values()].flatMap(({ child }) => {
+      const usage = child.usage();
+      return child.pid === undefined || usage === undefined ? [] : [{ pid: child.pid, ...usage }];
+    });
   }
 
   get pendingCount(): number {

@@ -32,6 +32,8 @@ export interface Backend {
   notReadyReason(): string | undefined;
   readonly childCount: number;
   readonly pendingCount: number;
+  /** Each running child's CPU seconds and memory (a unit's; the aggregate reports none of its own). */
+  readonly usage?: ReadonlyArray<{ pid: number; cpuSeconds: number; rssBytes: number }>;
   /** Stops every child (stdin EOF → SIGTERM → SIGKILL to the process group). */
   stop(): Promise<void>;
 }

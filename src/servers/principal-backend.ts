@@ -5,7 +5,7 @@
  * one idle past --session-idle-timeout is stopped by the pool.
  */
 import type { Backend, ClientLink } from './contract.ts';
-import type { SharedBackend } from './backends.ts';
+import type { ChildUsage, SharedBackend } from './backends.ts';
 import type { StatelessPool } from './stateless-pool.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
 
@@ -51,6 +51,10 @@ export class PrincipalBackend implements Backend {
 
   get pids(): number[] {
     return this.#pool.pids;
+  }
+
+  get usage(): ChildUsage[] {
+    return this.#pool.usage;
   }
 
   async stop(): Promise<void> {

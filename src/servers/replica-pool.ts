@@ -10,7 +10,7 @@ import {
   errorResponse, isRequest, isResponse,
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
 } from '../protocol/message.ts';
-import { SharedBackend, type BackendDeps } from './backends.ts';
+import { SharedBackend, type BackendDeps, type ChildUsage } from './backends.ts';
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import { RequestRenumbering } from './request-renumbering.ts';
 
@@ -120,6 +120,10 @@ export class ReplicaPool implements Backend, StatelessTarget {
 
   get pids(): number[] {
     return this.#replicas.flatMap((replica) => replica.pids);
+  }
+
+  get usage(): ChildUsage[] {
+    return this.#replicas.flatMap((replica) => replica.usage);
   }
 
   get hasBeenUp(): boolean {

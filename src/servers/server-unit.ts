@@ -17,6 +17,8 @@ import { ReplicaPool, type ReplicaStatus } from './replica-pool.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 import { PrincipalBackend } from './principal-backend.ts';
+import { childEnv, sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
+import { launchSandboxed, type SandboxRun } from '../upstream/sandbox/launch.ts';
 
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
 
@@ -29,11 +31,16 @@ const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_CHECK_MS = 1_000;
 
 /** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling. */
-async function upstreamEra(spec: ServerSpec, log: Logger): Promise<UpstreamEra> {
+async function upstreamEra(spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined): Promise<UpstreamEra> {
   if (spec.upstreamProtocol === 'legacy') return { era: 'legacy' };
+  // The probe runs the same third-party code as the child: it gets the same sandbox.
+  const launch = sandbox === undefined ? undefined : launchSandboxed(sandbox, spec.command, spec.args);
   const era = await detectUpstreamProtocol({
-    command: spec.command, args: spec.args, cwd: spec.cwd, env: { ...process.env, ...spec.env },
+    command: launch?.command ?? spec.command, args: launch?.args ?? spec.args, cwd: spec.cwd, env: childEnv(sandbox, spec, {}),
     timeoutMs: Math.min(PROBE_TIMEOUT_MS, spec.requestTimeoutMs), log, clientVersion: VERSION,
+  }).finally(() => {
+    launch?.cgroup?.kill();
+    void launch?.cgroup?.remove();
   });
   if (spec.upstreamProtocol === 'modern' && era.era !== 'modern') {
     throw new Error('upstream protocol modern: the MCP server did not answer server/discover as a 2026-07-28 server');
@@ -52,8 +59,9 @@ export class ServerUnit implements Backend, StatelessSource {
   readonly spec: ServerSpec;
   readonly log: Logger;
   #deps: Omit<BackendDeps, 'spec' | 'era' | 'log'>;
+  #sandbox: ServerSandbox | undefined;
   #running: Running | undefined;
-  /** Set when the era probe failed: the server cannot be served until it is reconfigured. */
+  /** Set when the era probe failed or the sandbox cannot be set up: the server cannot be served until it is reconfigured. */
   #fatal: string | undefined;
   #lastUsedMs = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -68,7 +76,11 @@ export class ServerUnit implements Backend, StatelessSource {
     this.#deps = deps;
     const matcher = matcherOf(spec.filter);
     if (matcher !== undefined) this.#gate = new ToolGate(matcher);
-    if (!spec.isDisabled && spec.lifecycle === 'eager') this.#wake();
+    if (!spec.isDisabled) {
+      this.#sandbox = sandboxForServer(spec, deps.sandboxHost?.facts, deps.sandboxHost?.hidden ?? [], this.log);
+      this.#fatal = this.#sandbox.fatal;
+    }
+    if (!spec.isDisabled && this.#fatal === undefined && spec.lifecycle === 'eager') this.#wake();
   }
 
   get state(): ServerState {
@@ -92,7 +104,7 @@ export class ServerUnit implements Backend, StatelessSource {
     return this.#running?.backend.notReadyReason();
   }
 
-  /** Why the server can never be served as configured (its era probe failed), if so. */
+  /** Why the server can never be served as configured (its era probe failed, strict sandbox refused), if so. */
   get fatalReason(): string | undefined {
     return this.#fatal;
   }
@@ -115,6 +127,16 @@ export class ServerUnit implements Backend, StatelessSource {
 
   get pids(): number[] {
     return this.#running?.backend.pids ?? [];
+  }
+
+  /** Each running child's CPU seconds and memory. */
+  get usage(): ReadonlyArray<{ pid: number; cpuSeconds: number; rssBytes: number }> {
+    return this.#running?.backend.usage ?? [];
+  }
+
+  /** The sandbox mode and what enforces which control, for /status; undefined when off. */
+  get sandboxSummary(): ServerSandbox['summary'] {
+    return this.#sandbox?.summary;
   }
 
   /** Each replica of a pool (`replicas` > 1), for /status. */
@@ -187,7 +209,8 @@ export class ServerUnit implements Backend, StatelessSource {
   /** Starts the server: the era probe first, the backend holding messages until it is known. Single-flight by construction. */
   #wake(): Running {
     const log = this.log;
-    const era = upstreamEra(this.spec, log).then(
+    const sandbox = this.#sandbox?.run;
+    const era = upstreamEra(this.spec, log, sandbox).then(
       (verdict) => {
         log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
         return verdict;
@@ -201,7 +224,7 @@ export class ServerUnit implements Backend, StatelessSource {
     );
     // A rejected era stops the unit above; the backends only ever see a resolved one.
     const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
-    const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held };
+    const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held, sandbox };
     const changed = (): void => this.#changed();
     const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);

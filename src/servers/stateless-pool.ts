@@ -4,7 +4,7 @@
  * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
  * With `--child-per principal` the key is the principal too, and its sessions use the same children.
  */
-import { checkChildBudget, SharedBackend, type BackendDeps } from './backends.ts';
+import { checkChildBudget, SharedBackend, type BackendDeps, type ChildUsage } from './backends.ts';
 import type { StatelessTarget } from './contract.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
@@ -70,6 +70,11 @@ export class StatelessPool {
 
   get pids(): number[] {
     return [...this.#entries.values()].flatMap(({ backend }) => backend.pids);
+  }
+
+  /** The pool's own children's figures (the shared backend reports its own). */
+  get usage(): ChildUsage[] {
+    return [...this.#entries.values()].flatMap(({ backend }) => backend.usage);
   }
 
   /** Fails the calls in flight on the pool's own children (the shared backend is the caller's). */

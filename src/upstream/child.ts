@@ -6,6 +6,10 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
 import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
+import { constants } from 'node:os';
+import type { ChildCgroup } from './sandbox/cgroup.ts';
+import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
+import { childUsage, type Usage } from './sandbox/usage.ts';
 
 export interface ChildOptions {
   command: string;
@@ -19,6 +23,8 @@ export interface ChildOptions {
   /** How long each stop step (stdin EOF, SIGTERM) waits before the next, harsher one. */
   stopGraceMs: number;
   log: Logger;
+  /** Limits and isolation for this child; undefined runs it as it is. */
+  sandbox?: SandboxRun | undefined;
 }
 
 export interface ChildExit {
@@ -26,6 +32,10 @@ export interface ChildExit {
   signal: NodeJS.Signals | null;
   /** Set when the process could not be started at all (ENOENT, EACCES, EAGAIN, …). */
   spawnError?: string;
+  /** Set when a sandbox limit ended the child (an OOM kill in its cgroup, its CPU time, its lifetime). */
+  breach?: Breach;
+  /** Its network is off (sandbox) and it failed to reach one: npx/uvx with a cold cache. */
+  isOfflineFetch?: boolean;
 }
 
 export interface ChildEvents {
@@ -37,8 +47,10 @@ export type ChildState = 'running' | 'stopping' | 'exited';
 
 /** Process groups of children this proxy started that may still have members. */
 const liveGroups = new Set<number>();
+/** Cgroups of sandboxed children: they also hold whatever left its process group. */
+const liveCgroups = new Set<ChildCgroup>();
 
-/** Last resort on a forced exit: SIGKILL every child process group at once (synchronous). */
+/** Last resort on a forced exit: SIGKILL every child process group and cgroup at once (synchronous). */
 export function killAllChildGroups(): void {
   for (const pgid of liveGroups) {
     try {
@@ -48,12 +60,21 @@ export function killAllChildGroups(): void {
     }
   }
   liveGroups.clear();
+  for (const cgroup of liveCgroups) cgroup.kill();
+  liveCgroups.clear();
 }
 
 const STDERR_LINE_BYTES = 16 * 1024;
+/** How npm (offline or not), uv and curl-like tools say a package or host could not be reached. */
+const NETWORK_ERROR = /\b(ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED)\b|network was disabled|Network is unreachable|dns error|Could not resolve host/i;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
+  if (exit.breach !== undefined) return `was stopped: ${exit.breach.message}`;
+  if (exit.isOfflineFetch === true && exit.code !== 0) {
+    return `exited with code ${exit.code ?? exit.signal} after a network error with its sandbox network off: ` +
+      'a cold npx/uvx cache cannot be filled offline; run `mcpproxy prefetch` with the same configuration first';
+  }
   return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
 }
 
@@ -66,15 +87,32 @@ export class Child {
   #events: ChildEvents;
   #exited: Promise<ChildExit>;
   #spawned: Promise<ChildExit | undefined>;
+  #cgroup: ChildCgroup | undefined;
+  #breach: Breach | undefined;
+  #lifetimeTimer: NodeJS.Timeout | undefined;
+  #sawNetworkError = false;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
     this.#events = events;
+    // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
+    const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
+    this.#cgroup = launch?.cgroup;
+    if (this.#cgroup !== undefined) liveCgroups.add(this.#cgroup);
     // detached: the child leads a new process group, so stop() reaches npx/uvx grandchildren too.
-    this.#proc = spawn(opts.command, opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
+    this.#proc = spawn(launch?.command ?? opts.command, launch?.args ?? opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
     this.pid = this.#proc.pid;
     if (this.pid !== undefined) liveGroups.add(this.pid);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
+    if (launch?.warning !== undefined) this.#log.warn('sandbox', { error: launch.warning });
+    const lifetimeMs = opts.sandbox?.plan.lifetimeMs;
+    if (lifetimeMs !== undefined) {
+      this.#lifetimeTimer = setTimeout(() => {
+        if (this.#state !== 'running') return; // already on its way out for another reason
+        this.#breach = lifetimeBreach(lifetimeMs);
+        void this.stop();
+      }, lifetimeMs).unref();
+    }
     this.#exited = new Promise((resolve) => this.#watch(resolve));
     this.#spawned = Promise.race([
       new Promise<undefined>((resolve) => this.#proc.once('spawn', () => resolve(undefined))),
@@ -88,6 +126,12 @@ export class Child {
     return this.#spawned;
   }
 
+  /** CPU seconds and memory of this child and all it started; undefined once it has exited. */
+  usage(): Usage | undefined {
+    if (this.pid === undefined || this.#state === 'exited') return undefined;
+    return childUsage(this.pid, this.#cgroup?.dir);
+  }
+
   /** Writes one message; false when the child is not running or its stdin queue is over the bound. */
   send(msg: JsonRpcMessage): boolean {
     if (this.#state !== 'running') return false;
@@ -98,7 +142,7 @@ export class Child {
     return true;
   }
 
-  /** End stdin, then SIGTERM, then SIGKILL to the whole process group, each after a grace period. */
+  /** End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace period. */
   async stop(): Promise<ChildExit> {
     if (this.#state === 'running') {
       this.#state = 'stopping';
@@ -106,7 +150,7 @@ export class Child {
       const grace = this.#opts.stopGraceMs;
       if (!(await this.#exitsWithin(grace))) {
         this.#signalGroup('SIGTERM');
-        if (!(await this.#exitsWithin(grace))) this.#signalGroup('SIGKILL');
+        if (!(await this.#exitsWithin(grace))) this.#killHard();
       }
     }
     return this.#exited;
@@ -129,6 +173,12 @@ export class Child {
     }
   }
 
+  /** SIGKILL to the group, and to the cgroup: that also reaches what escaped the group (setsid, double fork). */
+  #killHard(): void {
+    this.#signalGroup('SIGKILL');
+    this.#cgroup?.kill();
+  }
+
   #watch(resolve: (exit: ChildExit) => void): void {
     const proc = this.#proc;
     const framer = new LineFramer(this.#opts.maxMessageBytes, {
@@ -136,7 +186,10 @@ export class Child {
       oversized: (bytes) => this.#log.warn('child message over --max-message-bytes dropped', { bytes }),
     });
     const stderr = new LineFramer(STDERR_LINE_BYTES, {
-      line: (text) => this.#log.info('child stderr', { line: text }),
+      line: (text) => {
+        if (this.#opts.sandbox?.plan.bwrap?.isNetworkOff === true && NETWORK_ERROR.test(text)) this.#sawNetworkError = true;
+        this.#log.info('child stderr', { line: text });
+      },
       oversized: (bytes) => this.#log.info('child stderr line too long, dropped', { bytes }),
     });
     proc.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
@@ -150,15 +203,24 @@ export class Child {
     const finish = (exit: ChildExit): void => {
       if (this.#state === 'exited') return;
       this.#state = 'exited';
+      clearTimeout(this.#lifetimeTimer);
+      const sandbox = this.#opts.sandbox;
+      const breach = this.#breach ?? (sandbox && detectBreach(sandbox.plan, this.#cgroup, exit.signal));
+      if (breach !== undefined) exit = { ...exit, breach };
+      if (this.#sawNetworkError) exit = { ...exit, isOfflineFetch: true };
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
       this.#signalGroup('SIGTERM');
       const reaper = setTimeout(() => {
-        this.#signalGroup('SIGKILL');
+        this.#killHard();
         if (this.pid !== undefined) liveGroups.delete(this.pid);
+        if (this.#cgroup !== undefined) {
+          liveCgroups.delete(this.#cgroup);
+          void this.#cgroup.remove();
+        }
       }, this.#opts.stopGraceMs);
       reaper.unref();
-      const level = exit.spawnError !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
-      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError });
+      const level = exit.spawnError !== undefined || breach !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
+      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message });
       resolve(exit);
       this.#events.exit(exit);
     };
@@ -182,7 +244,7 @@ export class Child {
       finishWhenDrained();
     });
     proc.on('exit', (code, signal) => {
-      exitInfo = { code, signal };
+      exitInfo = this.#opts.sandbox?.plan.bwrap === undefined ? { code, signal } : signalOfBwrapExit(code, signal);
       finishWhenDrained();
       setTimeout(() => finish(exitInfo!), this.#opts.stopGraceMs).unref();
     });
@@ -208,4 +270,13 @@ export class Child {
       this.#log.error('routing a child message failed', { error: (err as Error)?.stack ?? String(err) });
     }
   }
+}
+
+/**
+ * bwrap reports a child killed by signal N as exit code 128+N; as the signal again, a SIGXCPU can name
+ * its limit and logs read the same with and without the sandbox.
+ */
+function signalOfBwrapExit(code: number | null, signal: NodeJS.Signals | null): ChildExit {
+  const name = code !== null && code > 128 ? Object.entries(constants.signals).find(([, n]) => n === code - 128)?.[0] : undefined;
+  return name === undefined ? { code, signal } : { code: null, signal: name as NodeJS.Signals };
 }

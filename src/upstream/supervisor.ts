@@ -2,15 +2,16 @@
  * Keeps the shared child running: restarts it after it exits with exponential backoff (0.5 s doubling
  * to 30 s, back to 0.5 s after a minute of health), so a crash costs clients one error, not their sessions.
  */
-import { Child, describeExit, type ChildOptions } from './child.ts';
+import { Child, describeExit, type ChildExit, type ChildOptions } from './child.ts';
+import type { Usage } from './sandbox/usage.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
 
 export interface SupervisorEvents {
   message(msg: JsonRpcMessage): void;
   /** A child process is running and accepts input. */
   up(isRestart: boolean): void;
-  /** The child is gone; `reason` says how ("exited with code 1"). */
-  down(reason: string): void;
+  /** The child is gone; `reason` says how ("exited with code 1"); `exit.breach` names a sandbox limit it hit. */
+  down(reason: string, exit: ChildExit): void;
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -46,6 +47,11 @@ export class Supervisor {
     return this.#downReason;
   }
 
+  /** The running child's CPU seconds and memory. */
+  usage(): Usage | undefined {
+    return this.isRunning ? this.#child?.usage() : undefined;
+  }
+
   send(msg: JsonRpcMessage): boolean {
     return this.#child?.send(msg) ?? false;
   }
@@ -60,7 +66,7 @@ export class Supervisor {
   #spawn(isRestart: boolean): void {
     const child = new Child(this.#opts, {
       message: (msg) => this.#events.message(msg),
-      exit: (exit) => this.#exited(child, describeExit(exit)),
+      exit: (exit) => this.#exited(child, exit),
     });
     this.#child = child;
     void child.spawned.then((failed) => {
@@ -72,11 +78,11 @@ export class Supervisor {
     });
   }
 
-  #exited(child: Child, reason: string): void {
+  #exited(child: Child, exit: ChildExit): void {
     if (this.#child !== child) return;
     clearTimeout(this.#healthyTimer);
-    this.#downReason = `child ${reason}`;
-    this.#events.down(this.#downReason);
+    this.#downReason = `child ${describeExit(exit)}`;
+    this.#events.down(this.#downReason, exit);
     if (this.#state === 'stopped') return;
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);

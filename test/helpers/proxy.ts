@@ -26,10 +26,14 @@ export interface RunningProxy {
   stop(ms?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts dist/mcpproxy with `args` (host and port are added unless given). */
+/**
+ * Starts dist/mcpproxy with `args` (host and port are added unless given). The sandbox is off unless
+ * `args` or `env` ask for it: these tests watch fixtures' pids, signals and host paths, which a pid
+ * namespace, bwrap's exit codes and a private /tmp change; test/sandbox-*.test.ts test the sandbox.
+ */
 export async function startProxy(args: string[], options: { env?: NodeJS.ProcessEnv; readyMs?: number } = {}): Promise<RunningProxy> {
   const full = [...(args.includes('--host') ? [] : ['--host', '127.0.0.1']), ...(args.includes('--port') ? [] : ['--port', '0']), ...args];
-  const proc = spawn(BINARY, full, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(BINARY, full, { env: { SANDBOX: 'off', ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const waiters = new Set<() => void>();
   proc.stderr!.setEncoding('utf8');
