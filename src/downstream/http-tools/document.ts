@@ -68,10 +68,10 @@ function operation(tool: JsonObject, key: string, hasOutput: boolean, isProtecte
     },
     responses: {
       200: {
-        description: hasOutput ? "The tool's structuredContent." : "The tool's content blocks.",
+        description: `${hasOutput ? "The tool's structuredContent" : "The tool's content blocks"}; with \`Accept: text/event-stream\`, \`progress\` events then one \`result\` or \`error\` event.`,
         content: {
           'application/json': { schema: { $ref: hasOutput ? `#/components/schemas/${key}.output` : '#/components/schemas/ToolContent' } },
-          'text/event-stream': { description: 'With `Accept: text/event-stream`: `progress` events, then one `result` or `error` event.', schema: { type: 'string' } },
+          'text/event-stream': { schema: { type: 'string' } },
         },
       },
       ...Object.fromEntries(errors.map((status) => [status, { $ref: `#/components/responses/E${status}` }])),
