@@ -106,3 +106,17 @@ test('access control: 401 without the key; the document declares the bearer key'
   const ok = await fetch(`${proxy.url}/tools/echo?auth_key=k3y`, { method: 'POST', body: '{"text":"in"}' });
   assert.deepEqual(await ok.json(), { content: [{ type: 'text', text: 'in' }] });
 });
+
+test('independent mode: each allowed environment has its own child, tools and document', { timeout: 30_000 }, async (t) => {
+  const proxy = await startProxy(['--no-shared', '--allow-env', 'EXTRA_TOOL', '--', node, FIXTURE]);
+  t.after(() => proxy.stop());
+  const as = (name: string): Record<string, string> => ({ 'x-mcp-env': `EXTRA_TOOL=${name}` });
+  assert.ok(Object.hasOwn((await getDocument(proxy.url, as('mine'))).paths, '/tools/mine'));
+  assert.ok(!Object.hasOwn((await getDocument(proxy.url, as('yours'))).paths, '/tools/mine'));
+  assert.deepEqual(await (await call(proxy.url, 'mine', { text: 'a' }, as('mine'))).json(), { content: [{ type: 'text', text: 'extra: a' }] });
+  assert.equal((await call(proxy.url, 'mine', { text: 'a' }, as('yours'))).status, 404);
+  const pidOf = async (name: string): Promise<number> => JSON.parse(((await (await call(proxy.url, 'pid', {}, as(name))).json()) as any).content[0].text).pid;
+  const [mine, yours, again] = [await pidOf('mine'), await pidOf('yours'), await pidOf('mine')];
+  assert.notEqual(mine, yours);
+  assert.equal(mine, again, 'one pooled child per distinct environment');
+});
