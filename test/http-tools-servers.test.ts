@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { assertValidOpenApi } from './helpers/openapi.ts';
+import { assertValidOpenApi, getJson } from './helpers/openapi.ts';
 import { eventually, EVERYTHING, FIXTURE, MEMORY, ROOT, startProxy } from './helpers/proxy.ts';
 
 const node = process.execPath;
@@ -28,7 +28,7 @@ test('documents of real servers and fixtures validate; filters, typed tools and 
   } }));
   const proxy = await startProxy(['--config', file]);
   t.after(() => proxy.stop());
-  const documentAt = async (path: string): Promise<any> => (await fetch(`${proxy.url}${path}`)).json();
+  const documentAt = async (path: string): Promise<any> => (await getJson(`${proxy.url}${path}`)).body;
   // A server still starting answers 503 (no paths yet): not there yet, rather than a failed wait.
   const hasPath = async (path: string, tool: string): Promise<boolean> => Object.hasOwn((await documentAt(path)).paths ?? {}, `/tools/${tool}`);
 

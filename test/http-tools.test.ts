@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OpenAPIClientAxios } from 'openapi-client-axios';
-import { assertValidOpenApi } from './helpers/openapi.ts';
+import { assertValidOpenApi, getJson } from './helpers/openapi.ts';
 import { connectClient, eventually, EVERYTHING, FIXTURE, startProxy, withDeadline } from './helpers/proxy.ts';
 import { readerOf } from './helpers/raw-sse.ts';
 
@@ -24,7 +24,7 @@ const ARGS: Record<string, Record<string, unknown>> = {
 /** Each call flips server state: compared as a pair of calls, which ends where it began. */
 const TOGGLES = new Set(['toggle-simulated-logging', 'toggle-subscriber-updates']);
 
-const getDocument = async (url: string, headers: Record<string, string> = {}): Promise<any> => (await fetch(`${url}/openapi.json`, { headers })).json();
+const getDocument = async (url: string, headers: Record<string, string> = {}): Promise<any> => (await getJson(`${url}/openapi.json`, headers)).body;
 const call = (url: string, tool: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> =>
   fetch(`${url}/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
