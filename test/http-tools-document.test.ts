@@ -86,8 +86,8 @@ test('document: security and servers follow how and where the endpoint is served
     { options: {}, schemes: [], servers: undefined },
     { options: { protection: { kind: 'key' }, basePath: '/servers/fs' }, schemes: ['bearerKey', 'queryKey'], servers: [{ url: '/servers/fs' }] },
     {
-      options: { protection: { kind: 'oauth2', authorizationUrl: 'https://id.example/authorize', tokenUrl: 'https://id.example/token', scopes: { tools: 'call tools' } } },
-      schemes: ['oauth2'], servers: undefined,
+      options: { protection: { kind: 'oauth', issuers: ['https://id.example'], metadataUrl: 'https://proxy.example/.well-known/oauth-protected-resource' } },
+      schemes: ['oauth'], servers: undefined,
     },
   ];
   for (const { options, schemes, servers } of cases) {

@@ -1,6 +1,9 @@
 // Tools as plain HTTP against server-everything: a generic OpenAPI client built from the document at
 // run time gets what an MCP client gets; errors per the mapping; progress over SSE; access control.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { OpenAPIClientAxios } from 'openapi-client-axios';
 import { assertValidOpenApi, getJson } from './helpers/openapi.ts';
@@ -119,4 +122,16 @@ test('independent mode: each allowed environment has its own child, tools and do
   const [mine, yours, again] = [await pidOf('mine'), await pidOf('yours'), await pidOf('mine')];
   assert.notEqual(mine, yours);
   assert.equal(mine, again, 'one pooled child per distinct environment');
+});
+
+test('a principal\'s tool rules apply over HTTP as over MCP: hidden tools are out of its document and 404', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-keys-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'keys'), 'alice:alice-key-123456\n');
+  const proxy = await startProxy(['--auth-keys-file', join(dir, 'keys'), '--allow-tools', 'alice=echo', '--', node, FIXTURE]);
+  t.after(() => proxy.stop());
+  const alice = { authorization: 'Bearer alice-key-123456' };
+  assert.deepEqual(Object.keys((await getDocument(proxy.url, alice)).paths), ['/tools/echo']);
+  assert.deepEqual(await (await call(proxy.url, 'echo', { text: 'ok' }, alice)).json(), { content: [{ type: 'text', text: 'ok' }] });
+  assert.equal((await call(proxy.url, 'slow', { ms: 1 }, alice)).status, 404);
 });
