@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { parseArgs } from 'node:util';
 import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
+import { HttpToolsSession } from './http-tools-session.ts';
 import {
   FIXTURE, TARGET_NAMES, TRANSPORTS, clockTicksPerS, floorNode, isPerSessionChild, killEverything, launch, track,
   mcpproxyBin, mcpproxyBuilt, sleep, supports,
@@ -76,6 +77,8 @@ function defineFigures(s: Settings): Figures {
   for (const t of TRANSPORTS) f.add('indep', 'independent mode: session open → first reply', 'ms', 'lower', t);
   for (const t of TRANSPORTS) f.add('exec', 'exec → first served request', 'ms', 'lower', t);
   defineMultiFigures(f, s);
+  f.add('tools-p50', 'POST /tools/echo (OpenAPI facade) sequential p50', 'ms', 'lower');
+  f.add(`tools-tp${s.clients[0]}`, `POST /tools/echo correct replies/s, ${s.clients[0]} clients`, '1/s', 'higher');
   return f;
 }
 
@@ -260,6 +263,31 @@ async function runExec(f: Figures, s: Settings, name: TargetName, transport: Tra
   f.set('exec', transport, name, good(times.length > 0 ? median(times) : NaN, c));
 }
 
+/** The OpenAPI facade of mcpproxy (shared child): the same echo phases over `POST /tools/echo`; the floor is direct's. */
+async function runHttpTools(f: Figures, s: Settings, notes: string[]): Promise<void> {
+  const tp = `tools-tp${s.clients[0]}`;
+  f.set('tools-p50', undefined, 'direct', f.list.find((x) => x.key === 'p50')!.cells.direct!);
+  f.set(tp, undefined, 'direct', f.list.find((x) => x.key === tp.slice('tools-'.length))!.cells.direct!);
+  try {
+    await withTarget('mcpproxy', 'streamable', false, notes, async (run) => {
+      const agent = makeAgent();
+      const open = async (): Promise<McpSession> => new HttpToolsSession(run.baseUrl, agent);
+      try {
+        progress('mcpproxy: POST /tools/echo');
+        const lat = await latency(open, s.warmup, s.calls, 120_000);
+        f.set('tools-p50', undefined, 'mcpproxy', good(lat.p50Ms, lat.counts));
+        const r = await throughput(open, s.clients[0]!, s.durationMs, 60_000);
+        f.set(tp, undefined, 'mcpproxy', good(r.perSecond, r.counts));
+      } finally {
+        agent.destroy();
+      }
+    });
+  } catch (err) {
+    for (const key of ['tools-p50', tp]) f.set(key, undefined, 'mcpproxy', failed(err));
+  }
+  for (const key of ['tools-p50', tp]) for (const peer of ['supergateway', 'mcp-proxy'] as const) f.set(key, undefined, peer, { note: 'n/a' });
+}
+
 // ---- main ---------------------------------------------------------------------------------------
 
 /**
@@ -368,7 +396,10 @@ async function main(): Promise<number> {
     for (const transport of TRANSPORTS) {
       if (supports(name, transport, { independent: false, fixedPort: false })) await runExec(f, s, name, transport, notes);
     }
-    if (name === 'mcpproxy' && mcpproxyBuilt()) await runMultiServer(f, s, notes, progress);
+    if (name === 'mcpproxy' && mcpproxyBuilt()) {
+      await runMultiServer(f, s, notes, progress);
+      await runHttpTools(f, s, notes);
+    }
   }
   markAbsent(f, targets);
   notes.push(...standingNotes(targets));

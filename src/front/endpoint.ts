@@ -17,6 +17,8 @@ import type { Backend, StatelessSource } from '../servers/contract.ts';
 import { GatedBackend } from '../downstream/gated-backend.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { AuditLog } from '../observe/audit.ts';
+import { HttpTools } from '../downstream/http-tools/facade.ts';
+import type { Protection } from '../downstream/http-tools/security.ts';
 
 export interface EndpointShared {
   config: Config;
@@ -43,6 +45,7 @@ export class Endpoint {
   readonly ctx: ProxyContext;
   readonly streamable: StreamableTransport;
   readonly stateless: StatelessHandler;
+  readonly httpTools: HttpTools;
   readonly #source: StatelessSource;
 
   constructor(shared: EndpointShared, target: EndpointTarget) {
@@ -58,6 +61,7 @@ export class Endpoint {
     this.#source = target.stateless;
     this.stateless = new StatelessHandler(this.ctx, target.stateless);
     this.streamable = new StreamableTransport(this.ctx, this.stateless);
+    this.httpTools = new HttpTools(this.ctx, target.stateless, target.server, protectionOf(shared.config));
   }
 
   /** Shutdown and removal: calls still running are answered, sessions ended, timers stopped. */
@@ -68,4 +72,11 @@ export class Endpoint {
     this.streamable.stop();
     await this.stateless.stop();
   }
+}
+
+/** How the proxy is protected, as the OpenAPI documents declare it: OAuth tokens, access keys, or nothing. */
+function protectionOf(config: Config): Protection {
+  const { oauth, namedKeys } = config.identity;
+  if (oauth !== undefined) return { kind: 'oauth', issuers: oauth.issuers, metadataUrl: `${oauth.publicUrl}/.well-known/oauth-protected-resource` };
+  return config.authKey !== undefined || namedKeys !== undefined ? { kind: 'key' } : { kind: 'none' };
 }

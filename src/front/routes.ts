@@ -10,10 +10,14 @@ import type { Registry, ReloadDiff } from '../servers/registry.ts';
 import type { ServerUnit } from '../servers/server-unit.ts';
 import { Endpoint, type EndpointShared } from './endpoint.ts';
 
-export type Transport = 'mcp' | 'sse' | 'messages';
+/** `openapi`, `docs`, `tool`: the tools as plain HTTP (downstream/http-tools). */
+export type Transport = 'mcp' | 'sse' | 'messages' | 'openapi' | 'docs' | 'tool';
 
-const TRANSPORTS: Record<string, Transport> = { mcp: 'mcp', sse: 'sse', messages: 'messages', message: 'messages' };
-const SERVER_PATH = /^\/servers\/([a-z][a-z0-9-]{0,23})\/([a-z]+)$/;
+const TRANSPORTS: Record<string, Transport> = {
+  mcp: 'mcp', sse: 'sse', messages: 'messages', message: 'messages', 'openapi.json': 'openapi', docs: 'docs',
+};
+const SERVER_PATH = /^\/servers\/([a-z][a-z0-9-]{0,23})(\/.+)$/;
+const TOOL_PATH = /^\/tools\/([^/]+)$/;
 
 export class Routes {
   readonly root: Endpoint;
@@ -40,14 +44,17 @@ export class Routes {
     for (const unit of units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
   }
 
-  /** The endpoint and transport for a path, or undefined (404). */
-  match(pathname: string): { endpoint: Endpoint; transport: Transport; server: string | undefined } | undefined {
-    const top = TRANSPORTS[pathname.slice(1)];
-    if (top !== undefined) return { endpoint: this.root, transport: top, server: undefined };
+  /** The endpoint and transport for a path (`tool`: the tool a `tools/<name>` path names), or undefined (404). */
+  match(pathname: string): { endpoint: Endpoint; transport: Transport; server: string | undefined; tool?: string } | undefined {
     const m = SERVER_PATH.exec(pathname);
-    const transport = m === null ? undefined : TRANSPORTS[m[2]!];
-    const endpoint = m === null ? undefined : this.#servers.get(m[1]!);
-    return transport === undefined || endpoint === undefined ? undefined : { endpoint, transport, server: m![1] };
+    const server = m === null ? undefined : m[1]!;
+    const endpoint = server === undefined ? this.root : this.#servers.get(server);
+    const rest = m === null ? pathname : m[2]!;
+    if (endpoint === undefined) return undefined;
+    const transport = TRANSPORTS[rest.slice(1)];
+    if (transport !== undefined) return { endpoint, transport, server };
+    const tool = decodedSegment(TOOL_PATH.exec(rest)?.[1]);
+    return tool === undefined ? undefined : { endpoint, transport: 'tool', server, tool };
   }
 
   /** The unit behind a server's routes (undefined for the aggregate). */
@@ -81,5 +88,14 @@ export class Routes {
   #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
     const { spec } = unit;
     return new Endpoint(this.#shared, { backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions });
+  }
+}
+
+/** A percent-encoded path segment, or undefined when it is absent or not valid UTF-8. */
+function decodedSegment(segment: string | undefined): string | undefined {
+  try {
+    return segment === undefined ? undefined : decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }

@@ -163,7 +163,7 @@ export class ProxyServer {
   #transportRoute(pathname: string): Route | undefined {
     const match = this.#routes.match(pathname);
     if (match === undefined) return undefined;
-    const { ctx, streamable } = match.endpoint;
+    const { ctx, streamable, httpTools } = match.endpoint;
     const base = ctx.basePath;
     switch (match.transport) {
       case 'sse':
@@ -174,6 +174,13 @@ export class ProxyServer {
         const mcp: Handler = (req, res, url, principal) => streamable.handle(req, res, url, principal!);
         return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp` };
       }
+      // The tools as plain HTTP answer for the same resource as /mcp: same tokens, scopes and rate limit.
+      case 'openapi':
+        return { methods: { GET: (req, res, url, principal) => httpTools.document(req, res, url, principal!) }, resourcePath: `${base}/mcp` };
+      case 'docs':
+        return { methods: { GET: (_req, res) => httpTools.docs(res) }, resourcePath: `${base}/mcp` };
+      case 'tool':
+        return { methods: { POST: (req, res, url, principal) => httpTools.call(req, res, url, match.tool!, principal!) }, resourcePath: `${base}/mcp` };
     }
   }
 

@@ -27,7 +27,7 @@ import type { Principal } from '../../identity/principal.ts';
 import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';
 
 /** What the proxy declares when it, not a client, initializes the shared child. */
-const PROXY_INITIALIZE = {
+export const PROXY_INITIALIZE = {
   protocolVersion: LATEST_LEGACY_VERSION,
   capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
   clientInfo: { name: 'mcpproxy', version: VERSION },
