@@ -38,7 +38,10 @@ async function drain(pending: () => number, timeoutMs: number): Promise<void> {
 async function sandboxHost(config: Config): Promise<BackendDeps['sandboxHost']> {
   if (config.serversFile === undefined && config.servers.every((spec) => spec.sandbox.mode === 'off')) return undefined;
   const user = config.servers.find((spec) => spec.sandbox.user !== undefined)?.sandbox.user;
-  const hidden = [config.serversFile?.path, config.serversFile?.envFile, config.stateDir].filter((p) => p !== undefined).map((p) => resolve(p));
+  // Secrets and the proxy's own state are never in a child's view.
+  const hidden = [
+    config.serversFile?.path, config.serversFile?.envFile, config.stateDir, config.authKeyFile, config.identity.keysFile, config.identity.credentialsFile,
+  ].filter((p) => p !== undefined).map((p) => resolve(p));
   return { facts: await prepareSandboxHost({ user }), hidden };
 }
 

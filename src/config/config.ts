@@ -42,6 +42,8 @@ export interface Config {
   warnings: string[];
   /** Named keys, OAuth, and what a principal drives (child per principal, tool rules, rate limit, audit). */
   identity: IdentityConfig;
+  /** The access key's file, if it came from one: hidden from sandboxed children like every secret file. */
+  authKeyFile: string | undefined;
 }
 
 /** A bad flag, value or environment variable: reported as one line, exit code 2. */
@@ -201,6 +203,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     servers,
     warnings,
     identity,
+    authKeyFile: opts.authKeyFile,
   };
 }
 

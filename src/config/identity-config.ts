@@ -52,6 +52,8 @@ export interface IdentityConfig {
   oauth: OAuthSettings | undefined;
   /** Re-read on SIGHUP. */
   keysFile: string | undefined;
+  /** The introspection client's credentials file, if any. */
+  credentialsFile: string | undefined;
   namedKeys: NamedKey[] | undefined;
   /** Independent mode: a child per session (default) or one per principal shared by its sessions. */
   childPer: 'session' | 'principal';
@@ -171,6 +173,7 @@ export function buildIdentityConfig(raw: IdentityRaw): IdentityConfig {
   return {
     oauth: oauthOf(raw),
     keysFile: raw.authKeysFile,
+    credentialsFile: raw.oauthClientCredentialsFile,
     namedKeys: raw.authKeysFile === undefined ? undefined : readNamedKeys(raw.authKeysFile),
     childPer: childPer as IdentityConfig['childPer'],
     envFromClaim,
