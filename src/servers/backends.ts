@@ -363,6 +363,11 @@ export class IndependentBackend implements Backend {
     return this.#sessions.size + this.#starting;
   }
 
+  /** Each running child with the session it serves. */
+  get childSessions(): Array<{ pid: number; session: string }> {
+    return [...this.#sessions].flatMap(([session, { child }]) => (child.pid === undefined ? [] : [{ pid: child.pid, session }]));
+  }
+
   get pids(): number[] {
     return [...this.#sessions.values()].flatMap(({ child }) => (child.pid === undefined ? [] : [child.pid]));
   }
