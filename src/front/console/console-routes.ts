@@ -11,6 +11,7 @@ import { snippets } from './snippets.ts';
 import page from './assets/index.html' with { type: 'text' };
 import style from './assets/console.css' with { type: 'text' };
 import script from './assets/console.js' with { type: 'text' };
+import icon from './assets/icon.svg' with { type: 'text' };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
 type ConsoleRoute = [path: string, route: { methods: Record<string, Handler>; isPublic?: boolean }];
@@ -31,16 +32,22 @@ export interface ConsoleSources {
   /** Names of the servers with their own routes (empty in the single-server form). */
   serverNames: () => string[];
   hasKey: boolean;
+  /** Subscribes to every server's state changes, so viewers see a crash or a restart at once. */
+  onServerChange: (listener: () => void) => void;
 }
 
-export function consoleRoutes({ status, serverNames, hasKey }: ConsoleSources): ConsoleRoute[] {
+export function consoleRoutes({ status, serverNames, hasKey, onServerChange }: ConsoleSources): ConsoleRoute[] {
   const feed = new LiveFeed(status, STREAM_INTERVAL_MS);
+  onServerChange(() => feed.nudge());
   const asset = (type: string, body: string): ConsoleRoute[1] => ({
     methods: { GET: (_req, res) => void res.writeHead(200, { ...PAGE_HEADERS, 'content-type': `${type}; charset=utf-8` }).end(body) },
     isPublic: true,
   });
+  // The page knows whether to ask for the key before its first request (no 401 to start with).
+  const html = page.replace('<body>', `<body data-key="${hasKey ? 'required' : 'none'}">`);
   return [
-    ['/', asset('text/html', page)],
+    ['/', asset('text/html', html)],
+    ['/console/icon.svg', asset('image/svg+xml', icon)],
     ['/console/console.css', asset('text/css', style)],
     ['/console/console.js', asset('text/javascript', script)],
     ['/status/stream', { methods: { GET: (_req, res) => feed.add(res) } }],

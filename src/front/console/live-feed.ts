@@ -1,6 +1,6 @@
 /**
- * GET /status/stream: the status snapshot as Server-Sent Events, about once a second, to every viewer
- * from one timer that runs only while someone watches. The snapshot is built and serialized once per
+ * GET /status/stream: the status snapshot as Server-Sent Events, about once a second and at once when
+ * a server changes state, to every viewer from one timer that runs only while someone watches. The snapshot is built and serialized once per
  * tick whatever the number of viewers; a viewer that does not read is cut off.
  */
 import type { ServerResponse } from 'node:http';
@@ -14,6 +14,7 @@ export class LiveFeed {
   #intervalMs: number;
   #viewers = new Set<SseWriter>();
   #timer: NodeJS.Timeout | undefined;
+  #isNudged = false;
 
   constructor(snapshot: () => unknown, intervalMs: number) {
     this.#snapshot = snapshot;
@@ -37,8 +38,17 @@ export class LiveFeed {
     }
   }
 
-  get size(): number {
-    return this.#viewers.size;
+  /**
+   * Something changed (a child went down or came up): a snapshot goes out now rather than at the next
+   * tick, since a restart can be over before then. Changes within one turn of the loop send one.
+   */
+  nudge(): void {
+    if (this.#viewers.size === 0 || this.#isNudged) return;
+    this.#isNudged = true;
+    setImmediate(() => {
+      this.#isNudged = false;
+      this.#tick();
+    });
   }
 
   #tick(): void {

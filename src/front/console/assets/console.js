@@ -205,4 +205,5 @@ $('key-form').addEventListener('submit', (e) => {
   void watch();
 });
 $('route').addEventListener('change', () => void showSnippets());
-void watch();
+if (document.body.dataset.key === 'required' && !sessionStorage.getItem(KEY_STORE)) askForKey('');
+else void watch();
