@@ -64,7 +64,8 @@ function renderServers(status) {
   $('servers').tBodies[0].replaceChildren(...status.servers.map((s) => {
     const sessions = s.sessions ? Object.values(s.sessions).reduce((a, b) => a + b, 0) : 0;
     return row([
-      s.name, el('td', `state state-${s.state}`, s.state), s.mode, duration(s.upS), num(s.restarts),
+      s.name, el('td', `state state-${s.state}`, s.state), s.replicas ? `${s.mode} × ${s.replicas.length} replicas` : s.mode,
+      duration(s.upS), num(s.restarts),
       el('td', 'num', s.children, s.pids.length ? ` (${s.pids.join(', ')})` : ''),
       num(s.counts?.tools), num(s.counts?.prompts), num(s.counts?.resources), num(sessions),
       el('td', 'message error', s.lastError ?? ''),
