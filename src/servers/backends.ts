@@ -80,7 +80,7 @@ function hubOutput(deps: BackendDeps, links: Map<string, ClientLink>, toChild: (
     note: (event, fields) => deps.log.debug(event, fields),
     callDone: (method, outcome, ms, errorMessage) => {
       // An error's text may quote what a client sent: masked like a log line before anyone can read it.
-      deps.metrics.requestDone(deps.spec.name, method, outcome, ms, errorMessage === undefined ? undefined : deps.log.redact(String(errorMessage)));
+      deps.metrics.requestDone(deps.spec.name, method, outcome, ms, errorMessage === undefined ? undefined : deps.log.redact(errorMessage));
       if (deps.log.isEnabled('debug')) deps.log.debug('request done', { server: deps.spec.name, method, outcome, ms });
     },
   };
