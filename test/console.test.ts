@@ -113,6 +113,12 @@ test('with a key, the page asks once, keeps it for the tab and never puts it in 
   await page.waitForSelector('tr[data-server="default"][data-state="ready"]', { timeout: 10_000 });
   await page.waitForSelector('.snippet[data-client="claude-code"]', { timeout: LIVE_MS });
 
+  // A client with the key is a principal the page names.
+  const { client } = await connectClient(proxy.url, 'streamable', { headers: { authorization: `Bearer ${key}` } });
+  t.after(() => client.close());
+  await page.waitForSelector('#sessions[data-total="1"]', { timeout: LIVE_MS });
+  await waitForText(page, '#sessions', 'key ');
+
   // A reload in the same tab does not ask again.
   await page.reload({ waitUntil: 'load' });
   await page.waitForSelector('tr[data-server="default"]', { timeout: LIVE_MS });

@@ -6,6 +6,7 @@ import { VERSION } from '../config/version.ts';
 import type { CallError, CallPoint } from '../observe/call-window.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ProcSampler, ProcessCost, SelfCost } from '../observe/proc-stats.ts';
+import type { PrincipalSessions } from '../downstream/sessions.ts';
 import type { Registry } from '../servers/registry.ts';
 import type { Routes } from './routes.ts';
 
@@ -24,7 +25,7 @@ export interface ChildStatus extends ProcessCost {
   server: string;
   /** Independent mode: the first characters of the session the child serves. */
   session?: string;
-  /** The identity the child runs for, once the proxy knows identities. */
+  /** The identity the child runs for; not yet told apart for `--child-per principal` children. */
   principal?: string;
 }
 
@@ -34,8 +35,8 @@ export interface SessionsStatus {
   byEra: Record<string, number>;
   /** How long the longest-quiet Streamable HTTP session has sent nothing. */
   oldestIdleS: number | undefined;
-  /** Sessions per identity, once the proxy knows identities; absent until then. */
-  principals?: Array<{ principal: string; sessions: number }>;
+  /** Sessions per identity (named keys, OAuth subjects); empty when the proxy runs without identities. */
+  principals: PrincipalSessions[];
 }
 
 export interface Status {
@@ -112,16 +113,23 @@ function childrenOf(registry: Registry, sampler: ProcSampler, nowMs: number): Ch
 }
 
 function sessionsSummary(routes: Routes, nowMs: number): SessionsStatus {
-  const out: SessionsStatus = { total: 0, byTransport: {}, byEra: {}, oldestIdleS: undefined };
+  const out: SessionsStatus = { total: 0, byTransport: {}, byEra: {}, oldestIdleS: undefined, principals: [] };
+  const principals = new Map<string, PrincipalSessions>();
   let oldestIdleMs: number | undefined;
   for (const { endpoint } of routes.endpoints) {
     const table = endpoint.ctx.sessions;
     out.total += table.size;
     for (const [transport, count] of Object.entries(table.countByTransport())) out.byTransport[transport] = (out.byTransport[transport] ?? 0) + count;
-    const { byEra, oldestIdleMs: idle } = table.summary(nowMs);
+    const { byEra, oldestIdleMs: idle, principals: own } = table.summary(nowMs);
     for (const [era, count] of Object.entries(byEra)) out.byEra[era] = (out.byEra[era] ?? 0) + count;
+    for (const entry of own) {
+      const seen = principals.get(entry.id);
+      if (seen === undefined) principals.set(entry.id, { ...entry });
+      else seen.sessions += entry.sessions;
+    }
     if (idle !== undefined) oldestIdleMs = Math.max(oldestIdleMs ?? 0, idle);
   }
+  out.principals = [...principals.values()];
   out.oldestIdleS = oldestIdleMs === undefined ? undefined : Math.round(oldestIdleMs / 1000);
   return out;
 }

@@ -14,7 +14,7 @@ import script from './assets/console.js' with { type: 'text' };
 import icon from './assets/icon.svg' with { type: 'text' };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL) => void;
-type ConsoleRoute = [path: string, route: { methods: Record<string, Handler>; isPublic?: boolean }];
+type ConsoleRoute = [path: string, route: { methods: Record<string, Handler>; access?: 'public' }];
 
 const STREAM_INTERVAL_MS = 1_000;
 const SERVER_NAME = /^[a-z][a-z0-9-]{0,23}$/;
@@ -41,7 +41,7 @@ export function consoleRoutes({ status, serverNames, hasKey, onServerChange }: C
   onServerChange(() => feed.nudge());
   const asset = (type: string, body: string): ConsoleRoute[1] => ({
     methods: { GET: (_req, res) => void res.writeHead(200, { ...PAGE_HEADERS, 'content-type': `${type}; charset=utf-8` }).end(body) },
-    isPublic: true,
+    access: 'public',
   });
   // The page knows whether to ask for the key before its first request (no 401 to start with).
   const html = page.replace('<body>', `<body data-key="${hasKey ? 'required' : 'none'}">`);

@@ -78,7 +78,7 @@ function renderSessions(sessions) {
   for (const [transport, count] of Object.entries(sessions.byTransport)) pairs.push([transport, count]);
   for (const [era, count] of Object.entries(sessions.byEra)) pairs.push([`era ${era}`, count]);
   pairs.push(['oldest idle', duration(sessions.oldestIdleS)]);
-  for (const p of sessions.principals ?? []) pairs.push([`principal ${p.principal}`, p.sessions]);
+  for (const p of sessions.principals) pairs.push([`${p.kind} ${p.principal}`, p.sessions]);
   definitions($('sessions'), pairs);
   $('sessions').dataset.total = sessions.total;
 }
