@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from './config/config.ts';
 
 import { VERSION } from './config/version.ts';
+import { CLIENTS, snippet, type ClientName } from './front/console/snippets.ts';
 
 /** `prefetch`: start each server once with the network on to warm its sandbox home's caches, then exit. */
 export type CliOutcome = { kind: 'run' | 'prefetch'; config: Config } | { kind: 'exit'; code: number };
@@ -79,17 +80,39 @@ function program(): Command {
     .addOption(new Option('--sandbox-cpu-seconds <n>', 'CPU seconds per child process, then it is stopped (default: none)'))
     .addOption(new Option('--sandbox-lifetime <seconds>', 'wall-clock life of one child, then it is stopped (default: none)'))
     .addOption(new Option('--sandbox-network <on|off>', 'off: children see only their own loopback (default on)'))
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    // Without an action of its own, commander would take the wrapped command's words for an unknown subcommand.
+    .action(() => {});
+}
+
+/** `mcpproxy print-config`: the same client snippets as the console's connect panel, on stdout. */
+function printConfigCommand(out: (text: string) => void): Command {
+  return new Command('print-config')
+    .description('print ready-to-paste client configuration for this proxy (the key stays a placeholder)')
+    .addOption(new Option('--client <name>', 'the client').choices(CLIENTS).makeOptionMandatory())
+    .addOption(new Option('--url <url>', "the proxy's public URL").default('http://127.0.0.1:8000'))
+    .addOption(new Option('--server <name>', "one server's own route (/servers/<name>/mcp) instead of the aggregate /mcp"))
+    .addOption(new Option('--no-key', 'the proxy asks for no access key: leave the Authorization header out'))
+    .action((opts: { client: ClientName; url: string; server?: string; key: boolean }) => {
+      if (!/^https?:\/\/[^\s]+$/.test(opts.url)) throw new ConfigError(`--url must be an http(s) URL, got ${JSON.stringify(opts.url)}`);
+      if (opts.server !== undefined && !/^[a-z][a-z0-9-]{0,23}$/.test(opts.server)) throw new ConfigError(`--server: not a server name: ${JSON.stringify(opts.server)}`);
+      out(`${snippet(opts.client, { baseUrl: opts.url, server: opts.server, hasKey: opts.key }).text.trimEnd()}\n`);
+    });
 }
 
 /** Parses argv; `--help`/`--version` and bad input end here with their exit codes (0, or 2 with one line). */
 export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv, out: (text: string) => void, write: (text: string) => void): CliOutcome {
   const cmd = program();
-  cmd.exitOverride();
-  cmd.configureOutput({ writeOut: out, writeErr: write, outputError: () => {} });
+  let printed = false;
+  cmd.addCommand(printConfigCommand((text) => { printed = true; out(text); }));
+  for (const command of [cmd, ...cmd.commands]) {
+    command.exitOverride();
+    command.configureOutput({ writeOut: out, writeErr: write, outputError: () => {} });
+  }
   try {
     const isPrefetch = argv[0] === 'prefetch';
     cmd.parse(isPrefetch ? argv.slice(1) : argv, { from: 'user' });
+    if (printed) return { kind: 'exit', code: 0 };
     return { kind: isPrefetch ? 'prefetch' : 'run', config: buildConfig(cmd.opts<RawOptions>(), cmd.args, env) };
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -13,6 +13,7 @@ import { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
 import type { BackendDeps } from './servers/backends.ts';
 import { prefetch } from './servers/prefetch.ts';
+import { ProcSampler } from './observe/proc-stats.ts';
 import { Registry } from './servers/registry.ts';
 import { killAllChildGroups } from './upstream/child.ts';
 import { Authenticator } from './identity/authenticator.ts';
@@ -67,7 +68,8 @@ async function run(config: Config): Promise<void> {
   const registry = new Registry(config.servers, { config, log, metrics, sandboxHost: await sandboxHost(config) });
   const routes = new Routes(shared, registry, config.serversFile !== undefined);
   const startedMs = Date.now();
-  const server = new ProxyServer(shared, routes, () => buildStatus(registry, routes, startedMs));
+  const sampler = new ProcSampler();
+  const server = new ProxyServer(shared, routes, () => buildStatus({ registry, routes, metrics, sampler, startedMs }));
   if (config.serversFile === undefined) {
     // One server and nothing else to serve: a server that cannot be served at all ends the proxy, as it always has.
     const unit = registry.units[0]!;
@@ -186,6 +188,7 @@ async function run(config: Config): Promise<void> {
     await routes.close('proxy shutting down');
     shared.heartbeat.stop();
     authenticator.stop();
+    sampler.stop();
     await registry.stop();
     await audit?.close();
     server.closeConnections();

@@ -10,11 +10,30 @@ export interface DownstreamSession {
   readonly transport: TransportName;
   /** Who opened it: only they may use it. */
   readonly principal: Principal;
+  /** The protocol revision the session speaks, where the transport alone does not say (Streamable HTTP). */
+  readonly protocolVersion?: string;
+  /** When the client last sent something, for sessions that end when idle. */
+  readonly lastActiveMs?: number;
   /** Ends the session: streams closed, backend told. Idempotent. */
   close(reason: string): void;
 }
 
+/** Sessions of one identity; `id` is unique across kinds, `principal` is the name people read. */
+export interface PrincipalSessions {
+  id: string;
+  principal: string;
+  kind: string;
+  sessions: number;
+}
+
+export interface SessionSummary {
+  byEra: Record<string, number>;
+  oldestIdleMs: number | undefined;
+  principals: PrincipalSessions[];
+}
+
 const RETRY_AFTER_S = '5';
+const ERA_OF_TRANSPORT: Partial<Record<TransportName, string>> = { sse: '2024-11-05', stateless: '2026-07-28' };
 
 export class SessionTable {
   #sessions = new Map<string, DownstreamSession>();
@@ -74,6 +93,28 @@ export class SessionTable {
     const counts: Record<TransportName, number> = { sse: 0, streamable: 0, stateless: 0 };
     for (const session of this.#sessions.values()) counts[session.transport]++;
     return counts;
+  }
+
+  /**
+   * Sessions by protocol era (the transport fixes it for legacy SSE and stateless callers, the
+   * handshake for Streamable HTTP) and how long the longest-idle one has been quiet.
+   */
+  summary(nowMs: number): SessionSummary {
+    const byEra: Record<string, number> = {};
+    const byPrincipal = new Map<string, PrincipalSessions>();
+    let oldestIdleMs: number | undefined;
+    for (const session of this.#sessions.values()) {
+      const era = ERA_OF_TRANSPORT[session.transport] ?? session.protocolVersion ?? 'unknown';
+      byEra[era] = (byEra[era] ?? 0) + 1;
+      if (session.lastActiveMs !== undefined) oldestIdleMs = Math.max(oldestIdleMs ?? 0, nowMs - session.lastActiveMs);
+      const { id, name, kind } = session.principal;
+      // Without identities every session is the same anonymous caller: nothing to tell apart.
+      if (kind === 'none') continue;
+      const entry = byPrincipal.get(id) ?? { id, principal: name, kind, sessions: 0 };
+      entry.sessions++;
+      byPrincipal.set(id, entry);
+    }
+    return { byEra, oldestIdleMs, principals: [...byPrincipal.values()] };
   }
 
   get size(): number {

@@ -159,6 +159,10 @@ class StreamableSession implements DownstreamSession, ClientLink {
     closeSession(this.#ctx, this, reason);
   }
 
+  get lastActiveMs(): number {
+    return this.#lastActiveMs;
+  }
+
   isIdle(nowMs: number, idleMs: number): boolean {
     if (this.#exchanges.size > 0 || nowMs - this.#lastActiveMs < idleMs) return false;
     for (const stream of this.#streams.values()) if (stream.isLive) return false;

@@ -25,6 +25,7 @@ export class Routes {
   #shared: EndpointShared;
   #servers = new Map<string, Endpoint>();
   #registry: Registry;
+  #changeListeners: Array<() => void> = [];
 
   /** `isAggregate`: a servers file was given (the root is the aggregate, each server has its own routes). */
   constructor(shared: EndpointShared, registry: Registry, isAggregate: boolean) {
@@ -67,6 +68,12 @@ export class Routes {
       ...[...this.#servers].map(([server, endpoint]) => ({ server, endpoint }))];
   }
 
+  /** Calls `listener` on every state change of any server, those a reload adds included. */
+  onServerChange(listener: () => void): void {
+    this.#changeListeners.push(listener);
+    for (const unit of this.#registry.units) unit.onStateChange(listener);
+  }
+
   /** A reload: endpoints of removed or changed servers close (their sessions end), new ones open. */
   async apply(diff: ReloadDiff, reason: string): Promise<void> {
     const closing: Array<Promise<void>> = [];
@@ -76,7 +83,10 @@ export class Routes {
       this.#servers.delete(unit.spec.name);
       closing.push(endpoint.close(reason));
     }
-    for (const unit of diff.added) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
+    for (const unit of diff.added) {
+      this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
+      for (const listener of this.#changeListeners) unit.onStateChange(listener);
+    }
     await Promise.all(closing);
   }
 

@@ -14,6 +14,7 @@ import { sendJson } from '../http/send-json.ts';
 import { isLoopbackHost } from '../config/config.ts';
 import { ANONYMOUS, type Principal } from '../identity/principal.ts';
 import { METADATA_PREFIX, metadataDocument } from '../identity/resource-metadata.ts';
+import { consoleRoutes } from './console/console-routes.ts';
 
 /** `principal`: who the request is; undefined only on a post to an SSE session that sent no credential. */
 type Handler = (req: IncomingMessage, res: ServerResponse, url: URL, principal: Principal | undefined) => Promise<void> | void;
@@ -53,6 +54,10 @@ export class ProxyServer {
       ['/readyz', { methods: { GET: (_req, res) => this.#ready(res) }, access: 'public' }],
       ['/metrics', { methods: { GET: (_req, res) => this.#metrics(res) } }],
       ['/status', { methods: { GET: (_req, res) => sendJson(res, 200, status(), { 'cache-control': 'no-store' }) } }],
+      ...consoleRoutes({
+        status, serverNames: () => this.#serverNames(), hasKey: shared.identity.authenticator.isRequired,
+        onServerChange: (listener) => routes.onServerChange(listener),
+      }),
     ]);
     const headersTimeout = config.headersTimeoutMs;
     this.#server = createServer({
@@ -182,6 +187,11 @@ export class ProxyServer {
       case 'tool':
         return { methods: { POST: (req, res, url, principal) => httpTools.call(req, res, url, match.tool!, principal!) }, resourcePath: `${base}/mcp` };
     }
+  }
+
+  /** Servers with their own routes: none in the single-server form. */
+  #serverNames(): string[] {
+    return this.#routes.aggregate === undefined ? [] : this.#routes.endpoints.slice(1).map(({ server }) => server);
   }
 
   /** Ready while the endpoint at the root can serve (the aggregate: while any member can), with each server's state. */

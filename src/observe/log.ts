@@ -77,6 +77,11 @@ export class Logger {
     this.#sink.write(line + '\n');
   }
 
+  /** `text` with every registered secret masked, for text shown anywhere but the log (the console's errors). */
+  redact(text: string): string {
+    return this.#redact(text);
+  }
+
   #redact(text: string): string {
     let found: string[] | undefined;
     for (const secret of this.#secrets.keys()) {

@@ -1,4 +1,5 @@
 /** Counters and gauges of the proxy, rendered in the Prometheus text format for GET /metrics. */
+import { CallWindow } from './call-window.ts';
 
 const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300];
 
@@ -49,6 +50,8 @@ export class Metrics {
   auditDropped: () => number | undefined = () => undefined;
   /** Requests answered 429 by the per-principal rate limit. */
   rateLimited = 0;
+  /** The last minutes of calls per server, for the console and /status. */
+  readonly calls = new CallWindow();
 
   childRestarted(server: string): void {
     this.#restarts.set(server, (this.#restarts.get(server) ?? 0) + 1);
@@ -62,8 +65,14 @@ export class Metrics {
     else entry.count++;
   }
 
-  /** One finished request: `outcome` is `result` or `error`. */
-  requestDone(server: string, method: string, outcome: 'result' | 'error', durationMs: number): void {
+  /** Times `server`'s shared child was restarted since the proxy started. */
+  restartsOf(server: string): number {
+    return this.#restarts.get(server) ?? 0;
+  }
+
+  /** One finished request: `outcome` is `result` or `error`; `errorMessage` (free of secrets) goes to the last-errors list. */
+  requestDone(server: string, method: string, outcome: 'result' | 'error', durationMs: number, errorMessage?: string): void {
+    this.calls.record(server, method, durationMs, outcome === 'error' ? errorMessage ?? 'error' : undefined, Date.now());
     const labels = { server, method: methodLabel(method), outcome };
     const key = `${server} ${labels.method} ${outcome}`;
     const entry = this.#requests.get(key);

@@ -11,8 +11,8 @@ export interface HubOutput {
   toSession(sessionId: string, msg: JsonRpcMessage, relatedId: JsonRpcId | undefined): void;
   /** Something was dropped or refused; for a debug log line. */
   note?(event: string, fields: Record<string, string | number>): void;
-  /** A client's call was answered (by the child or, on failure, by the hub). */
-  callDone?(method: string, outcome: 'result' | 'error', durationMs: number): void;
+  /** A client's call was answered (by the child or, on failure, by the hub); `errorMessage` is the error's own text. */
+  callDone?(method: string, outcome: 'result' | 'error', durationMs: number, errorMessage?: string): void;
   /** Shared mode: the child's InitializeResult is known (first initialize, or after a restart). */
   initialized?(result: JsonObject): void;
 }

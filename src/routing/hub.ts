@@ -341,7 +341,7 @@ export class Hub {
     this.#forgetInFlight(session, call, upstreamId as number);
     // A refused handshake (independent mode) leaves the session free to try initialize again.
     if (call.method === 'initialize' && res.error !== undefined) session.isInitialized = false;
-    this.#out.callDone?.(call.method, res.error === undefined ? 'result' : 'error', this.#opts.now() - call.startedMs);
+    this.#out.callDone?.(call.method, res.error === undefined ? 'result' : 'error', this.#opts.now() - call.startedMs, res.error?.message);
     res.id = call.clientId;
     this.#out.toSession(call.sessionId, res, call.clientId);
   }
@@ -488,7 +488,7 @@ export class Hub {
     if (call.sessionId === undefined) return;
     const session = this.#sessions.get(call.sessionId);
     if (session !== undefined) this.#forgetInFlight(session, call, upstreamId);
-    this.#out.callDone?.(call.method, 'error', this.#opts.now() - call.startedMs);
+    this.#out.callDone?.(call.method, 'error', this.#opts.now() - call.startedMs, message);
     this.#reply(call.sessionId, errorResponse(call.clientId, RpcCode.serverError, message));
   }
 

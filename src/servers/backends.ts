@@ -78,8 +78,9 @@ function hubOutput(deps: BackendDeps, links: Map<string, ClientLink>, toChild: (
     toChild,
     toSession: (sessionId, msg, relatedId) => links.get(sessionId)?.deliver(msg, relatedId),
     note: (event, fields) => deps.log.debug(event, fields),
-    callDone: (method, outcome, ms) => {
-      deps.metrics.requestDone(deps.spec.name, method, outcome, ms);
+    callDone: (method, outcome, ms, errorMessage) => {
+      // An error's text may quote what a client sent: masked like a log line before anyone can read it.
+      deps.metrics.requestDone(deps.spec.name, method, outcome, ms, errorMessage === undefined ? undefined : deps.log.redact(errorMessage));
       if (deps.log.isEnabled('debug')) deps.log.debug('request done', { server: deps.spec.name, method, outcome, ms });
     },
   };
@@ -360,6 +361,11 @@ export class IndependentBackend implements Backend {
 
   get childCount(): number {
     return this.#sessions.size + this.#starting;
+  }
+
+  /** Each running child with the session it serves. */
+  get childSessions(): Array<{ pid: number; session: string }> {
+    return [...this.#sessions].flatMap(([session, { child }]) => (child.pid === undefined ? [] : [{ pid: child.pid, session }]));
   }
 
   get pids(): number[] {

@@ -139,6 +139,12 @@ export class ServerUnit implements Backend, StatelessSource {
     return this.#sandbox?.summary;
   }
 
+  /** Independent mode: which session each running child serves (shared children serve every session). */
+  get childSessions(): Array<{ pid: number; session: string }> {
+    const backend = this.#running?.backend;
+    return backend instanceof IndependentBackend ? backend.childSessions : [];
+  }
+
   /** Each replica of a pool (`replicas` > 1), for /status. */
   get replicas(): ReplicaStatus[] | undefined {
     const backend = this.#running?.backend;
