@@ -52,15 +52,14 @@ export function bwrapArgs(view: BwrapView): string[] {
     else args.push('--ro-bind-try', dir, dir);
   }
   for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
+  // The private /tmp first: a server installed under /tmp (a checkout there, say) is bound over it below.
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
   for (const path of view.readOnly ?? []) args.push('--ro-bind', path, path);
   for (const path of view.writable ?? []) args.push('--bind', path, path);
   // After the binds that hold them: a later mount over a path hides what an earlier one showed there.
   for (const { path, isDir } of view.masked ?? []) args.push(...(isDir ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]));
   const workDir = view.workDir ?? SANDBOX_HOME;
   args.push(
-    '--proc', '/proc',
-    '--dev', '/dev',
-    '--tmpfs', '/tmp',
     '--bind', view.home, SANDBOX_HOME,
     '--chdir', workDir,
     '--setenv', 'HOME', SANDBOX_HOME,
