@@ -17,7 +17,9 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
 import { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { Hub, type HubOutput } from '../routing/hub.ts';
-import { Supervisor } from '../upstream/supervisor.ts';
+import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
+import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
+import { remoteOptions } from './remote-member.ts';
 
 const STOP_GRACE_MS = 2000;
 const SWEEP_INTERVAL_MS = 1000;
@@ -100,7 +102,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   #links = new Map<string, ClientLink>();
   #hub: Hub;
   /** Created once the child's era is known. */
-  #supervisor: Supervisor | undefined;
+  #supervisor: Supervisor | RemoteUpstream | undefined;
   #isStopped = false;
   #route: UpstreamRoute;
   #sweep: NodeJS.Timeout;
@@ -127,7 +129,7 @@ export class SharedBackend implements Backend, StatelessTarget {
     // once race on npm's cache (ENOTEMPTY), and the probe's run warms it. Messages wait in the route.
     const start = (era: UpstreamEra): void => {
       if (this.#isStopped) return;
-      const supervisor = new Supervisor(childOptions(deps, env), {
+      const events: SupervisorEvents = {
         message: (msg) => this.#route.receive(msg),
         up: (isRestart) => {
           if (isRestart) {
@@ -143,7 +145,10 @@ export class SharedBackend implements Backend, StatelessTarget {
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
-      });
+      };
+      const supervisor = deps.spec.remote === undefined
+        ? new Supervisor(childOptions(deps, env), events)
+        : new RemoteUpstream(remoteOptions(deps.spec, era, deps.log, deps.config.maxMessageBytes), events);
       this.#supervisor = supervisor;
       this.#route.connect(era, (msg) => supervisor.send(msg));
     };
