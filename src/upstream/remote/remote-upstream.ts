@@ -30,6 +30,8 @@ export interface RemoteOptions {
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 const HEALTHY_AFTER_MS = 60_000;
+/** Messages held until the first connection is made; past it senders are refused. */
+const MAX_FIRST_QUEUE = 1000;
 
 /** A transport of the verdict's kind (one connection's worth). */
 export function openTransport(opts: RemoteOptions, events: TransportEvents): RemoteTransport {
@@ -54,6 +56,7 @@ export class RemoteUpstream {
   #healthyTimer: NodeJS.Timeout | undefined;
   #downReason: string | undefined = 'starting';
   #hasBeenUp = false;
+  #firstQueue: JsonRpcMessage[] = [];
 
   constructor(opts: RemoteOptions, events: SupervisorEvents) {
     this.#opts = opts;
@@ -80,7 +83,12 @@ export class RemoteUpstream {
   }
 
   send(msg: JsonRpcMessage): boolean {
-    return this.isRunning && (this.#transport?.send(msg) ?? false);
+    if (this.isRunning) return this.#transport?.send(msg) ?? false;
+    // The first connection is still being made: the first client's initialize waits for it, as it
+    // would for a child's spawn. Once the server has been lost, calls fail fast instead.
+    if (this.#hasBeenUp || this.#firstQueue.length >= MAX_FIRST_QUEUE) return false;
+    this.#firstQueue.push(msg);
+    return true;
   }
 
   async stop(): Promise<void> {
@@ -112,6 +120,9 @@ export class RemoteUpstream {
     this.#opts.log.info('remote server connected', { url: this.#opts.target.url.origin, era: this.#opts.verdict.era, kind: this.#opts.verdict.kind });
     this.#events.up(this.#hasBeenUp);
     this.#hasBeenUp = true;
+    const queued = this.#firstQueue;
+    this.#firstQueue = [];
+    for (const msg of queued) transport.send(msg);
   }
 
   #lost(reason: string): void {
@@ -120,6 +131,8 @@ export class RemoteUpstream {
     void this.#transport?.close();
     this.#transport = undefined;
     this.#downReason = reason;
+    // The Hub fails the calls these belonged to on `down`: sent later they would be strays.
+    this.#firstQueue = [];
     if (wasUp) this.#opts.log.warn('remote server lost', { reason });
     this.#events.down(reason, { code: null, signal: null });
     if (this.#state === 'stopped') return;
