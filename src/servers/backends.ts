@@ -4,7 +4,7 @@
  */
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
-import { Child, describeExit, type ChildExit, type ChildOptions } from '../upstream/child.ts';
+import { Child, describeExit, type ChildEvents, type ChildExit, type ChildOptions } from '../upstream/child.ts';
 import type { SandboxRun } from '../upstream/sandbox/launch.ts';
 import type { HostFacts } from '../upstream/sandbox/plan.ts';
 import { childEnv } from './sandbox-setup.ts';
@@ -19,6 +19,7 @@ import { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { Hub, type HubOutput } from '../routing/hub.ts';
 import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
 import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
+import { RemoteSession } from '../upstream/remote/remote-session.ts';
 import { remoteOptions } from './remote-member.ts';
 
 const STOP_GRACE_MS = 2000;
@@ -148,7 +149,7 @@ export class SharedBackend implements Backend, StatelessTarget {
       };
       const supervisor = deps.spec.remote === undefined
         ? new Supervisor(childOptions(deps, env), events)
-        : new RemoteUpstream(remoteOptions(deps.spec, era, deps.log, deps.config.maxMessageBytes), events);
+        : new RemoteUpstream(remoteOptions(deps.spec, era, deps.log, deps.config.maxMessageBytes, env), events);
       this.#supervisor = supervisor;
       this.#route.connect(era, (msg) => supervisor.send(msg));
     };
@@ -270,7 +271,7 @@ export class SharedBackend implements Backend, StatelessTarget {
 }
 
 interface IsolatedSession {
-  child: Child;
+  child: Child | RemoteSession;
   hub: Hub;
   secrets: string[];
 }
@@ -310,7 +311,8 @@ export class IndependentBackend implements Backend {
     for (const value of Object.values(env)) log.addSecret(value);
     let hub: Hub | undefined;
     const route = new UpstreamRoute((msg) => hub?.fromChild(msg));
-    const child = new Child(childOptions({ ...this.#deps, log }, env), {
+    // A remote member's session takes the child's place; `env` then holds the client's forwarded headers.
+    const events: ChildEvents = {
       message: (msg) => route.receive(msg),
       exit: (exit) => {
         const reason = `child ${describeExit(exit)}`;
@@ -319,7 +321,11 @@ export class IndependentBackend implements Backend {
         // The session cannot go on without its child: the client is told and starts a new one.
         if (this.#sessions.get(sessionId)?.child === child) this.#links.get(sessionId)?.end(reason);
       },
-    });
+    };
+    const { spec, config } = this.#deps;
+    const child = spec.remote === undefined
+      ? new Child(childOptions({ ...this.#deps, log }, env), events)
+      : new RemoteSession(remoteOptions(spec, era, log, config.maxMessageBytes, env), events);
     const failed = await child.spawned;
     if (failed !== undefined) {
       for (const value of Object.values(env)) log.removeSecret(value);

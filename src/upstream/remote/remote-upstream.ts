@@ -134,7 +134,7 @@ export class RemoteUpstream {
     // The Hub fails the calls these belonged to on `down`: sent later they would be strays.
     this.#firstQueue = [];
     if (wasUp) this.#opts.log.warn('remote server lost', { reason });
-    this.#events.down(reason, { code: null, signal: null });
+    this.#events.down(reason, { code: null, signal: null, lost: reason });
     if (this.#state === 'stopped') return;
     const delay = this.#backoffMs;
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
