@@ -4,14 +4,16 @@
  * stateless remote. SDK 1.32 clients reach them through the front proxy, per server and on the aggregate.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import { CreateMessageRequestSchema, ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { checkEverythingBasics } from './helpers/everything.ts';
-import { connectClient, eventually, EVERYTHING, FIXTURE, ROOT, startProxy, textOf, withDeadline, type RunningProxy, type TransportKind } from './helpers/proxy.ts';
+import { connectClient, eventually, EVERYTHING, FIXTURE, startProxy, textOf, withDeadline, type RunningProxy, type TransportKind } from './helpers/proxy.ts';
 
 const node = process.execPath;
 const TIMEOUT = { timeout: 90_000 };
@@ -86,3 +88,33 @@ for (const [label, member] of [['Streamable HTTP session', { type: 'http', upstr
     await withDeadline(changed, 10_000, 'tools/list_changed');
   });
 }
+
+test('TLS is verified: a self-signed remote is refused (calls fail fast, naming it) unless its CA is given with tls.ca', TIMEOUT, async (t) => {
+  const upstream = await inner(t, FIXTURE);
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  // TLS in front of the plain inner proxy: the front must verify this hop.
+  const server = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (secure) => {
+    const plain = createConnection({ host: '127.0.0.1', port: upstream.port });
+    for (const s of [secure, plain]) s.on('error', () => s.destroy());
+    secure.pipe(plain).pipe(secure);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/mcp`;
+  const proxy = await front(t, {
+    trusted: { url, type: 'http', upstreamProtocol: 'legacy', tls: { ca: cert } },
+    untrusted: { url, type: 'http', upstreamProtocol: 'legacy' },
+    probed: { url },
+  });
+  await proxy.waitForLog(/remote server connected server=trusted/);
+  const c = await client(t, `${proxy.url}/servers/trusted`);
+  assert.equal(textOf(await c.callTool({ name: 'echo', arguments: { text: 'over tls' } })), 'over tls');
+  // Refused before its era is known (the probe) and after (the connection): both fail fast, naming it.
+  for (const name of ['untrusted', 'probed']) {
+    await proxy.waitForLog(new RegExp(`warn .*remote server not reachable, retrying server=${name}`));
+    await assert.rejects(withDeadline(client(t, `${proxy.url}/servers/${name}`), 10_000, `connect to ${name}`), new RegExp(`remote ${name} unreachable \\(TLS`));
+  }
+});

@@ -21,6 +21,7 @@ type Entry = Record<string, unknown>;
 
 export function remoteOf(entry: Entry, isShared: boolean, expand: (value: string, key: string) => string): RemoteSpec {
   if (entry.command !== undefined) throw new Error('give either "command" (stdio) or "url" (remote), not both');
+  if (entry.replicas !== undefined) throw new Error('"replicas" is for stdio servers; a remote server balances its own load');
   const url = expand(stringOf(entry.url, 'url'), 'url');
   let parsed: URL;
   try {

@@ -111,6 +111,8 @@ export class SharedBackend implements Backend, StatelessTarget {
   #initWaiters = new Set<(result: JsonObject) => void>();
   #hasBeenUp = false;
   #restarts = 0;
+  /** Why a remote could not be reached while its era was still being probed. */
+  #unreachable: string | undefined;
 
   /**
    * `env`: variables for the child on top of the operator's (a stateless caller's, in independent mode).
@@ -200,6 +202,13 @@ export class SharedBackend implements Backend, StatelessTarget {
     this.#hub.failCalls(reason);
   }
 
+  /** The upstream cannot be reached before it ever came up (a remote's probe): calls fail now, with `reason`. */
+  unreachable(reason: string): void {
+    if (this.#supervisor !== undefined) return;
+    this.#hub.childDown(reason);
+    this.#unreachable = reason;
+  }
+
   /** No session attached and nothing in flight: a pooled child may be stopped. */
   get isIdle(): boolean {
     return this.#links.size === 0 && this.#hub.pendingCount === 0;
@@ -252,7 +261,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   }
 
   notReadyReason(): string | undefined {
-    return this.#supervisor === undefined ? 'detecting the upstream protocol' : this.#supervisor.downReason;
+    return this.#supervisor === undefined ? this.#unreachable ?? 'detecting the upstream protocol' : this.#supervisor.downReason;
   }
 
   get childCount(): number {

@@ -10,7 +10,7 @@ import type { Logger } from '../observe/log.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
 import type { RemoteTarget } from '../upstream/remote/http-call.ts';
 import { detectRemoteProtocol, type RemoteVerdict } from '../upstream/remote/remote-probe.ts';
-import type { RemoteOptions } from '../upstream/remote/remote-upstream.ts';
+import { lostReason, type RemoteOptions } from '../upstream/remote/remote-upstream.ts';
 
 /** How long connecting (TCP, TLS, first byte of an answer that is not a call's) may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -34,12 +34,17 @@ export function remoteTarget(spec: ServerSpec, extraHeaders: Record<string, stri
   };
 }
 
-/** The remote's era and transport, probed until it answers (or `signal` ends the wait). */
-export function remoteEra(spec: ServerSpec, log: Logger, maxMessageBytes: number, signal: AbortSignal): Promise<RemoteVerdict> {
+/**
+ * The remote's era and transport, probed until it answers (or `signal` ends the wait); `onUnreachable`
+ * hears each failed try as the reason a caller should see.
+ */
+export function remoteEra(
+  spec: ServerSpec, log: Logger, maxMessageBytes: number, signal: AbortSignal, onUnreachable: (reason: string) => void,
+): Promise<RemoteVerdict> {
   for (const value of Object.values(spec.remote!.headers)) log.addSecret(value);
   return detectRemoteProtocol({
     target: remoteTarget(spec), type: spec.remote!.type, upstreamProtocol: spec.upstreamProtocol,
-    clientVersion: VERSION, maxMessageBytes, log, signal,
+    clientVersion: VERSION, maxMessageBytes, log, signal, onUnreachable: (reason) => onUnreachable(lostReason(spec.name, reason)),
   });
 }
 

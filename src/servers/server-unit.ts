@@ -32,8 +32,10 @@ const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_CHECK_MS = 1_000;
 
 /** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling (a remote: a POST). */
-async function upstreamEra(spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined, maxMessageBytes: number, signal: AbortSignal): Promise<UpstreamEra> {
-  if (spec.remote !== undefined) return remoteEra(spec, log, maxMessageBytes, signal);
+async function upstreamEra(
+  spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined, maxMessageBytes: number, signal: AbortSignal, onUnreachable: (reason: string) => void,
+): Promise<UpstreamEra> {
+  if (spec.remote !== undefined) return remoteEra(spec, log, maxMessageBytes, signal, onUnreachable);
   if (spec.upstreamProtocol === 'legacy') return { era: 'legacy' };
   // The probe runs the same third-party code as the child: it gets the same sandbox.
   const launch = sandbox === undefined ? undefined : launchSandboxed(sandbox, spec.command, spec.args);
@@ -221,7 +223,9 @@ export class ServerUnit implements Backend, StatelessSource {
   #wake(): Running {
     const log = this.log;
     const sandbox = this.#sandbox?.run;
-    const era = upstreamEra(this.spec, log, sandbox, this.#deps.config.maxMessageBytes, this.#probeAbort.signal).then(
+    // A remote not reachable yet: its shared backend fails calls at once, naming why, until it is.
+    const unreachable = (reason: string): void => running.backend instanceof SharedBackend ? running.backend.unreachable(reason) : undefined;
+    const era = upstreamEra(this.spec, log, sandbox, this.#deps.config.maxMessageBytes, this.#probeAbort.signal, unreachable).then(
       (verdict) => {
         log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
         return verdict;
@@ -242,7 +246,7 @@ export class ServerUnit implements Backend, StatelessSource {
     const pool = new StatelessPool(deps, shared);
     const perPrincipal = this.#deps.config.identity.childPer === 'principal';
     const backend = shared ?? (perPrincipal ? new PrincipalBackend(pool) : new IndependentBackend(deps));
-    const running = { backend, pool, era };
+    const running: Running = { backend, pool, era };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {
       log.info('lazy server starting', { reason: 'first use' });

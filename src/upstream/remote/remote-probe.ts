@@ -27,6 +27,8 @@ export interface RemoteProbeOptions {
   log: Logger;
   /** Aborted when the member stops: the retries end. */
   signal: AbortSignal;
+  /** Told each time the server cannot be reached, with why, so callers can fail fast meanwhile. */
+  onUnreachable?(reason: string): void;
 }
 
 export type RemoteVerdict = UpstreamEra & { kind: RemoteKind };
@@ -48,6 +50,7 @@ export async function detectRemoteProtocol(opts: RemoteProbeOptions): Promise<Re
     } catch (err) {
       if (!(err instanceof RemoteError) || opts.signal.aborted) throw err;
       opts.log.warn('remote server not reachable, retrying', { url: opts.target.url.origin, error: err.message, inMs: waitMs });
+      opts.onUnreachable?.(err.message);
     }
     await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
     if (opts.signal.aborted) throw new Error('stopped');

@@ -133,10 +133,10 @@ export class RemoteUpstream {
     this.#downReason = reason;
     // The Hub fails the calls these belonged to on `down`: sent later they would be strays.
     this.#firstQueue = [];
-    if (wasUp) this.#opts.log.warn('remote server lost', { reason });
     this.#events.down(reason, { code: null, signal: null, lost: reason });
     if (this.#state === 'stopped') return;
     const delay = this.#backoffMs;
+    this.#opts.log.warn(wasUp ? 'remote server lost' : 'remote server not reachable, retrying', { reason, inMs: delay });
     this.#backoffMs = Math.min(this.#backoffMs * 2, MAX_BACKOFF_MS);
     this.#retryTimer = setTimeout(() => void this.#connect(), delay);
     this.#retryTimer.unref();
