@@ -178,7 +178,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   async initializeResult(params: JsonObject): Promise<JsonObject> {
     const cached = this.#hub.initializeResult;
     if (cached !== undefined) return cached;
-    const down = this.#supervisor?.downReason ?? 'starting';
+    const down = this.#supervisor?.downReason ?? this.#unreachable ?? 'starting';
     if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
     this.#hub.ensureInitialized(params);
     // A modern child's adapter answers initialize synchronously.

@@ -17,14 +17,8 @@ export interface RemoteTarget {
   timeoutMs: number;
 }
 
-/** A request that got no usable answer: `status` is the HTTP status when there was one. */
-export class RemoteError extends Error {
-  readonly status: number | undefined;
-  constructor(message: string, status?: number) {
-    super(message);
-    this.status = status;
-  }
-}
+/** A request that got no usable answer (network, TLS, timeout, a status the caller cannot use): worth retrying. */
+export class RemoteError extends Error {}
 
 export interface CallOptions {
   method: 'GET' | 'POST' | 'DELETE';

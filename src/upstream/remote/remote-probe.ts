@@ -80,7 +80,7 @@ async function discover(opts: RemoteProbeOptions, request: JsonRpcRequest, id: s
   const status = res.statusCode!;
   if (status >= 500) {
     discard(res);
-    throw new RemoteError(`answered HTTP ${status}`, status);
+    throw new RemoteError(`answered HTTP ${status}`);
   }
   let verdict: ProbeVerdict = { kind: 'legacy', reason: `discover answered HTTP ${status}` };
   const take = (msg: JsonRpcMessage): void => {

@@ -35,7 +35,7 @@ const MAX_FIRST_QUEUE = 1000;
 
 /** A transport of the verdict's kind (one connection's worth). */
 export function openTransport(opts: RemoteOptions, events: TransportEvents): RemoteTransport {
-  const transportOpts = { target: opts.target, requestTimeoutMs: opts.requestTimeoutMs, maxMessageBytes: opts.maxMessageBytes, log: opts.log };
+  const transportOpts = { target: opts.target, requestTimeoutMs: opts.requestTimeoutMs, maxMessageBytes: opts.maxMessageBytes };
   const { verdict } = opts;
   if (verdict.era === 'modern') return new StatelessClient(transportOpts, events, discoverRequest(PROBE_ID, verdict.version, opts.clientVersion));
   return verdict.kind === 'sse' ? new SseClient(transportOpts, events) : new StreamableClient(transportOpts, events);

@@ -28,7 +28,7 @@ export class SseClient implements RemoteTransport {
     const res = await call(this.#opts.target, { method: 'GET', headers: { accept: 'text/event-stream' }, signal: this.#abort.signal });
     if (res.statusCode !== 200 || !isEventStream(res)) {
       discard(res);
-      throw new RemoteError(`answered the event stream request with HTTP ${res.statusCode}`, res.statusCode);
+      throw new RemoteError(`answered the event stream request with HTTP ${res.statusCode}`);
     }
     await new Promise<void>((resolve, reject) => {
       const ended = readEventStream(res, this.#opts.maxMessageBytes, undefined, {

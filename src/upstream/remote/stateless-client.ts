@@ -52,7 +52,7 @@ export class StatelessClient implements RemoteTransport {
   async connect(): Promise<void> {
     const res = await call(this.#opts.target, { method: 'POST', headers: modernHeaders(this.#discover), body: JSON.stringify(this.#discover) });
     discard(res);
-    if (res.statusCode !== 200) throw new RemoteError(`answered server/discover with HTTP ${res.statusCode}`, res.statusCode);
+    if (res.statusCode !== 200) throw new RemoteError(`answered server/discover with HTTP ${res.statusCode}`);
   }
 
   send(msg: JsonRpcMessage): boolean {

@@ -36,7 +36,7 @@ export class StreamableClient implements RemoteTransport {
   async connect(): Promise<void> {
     const res = await call(this.#opts.target, { method: 'GET', headers: { accept: 'text/event-stream' }, signal: this.#abort.signal });
     res.destroy();
-    if (res.statusCode! >= 500) throw new RemoteError(`answered HTTP ${res.statusCode}`, res.statusCode);
+    if (res.statusCode! >= 500) throw new RemoteError(`answered HTTP ${res.statusCode}`);
   }
 
   send(msg: JsonRpcMessage): boolean {

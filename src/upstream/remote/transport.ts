@@ -1,6 +1,5 @@
 /** What the remote upstream needs from each way of reaching a remote server (Streamable HTTP, legacy SSE, stateless). */
 import type { JsonRpcMessage } from '../../protocol/message.ts';
-import type { Logger } from '../../observe/log.ts';
 import type { RemoteTarget } from './http-call.ts';
 
 export interface TransportEvents {
@@ -17,7 +16,6 @@ export interface TransportOptions {
   /** How long a request's answer may take to begin (the member's request timeout). */
   requestTimeoutMs: number;
   maxMessageBytes: number;
-  log: Logger;
 }
 
 export interface RemoteTransport {
