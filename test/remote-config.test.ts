@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigFileError, parseServersFile, type ServerDefaults } from '../src/config/config-file.ts';
 import { parseAllowList } from '../src/config/env-policy.ts';
+import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import { modernHeaders } from '../src/upstream/remote/stateless-client.ts';
 import { SseReader, type SseEvent } from '../src/upstream/remote/sse-reader.ts';
 
 const DEFAULTS: ServerDefaults = {
   shared: true, allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
+  sandbox: DEFAULT_SANDBOX_SPEC,
 };
 
 function remoteOf(entry: Record<string, unknown>, env: Record<string, string> = {}) {
