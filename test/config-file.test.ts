@@ -66,7 +66,7 @@ test('bad files: one message naming the place, never a secret value', () => {
   refused('{\n  "mcpServers": {\n    "a": { "command": "x", }\n  }\n}', /line 3, column 28/);
   refused({ mcpServers: { Bad_Name: { command: 'x' } } }, /server "Bad_Name": names are 1 to 24/);
   refused({ mcpServers: { a: { command: 'x', env: { T: '${UNSET_VAR}' } } } }, /server "a", env\.T: variable UNSET_VAR is not set/);
-  refused({ mcpServers: { a: { url: 'https://example.com/mcp' } } }, /server "a": remote servers \("url"\) are not supported yet/);
+  refused({ mcpServers: { a: { command: 'node', type: 'sse' } } }, /server "a": "type" "sse" needs a "url"/);
   refused({ mcpServers: { a: { command: 'x', mode: 'both' } } }, /"mode" must be one of shared, independent/);
   refused({ mcpServers: { a: { args: [] } } }, /"command" is required/);
   refused({ mcpServers: {} }, /lists no server/);

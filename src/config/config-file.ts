@@ -7,12 +7,13 @@ import { parseAllowList } from './env-policy.ts';
 import { ExpansionError, expandVars } from './expand.ts';
 import { jsonErrorOffset } from './json-error-offset.ts';
 import { parseSandboxConfig } from '../upstream/sandbox/options.ts';
+import { remoteOf } from './remote-entry.ts';
 import { SERVER_NAME_RE, type NameFilter, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
 
 export class ConfigFileError extends Error {}
 
 /** What an entry does not say comes from the flags. */
-export type ServerDefaults = Omit<ServerSpec, 'name' | 'isDisabled' | 'command' | 'args' | 'env' | 'cwd' | 'prefix' | 'filter' | 'replicas'>;
+export type ServerDefaults = Omit<ServerSpec, 'name' | 'isDisabled' | 'command' | 'args' | 'env' | 'cwd' | 'prefix' | 'filter' | 'replicas' | 'remote'>;
 
 export interface ServersFile {
   servers: ServerSpec[];
@@ -21,7 +22,7 @@ export interface ServersFile {
 }
 
 const STANDARD_KEYS = ['command', 'args', 'env', 'cwd', 'type', 'disabled', 'url', 'headers'];
-const OWN_KEYS = ['mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout', 'sandbox'];
+const OWN_KEYS = ['tls', 'forwardHeaders', 'mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout', 'sandbox'];
 const KNOWN_KEYS = new Set([...STANDARD_KEYS, ...OWN_KEYS]);
 
 type Entry = Record<string, unknown>;
@@ -52,8 +53,9 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
   if (!isPlainObject(entry)) throw new ConfigFileError(`${at}: expected an object`);
   const unknown = Object.keys(entry).filter((key) => !KNOWN_KEYS.has(key));
   if (unknown.length > 0) ctx.warnings.push(`${at}: unknown keys ignored: ${unknown.join(', ')}`);
-  if (entry.url !== undefined) throw new ConfigFileError(`${at}: remote servers ("url") are not supported yet; only stdio servers ("command")`);
-  if (entry.type !== undefined && entry.type !== 'stdio') throw new ConfigFileError(`${at}: "type" must be "stdio", got ${JSON.stringify(entry.type)}`);
+  if (entry.url === undefined && entry.type !== undefined && entry.type !== 'stdio') {
+    throw new ConfigFileError(`${at}: "type" ${JSON.stringify(entry.type)?.slice(0, 40)} needs a "url"; a stdio server has type "stdio"`);
+  }
   const expand = (value: string, key: string): string => {
     try {
       return expandVars(value, ctx.env, `${at}, ${key}`);
@@ -62,14 +64,16 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     }
   };
   const { defaults } = ctx;
+  const shared = mapOptional(oneOf(entry, 'mode', ['shared', 'independent'] as const, at), (mode) => mode === 'shared') ?? defaults.shared;
+  const remote = entry.url === undefined ? undefined : remoteEntry(entry, shared, expand, at);
   return {
     name,
     isDisabled: optional(entry, 'disabled', 'boolean', at) ?? false,
-    command: expand(required(entry, 'command', at), 'command'),
+    command: remote === undefined ? expand(required(entry, 'command', at), 'command') : '',
     args: stringList(entry, 'args', at).map((arg, i) => expand(arg, `args[${i}]`)),
     env: stringMap(entry, 'env', at, expand),
     cwd: mapOptional(optional(entry, 'cwd', 'string', at), (cwd) => expand(cwd, 'cwd')),
-    shared: mapOptional(oneOf(entry, 'mode', ['shared', 'independent'] as const, at), (mode) => mode === 'shared') ?? defaults.shared,
+    shared,
     replicas: replicasOf(entry, at, defaults.shared),
     allowEnv: allowEnvOf(entry, at) ?? defaults.allowEnv,
     upstreamProtocol: oneOf(entry, 'upstreamProtocol', ['auto', 'legacy', 'modern'] as UpstreamProtocol[], at) ?? defaults.upstreamProtocol,
@@ -80,7 +84,17 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     lifecycle: oneOf(entry, 'lifecycle', ['eager', 'lazy'] as const, at) ?? defaults.lifecycle,
     idleTimeoutMs: secondsOf(entry, 'idleTimeout', at) ?? defaults.idleTimeoutMs,
     sandbox: sandboxOf(entry, name, defaults, at),
+    ...(remote === undefined ? {} : { remote }),
   };
+}
+
+function remoteEntry(entry: Entry, isShared: boolean, expand: (value: string, key: string) => string, at: string): ServerSpec['remote'] {
+  try {
+    return remoteOf(entry, isShared, expand);
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw err;
+    throw new ConfigFileError(`${at}: ${(err as Error).message}`);
+  }
 }
 
 /** JSON.parse with the error's place as line and column. */

@@ -36,6 +36,22 @@ export interface ServerSpec {
   idleTimeoutMs: number;
   /** Limits and isolation for this server's children (docs/SANDBOX.md). */
   sandbox: SandboxSpec;
+  /** Set for a remote member (an entry with `url`); `command` is then empty. */
+  remote?: RemoteSpec;
+}
+
+/** How to reach a remote MCP server. */
+export interface RemoteSpec {
+  /** An http: or https: URL. */
+  url: string;
+  /** `http` (Streamable HTTP) or `sse` (2024-11-05); undefined: inferred by probing. */
+  type: 'http' | 'sse' | undefined;
+  /** Sent on every request, `${VAR}` already expanded; values are secrets in the log. */
+  headers: Record<string, string>;
+  /** A PEM file of private CAs to verify the server with (verification is never off). */
+  caFile: string | undefined;
+  /** Lower-case request headers a client may pass on to its own upstream session (independent mode). */
+  forwardHeaders: string[];
 }
 
 export const SERVER_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;

@@ -39,6 +39,8 @@ export interface EndpointTarget {
   basePath: string;
   /** The server's name in audit lines ('aggregate' for the root of a servers file). */
   server: string;
+  /** A remote member's `forwardHeaders` (independent mode). */
+  forwardHeaders?: string[];
 }
 
 export class Endpoint {
@@ -55,7 +57,7 @@ export class Endpoint {
       backend: target.backend,
       gated: new GatedBackend(target.backend, { identity, audit, server: target.server, resourcePath: `${target.basePath}/mcp` }),
       sessions: new SessionTable(target.maxSessions, shared.config.instanceId),
-      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log),
+      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log, forwardable(target.forwardHeaders, shared.config)),
       basePath: target.basePath,
     };
     this.#source = target.stateless;
@@ -79,4 +81,13 @@ function protectionOf(config: Config): Protection {
   const { oauth, namedKeys } = config.identity;
   if (oauth !== undefined) return { kind: 'oauth', issuers: oauth.issuers, metadataUrl: `${oauth.publicUrl}/.well-known/oauth-protected-resource` };
   return config.authKey !== undefined || namedKeys !== undefined ? { kind: 'key' } : { kind: 'none' };
+}
+
+/**
+ * Never the proxy's own credential: `authorization` is dropped from the list while the proxy checks one
+ * of its own there (an access key, named keys or an OAuth token).
+ */
+function forwardable(names: string[] | undefined, config: Config): string[] | undefined {
+  if (names === undefined || names.length === 0) return undefined;
+  return protectionOf(config).kind === 'none' ? names : names.filter((name) => name !== 'authorization');
 }

@@ -97,7 +97,10 @@ export class Routes {
 
   #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
     const { spec } = unit;
-    return new Endpoint(this.#shared, { backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions });
+    return new Endpoint(this.#shared, {
+      backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions,
+      forwardHeaders: spec.remote?.forwardHeaders,
+    });
   }
 }
 

@@ -12,10 +12,14 @@ export class RequestEnv {
   #log: Logger;
   #hasWarnedShared = false;
 
-  constructor(allow: EnvAllowList, isShared: boolean, log: Logger) {
+  /** A remote member's request headers that its clients may pass on (they stand in for variables). */
+  #forwardHeaders: string[] | undefined;
+
+  constructor(allow: EnvAllowList, isShared: boolean, log: Logger, forwardHeaders?: string[]) {
     this.#allow = allow;
     this.#isShared = isShared;
     this.#log = log;
+    this.#forwardHeaders = forwardHeaders;
   }
 
   /**
@@ -23,6 +27,7 @@ export class RequestEnv {
    * A malformed candidate is a 400; a disallowed name is dropped and logged by name only.
    */
   extract(req: IncomingMessage, url: URL): Record<string, string> {
+    if (this.#forwardHeaders !== undefined) return forwardedHeaders(req, this.#forwardHeaders);
     const candidates: Array<[string, string]> = [];
     for (const [name, value] of url.searchParams) {
       if (!RESERVED_PARAMS.has(name)) candidates.push([name, value]);
@@ -56,4 +61,14 @@ export class RequestEnv {
  */
 function splitCombined(header: string): string[] {
   return header.split(/,[ \t]*(?=[A-Za-z_][A-Za-z0-9_]*=)/);
+}
+
+/** The listed headers the request carries (lower-case names; repeated lines joined as RFC 9110 allows). */
+function forwardedHeaders(req: IncomingMessage, names: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const values = req.headersDistinct[name];
+    if (values !== undefined && values.length > 0) headers[name] = values.join(', ');
+  }
+  return headers;
 }

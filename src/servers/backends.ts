@@ -4,7 +4,7 @@
  */
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
-import { Child, describeExit, type ChildExit, type ChildOptions } from '../upstream/child.ts';
+import { Child, describeExit, type ChildEvents, type ChildExit, type ChildOptions } from '../upstream/child.ts';
 import type { SandboxRun } from '../upstream/sandbox/launch.ts';
 import type { HostFacts } from '../upstream/sandbox/plan.ts';
 import { childEnv } from './sandbox-setup.ts';
@@ -17,7 +17,10 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
 import { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { Hub, type HubOutput } from '../routing/hub.ts';
-import { Supervisor } from '../upstream/supervisor.ts';
+import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
+import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
+import { RemoteSession } from '../upstream/remote/remote-session.ts';
+import { remoteOptions } from './remote-member.ts';
 
 const STOP_GRACE_MS = 2000;
 const SWEEP_INTERVAL_MS = 1000;
@@ -100,7 +103,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   #links = new Map<string, ClientLink>();
   #hub: Hub;
   /** Created once the child's era is known. */
-  #supervisor: Supervisor | undefined;
+  #supervisor: Supervisor | RemoteUpstream | undefined;
   #isStopped = false;
   #route: UpstreamRoute;
   #sweep: NodeJS.Timeout;
@@ -108,6 +111,8 @@ export class SharedBackend implements Backend, StatelessTarget {
   #initWaiters = new Set<(result: JsonObject) => void>();
   #hasBeenUp = false;
   #restarts = 0;
+  /** Why a remote could not be reached while its era was still being probed. */
+  #unreachable: string | undefined;
 
   /**
    * `env`: variables for the child on top of the operator's (a stateless caller's, in independent mode).
@@ -127,7 +132,7 @@ export class SharedBackend implements Backend, StatelessTarget {
     // once race on npm's cache (ENOTEMPTY), and the probe's run warms it. Messages wait in the route.
     const start = (era: UpstreamEra): void => {
       if (this.#isStopped) return;
-      const supervisor = new Supervisor(childOptions(deps, env), {
+      const events: SupervisorEvents = {
         message: (msg) => this.#route.receive(msg),
         up: (isRestart) => {
           if (isRestart) {
@@ -143,7 +148,10 @@ export class SharedBackend implements Backend, StatelessTarget {
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
-      });
+      };
+      const supervisor = deps.spec.remote === undefined
+        ? new Supervisor(childOptions(deps, env), events)
+        : new RemoteUpstream(remoteOptions(deps.spec, era, deps.log, deps.config.maxMessageBytes, env), events);
       this.#supervisor = supervisor;
       this.#route.connect(era, (msg) => supervisor.send(msg));
     };
@@ -170,7 +178,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   async initializeResult(params: JsonObject): Promise<JsonObject> {
     const cached = this.#hub.initializeResult;
     if (cached !== undefined) return cached;
-    const down = this.#supervisor?.downReason ?? 'starting';
+    const down = this.#supervisor?.downReason ?? this.#unreachable ?? 'starting';
     if (down !== undefined && down !== 'starting') throw new ProxyError(503, RpcCode.serverError, `upstream unavailable: ${down}`);
     this.#hub.ensureInitialized(params);
     // A modern child's adapter answers initialize synchronously.
@@ -192,6 +200,13 @@ export class SharedBackend implements Backend, StatelessTarget {
 
   failPending(reason: string): void {
     this.#hub.failCalls(reason);
+  }
+
+  /** The upstream cannot be reached before it ever came up (a remote's probe): calls fail now, with `reason`. */
+  unreachable(reason: string): void {
+    if (this.#supervisor !== undefined) return;
+    this.#hub.childDown(reason);
+    this.#unreachable = reason;
   }
 
   /** No session attached and nothing in flight: a pooled child may be stopped. */
@@ -246,7 +261,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   }
 
   notReadyReason(): string | undefined {
-    return this.#supervisor === undefined ? 'detecting the upstream protocol' : this.#supervisor.downReason;
+    return this.#supervisor === undefined ? this.#unreachable ?? 'detecting the upstream protocol' : this.#supervisor.downReason;
   }
 
   get childCount(): number {
@@ -265,7 +280,7 @@ export class SharedBackend implements Backend, StatelessTarget {
 }
 
 interface IsolatedSession {
-  child: Child;
+  child: Child | RemoteSession;
   hub: Hub;
   secrets: string[];
 }
@@ -305,7 +320,8 @@ export class IndependentBackend implements Backend {
     for (const value of Object.values(env)) log.addSecret(value);
     let hub: Hub | undefined;
     const route = new UpstreamRoute((msg) => hub?.fromChild(msg));
-    const child = new Child(childOptions({ ...this.#deps, log }, env), {
+    // A remote member's session takes the child's place; `env` then holds the client's forwarded headers.
+    const events: ChildEvents = {
       message: (msg) => route.receive(msg),
       exit: (exit) => {
         const reason = `child ${describeExit(exit)}`;
@@ -314,7 +330,11 @@ export class IndependentBackend implements Backend {
         // The session cannot go on without its child: the client is told and starts a new one.
         if (this.#sessions.get(sessionId)?.child === child) this.#links.get(sessionId)?.end(reason);
       },
-    });
+    };
+    const { spec, config } = this.#deps;
+    const child = spec.remote === undefined
+      ? new Child(childOptions({ ...this.#deps, log }, env), events)
+      : new RemoteSession(remoteOptions(spec, era, log, config.maxMessageBytes, env), events);
     const failed = await child.spawned;
     if (failed !== undefined) {
       for (const value of Object.values(env)) log.removeSecret(value);

@@ -14,6 +14,7 @@ import { IndependentBackend, SharedBackend, type BackendDeps } from './backends.
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from './contract.ts';
 import { matcherOf } from './name-filter.ts';
 import { ReplicaPool, type ReplicaStatus } from './replica-pool.ts';
+import { remoteEra } from './remote-member.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 import { PrincipalBackend } from './principal-backend.ts';
@@ -30,8 +31,11 @@ export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'fa
 const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_CHECK_MS = 1_000;
 
-/** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling. */
-async function upstreamEra(spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined): Promise<UpstreamEra> {
+/** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling (a remote: a POST). */
+async function upstreamEra(
+  spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined, maxMessageBytes: number, signal: AbortSignal, onUnreachable: (reason: string) => void,
+): Promise<UpstreamEra> {
+  if (spec.remote !== undefined) return remoteEra(spec, log, maxMessageBytes, signal, onUnreachable);
   if (spec.upstreamProtocol === 'legacy') return { era: 'legacy' };
   // The probe runs the same third-party code as the child: it gets the same sandbox.
   const launch = sandbox === undefined ? undefined : launchSandboxed(sandbox, spec.command, spec.args);
@@ -69,6 +73,8 @@ export class ServerUnit implements Backend, StatelessSource {
   #isStopped = false;
   /** The `tools` filter on this server's own sessions and callers; undefined when it has none. */
   #gate: ToolGate | undefined;
+  /** Ends a remote member's wait for its server when the unit stops. */
+  #probeAbort = new AbortController();
 
   constructor(spec: ServerSpec, deps: Omit<BackendDeps, 'spec' | 'era' | 'log'> & { log: Logger }) {
     this.spec = spec;
@@ -198,6 +204,7 @@ export class ServerUnit implements Backend, StatelessSource {
 
   async stop(): Promise<void> {
     this.#isStopped = true;
+    this.#probeAbort.abort();
     clearInterval(this.#idleTimer);
     const running = this.#running;
     this.#running = undefined;
@@ -216,7 +223,9 @@ export class ServerUnit implements Backend, StatelessSource {
   #wake(): Running {
     const log = this.log;
     const sandbox = this.#sandbox?.run;
-    const era = upstreamEra(this.spec, log, sandbox).then(
+    // A remote not reachable yet: its shared backend fails calls at once, naming why, until it is.
+    const unreachable = (reason: string): void => running.backend instanceof SharedBackend ? running.backend.unreachable(reason) : undefined;
+    const era = upstreamEra(this.spec, log, sandbox, this.#deps.config.maxMessageBytes, this.#probeAbort.signal, unreachable).then(
       (verdict) => {
         log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
         return verdict;
@@ -237,7 +246,7 @@ export class ServerUnit implements Backend, StatelessSource {
     const pool = new StatelessPool(deps, shared);
     const perPrincipal = this.#deps.config.identity.childPer === 'principal';
     const backend = shared ?? (perPrincipal ? new PrincipalBackend(pool) : new IndependentBackend(deps));
-    const running = { backend, pool, era };
+    const running: Running = { backend, pool, era };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {
       log.info('lazy server starting', { reason: 'first use' });

@@ -36,6 +36,8 @@ export interface ChildExit {
   breach?: Breach;
   /** Its network is off (sandbox) and it failed to reach one: npx/uvx with a cold cache. */
   isOfflineFetch?: boolean;
+  /** Set when a remote session stands in for the process and was lost: why. */
+  lost?: string;
 }
 
 export interface ChildEvents {
@@ -69,6 +71,7 @@ const STDERR_LINE_BYTES = 16 * 1024;
 const NETWORK_ERROR = /\b(ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED)\b|network was disabled|Network is unreachable|dns error|Could not resolve host/i;
 
 export function describeExit(exit: ChildExit): string {
+  if (exit.lost !== undefined) return exit.lost;
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
   if (exit.breach !== undefined) return `was stopped: ${exit.breach.message}`;
   if (exit.isOfflineFetch === true && exit.code !== 0) {

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { LineFramer } from './framer.ts';
-import { invalidReason, isObject, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcResponse } from '../protocol/message.ts';
+import { invalidReason, isObject, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/message.ts';
 import type { Logger } from '../observe/log.ts';
 import { MODERN_VERSIONS } from '../protocol/versions.ts';
 import { RpcCode } from '../protocol/errors.ts';
@@ -69,7 +69,7 @@ export function classifyProbeReply(reply: JsonRpcResponse, served: readonly stri
   return { kind: 'modern', version, discover: result };
 }
 
-export function discoverRequest(id: string, version: string, clientVersion: string): JsonRpcMessage {
+export function discoverRequest(id: string, version: string, clientVersion: string): JsonRpcRequest {
   return {
     jsonrpc: '2.0', id, method: 'server/discover',
     params: {
