@@ -4,24 +4,15 @@
  */
 import { chownSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { bwrapArgs } from './bwrap-args.ts';
+import { bwrapArgs, type BwrapView } from './bwrap-args.ts';
 import { ChildCgroup } from './cgroup.ts';
 import { dropArgs } from './probe.ts';
 import type { SandboxPlan } from './plan.ts';
 import { wrapCommand } from './wrapper.ts';
 
-export interface SandboxRun {
+/** One server's sandbox: its plan and the view bwrap builds (the network comes from the plan). */
+export interface SandboxRun extends Omit<BwrapView, 'isNetworkOff' | 'symlinks'> {
   plan: SandboxPlan;
-  /** The server's private home on the host (prepareHome); mounted as the child's $HOME under bwrap. */
-  home: string;
-  /** Host paths the child may read besides the system dirs (a script or a command outside /usr). */
-  readOnly?: readonly string[];
-  /** Host paths the child may write. */
-  writable?: readonly string[];
-  /** Paths inside `readOnly` the child must not see (bwrap-args.ts). */
-  masked?: ReadonlyArray<{ path: string; isDir: boolean }>;
-  /** The child's working directory inside the view; default its home. */
-  workDir?: string | undefined;
 }
 
 export interface Breach {
