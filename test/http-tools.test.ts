@@ -122,6 +122,10 @@ test('independent mode: each allowed environment has its own child, tools and do
   const [mine, yours, again] = [await pidOf('mine'), await pidOf('yours'), await pidOf('mine')];
   assert.notEqual(mine, yours);
   assert.equal(mine, again, 'one pooled child per distinct environment');
+  // Pooled children serve no session; /status (and the console) list them as the stateless pool's.
+  const { children } = await (await fetch(`${proxy.url}/status`)).json() as { children: Array<{ pid: number; session?: string }> };
+  const pooled = children.filter((child) => child.session === '~stateless').map((child) => child.pid).sort();
+  assert.deepEqual(pooled, [mine, yours].sort(), JSON.stringify(children));
 });
 
 test('a principal\'s tool rules apply over HTTP as over MCP: hidden tools are out of its document and 404', { timeout: 30_000 }, async (t) => {

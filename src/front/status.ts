@@ -12,6 +12,8 @@ import type { Routes } from './routes.ts';
 
 /** Session ids are capabilities (they let a holder post to the session): only a prefix is shown. */
 const SESSION_PREFIX_CHARS = 8;
+/** The `session` of an independent server's child that serves stateless callers, not a session. */
+const STATELESS_CHILD = '~stateless';
 
 export interface StatusSources {
   registry: Registry;
@@ -104,10 +106,11 @@ export function buildStatus({ registry, routes, metrics, sampler, startedMs }: S
 }
 
 function childrenOf(registry: Registry, sampler: ProcSampler, nowMs: number): ChildStatus[] {
-  const owner = new Map<number, { server: string; session?: string }>();
+  const owner = new Map<number, { server: string; session?: string; principal?: string }>();
   for (const unit of registry.units) {
     for (const pid of unit.pids) owner.set(pid, { server: unit.spec.name });
     for (const { pid, session } of unit.childSessions) owner.set(pid, { server: unit.spec.name, session: session.slice(0, SESSION_PREFIX_CHARS) });
+    for (const { pid, principalId } of unit.statelessChildren) owner.set(pid, { server: unit.spec.name, session: STATELESS_CHILD, principal: principalId || undefined });
   }
   return sampler.children([...owner.keys()], nowMs).map((cost) => ({ ...owner.get(cost.pid)!, ...cost }));
 }

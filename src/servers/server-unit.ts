@@ -151,6 +151,11 @@ export class ServerUnit implements Backend, StatelessSource {
     return backend instanceof IndependentBackend ? backend.childSessions : [];
   }
 
+  /** Independent mode: the children that serve stateless (2026-07-28) callers, apart from any session. */
+  get statelessChildren(): Array<{ pid: number; principalId: string | undefined }> {
+    return this.#running?.pool.children ?? [];
+  }
+
   /** Each replica of a pool (`replicas` > 1), for /status. */
   get replicas(): ReplicaStatus[] | undefined {
     const backend = this.#running?.backend;

@@ -10,6 +10,8 @@ import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 interface PoolEntry {
   backend: SharedBackend;
+  /** With `--child-per principal`: whose child this is. */
+  principalId: string | undefined;
   lastUsedMs: number;
   /** The environment's values, masked in logs until the child is gone. */
   secrets: string[];
@@ -45,7 +47,8 @@ export class StatelessPool {
   /** Independent mode: the pooled child for this environment (and principal, with --child-per principal). */
   child(env: Record<string, string>, principalId = ''): SharedBackend {
     const entries = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
-    const key = JSON.stringify(this.#deps.config.identity.childPer === 'principal' ? [principalId, entries] : entries);
+    const owner = this.#deps.config.identity.childPer === 'principal' ? principalId : undefined;
+    const key = JSON.stringify(owner === undefined ? entries : [owner, entries]);
     let entry = this.#entries.get(key);
     if (entry === undefined) {
       const max = this.#deps.spec.maxSessions;
@@ -55,7 +58,7 @@ export class StatelessPool {
       checkChildBudget(this.#deps);
       const log = this.#deps.log.child({ pool: this.#entries.size + 1 });
       for (const value of Object.values(env)) log.addSecret(value);
-      entry = { backend: new SharedBackend({ ...this.#deps, log }, env), lastUsedMs: Date.now(), secrets: Object.values(env) };
+      entry = { backend: new SharedBackend({ ...this.#deps, log }, env), principalId: owner, lastUsedMs: Date.now(), secrets: Object.values(env) };
       this.#entries.set(key, entry);
     }
     entry.lastUsedMs = Date.now();
@@ -69,7 +72,12 @@ export class StatelessPool {
   }
 
   get pids(): number[] {
-    return [...this.#entries.values()].flatMap(({ backend }) => backend.pids);
+    return this.children.map(({ pid }) => pid);
+  }
+
+  /** Each running pool child, with its principal when children are kept per principal. */
+  get children(): Array<{ pid: number; principalId: string | undefined }> {
+    return [...this.#entries.values()].flatMap(({ backend, principalId }) => backend.pids.map((pid) => ({ pid, principalId })));
   }
 
   /** The pool's own children's figures (the shared backend reports its own). */
