@@ -14,7 +14,7 @@ import { isObject, type JsonObject } from '../../protocol/message.ts';
 import type { StatelessSource, StatelessTarget } from '../../servers/contract.ts';
 import type { Principal } from '../../identity/principal.ts';
 import type { ProxyContext } from '../context.ts';
-import { PROXY_INITIALIZE } from '../stateless/stateless.ts';
+import { PROXY_INITIALIZE } from '../../servers/proxy-initialize.ts';
 import { answerOf } from './answer.ts';
 import { DOCS_HEADERS, DOCS_PAGE } from './docs-page.ts';
 import { buildDocument } from './document.ts';

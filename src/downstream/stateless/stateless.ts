@@ -6,7 +6,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { VERSION } from '../../config/version.ts';
 import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../../protocol/errors.ts';
 import { sendJson } from '../../http/send-json.ts';
@@ -15,8 +14,8 @@ import {
   errorResponse, isObject, isRequest, isResponse, resultResponse,
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
 } from '../../protocol/message.ts';
-import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { ClientLink, StatelessSource, StatelessTarget } from '../../servers/contract.ts';
+import { PROXY_INITIALIZE } from '../../servers/proxy-initialize.ts';
 import { clientCapabilitiesOf, stripEnvelope, validateModernRequest, type Headers } from './envelope.ts';
 import { digestOf, RequestStateCodec } from './request-state.ts';
 import { discoverFromInitialize, mapError, shapeResult } from './shape.ts';
@@ -26,12 +25,6 @@ import { CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.
 import type { Principal } from '../../identity/principal.ts';
 import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';
 
-/** What the proxy declares when it, not a client, initializes the shared child. */
-export const PROXY_INITIALIZE = {
-  protocolVersion: LATEST_LEGACY_VERSION,
-  capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
-  clientInfo: { name: 'mcpproxy', version: VERSION },
-};
 /** Methods a 2026-07-28 client may send that the child answers. */
 const FORWARDED = new Set(['tools/list', 'tools/call', 'prompts/list', 'prompts/get', 'resources/list', 'resources/templates/list', 'resources/read', 'completion/complete']);
 /** Only these may answer `input_required` (spec: MRTR). */

@@ -6,9 +6,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VERSION } from '../../config/version.ts';
 import { isObject, isRequest, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcResponse } from '../../protocol/message.ts';
-import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
+import { PROXY_INITIALIZE } from '../proxy-initialize.ts';
 import type { ClientLink } from '../contract.ts';
 import type { ServerUnit } from '../server-unit.ts';
 
@@ -150,9 +149,7 @@ export class MemberCatalog implements ClientLink {
     this.#state = 'opening';
     try {
       await this.unit.open(this.#sessionId, this, {});
-      const init = await this.#request('initialize', {
-        protocolVersion: LATEST_LEGACY_VERSION, capabilities: { roots: {} }, clientInfo: { name: 'mcpproxy-catalog', version: VERSION },
-      });
+      const init = await this.#request('initialize', structuredClone(PROXY_INITIALIZE));
       if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
       this.#state = 'open';

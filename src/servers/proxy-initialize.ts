@@ -1,0 +1,16 @@
+/**
+ * What the proxy declares when it, not a client, initializes a server: its stateless front and HTTP
+ * tools on a shared child, and the aggregate's catalog of each member. It declares everything it can
+ * relay, because the first handshake of a shared child is the one the child keeps for every session:
+ * servers decide from it which tools to offer (server-everything lists its sampling and elicitation
+ * tools only to a client that declared them) and a 2026-07-28 server reads it from each request's
+ * envelope. A call whose client cannot answer gets that client's error.
+ */
+import { VERSION } from '../config/version.ts';
+import { LATEST_LEGACY_VERSION } from '../protocol/versions.ts';
+
+export const PROXY_INITIALIZE = {
+  protocolVersion: LATEST_LEGACY_VERSION,
+  capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
+  clientInfo: { name: 'mcpproxy', version: VERSION },
+};
