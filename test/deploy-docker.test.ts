@@ -98,6 +98,16 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
     }
   });
 
+  // The calls above went through this container's child: the sandbox (auto, the default) degraded, it did not fail.
+  await t.test('the sandbox degrades as docs/SANDBOX.md says: one warn line naming what is not enforced', () => {
+    const lines = shared.logs().split('\n').filter((line) => /\bsandbox\b/.test(line));
+    assert.equal(lines.length, 1, `one sandbox line for the one server:\n${lines.join('\n')}`);
+    const [line] = lines;
+    assert.match(line, /\bwarn\s+sandbox mode=auto\b/, line);
+    // /sys/fs/cgroup is read-only in a container, and the image has no working bwrap.
+    assert.match(line, /unenforced="[^"]*\bmemory: [^"]*\bfilesystem: [^"]*"/, line);
+  });
+
   await t.test('a mounted --config servers file: each server on its route, all of them in the aggregate', async () => {
     assert.equal((await fetch(`${many.url}/status`)).status, 401, 'the mounted key file is in force');
     const one = await connectClient(`${many.url}/servers/everything`, 'streamable', { headers: AUTH, connectMs: CONNECT_MS });
