@@ -16,6 +16,8 @@ export interface Config {
   port: number;
   /** undefined: no access key is required. */
   authKey: string | undefined;
+  /** A key (single or named) or an OAuth token is required of every client. */
+  requiresCredentials: boolean;
   heartbeatMs: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
@@ -184,6 +186,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     host,
     port,
     authKey,
+    requiresCredentials: hasCredentials,
     heartbeatMs: seconds('--heartbeat', opts.heartbeat, 30),
     logLevel: oneOf('--log-level', opts.logLevel, LOG_LEVELS, 'info'),
     logFormat: oneOf('--log-format', opts.logFormat, LOG_FORMATS, 'text'),

@@ -48,6 +48,7 @@ export class ProxyServer {
       allowOrigins: config.allowOrigins,
       corsOrigins: config.corsOrigins,
       isLoopbackOnly: isLoopbackHost(config.host),
+      requiresCredentials: config.requiresCredentials,
     };
     this.#fixed = new Map<string, Route>([
       ['/healthz', { methods: { GET: (_req, res) => sendJson(res, 200, { status: 'ok' }) }, access: 'public' }],

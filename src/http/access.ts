@@ -1,5 +1,6 @@
 /** Where browsers may talk to the proxy from: the Origin check against DNS rebinding, Host on loopback, CORS. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 export interface AccessPolicy {
@@ -7,6 +8,8 @@ export interface AccessPolicy {
   corsOrigins: string[];
   /** Bound to a loopback address: only loopback Host names are served (DNS rebinding). */
   isLoopbackOnly: boolean;
+  /** A key or token is required: a rebound page has none, so same-origin by Host is safe for any name. */
+  requiresCredentials: boolean;
 }
 
 const LOOPBACK_HOST = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
@@ -23,23 +26,26 @@ export function checkOrigin(policy: AccessPolicy, req: IncomingMessage): void {
 }
 
 /**
- * Listed origins, plus two that are not DNS rebinding: the proxy's own origin (same-origin: the
- * Origin's host is the Host the request was sent to, which on loopback is itself checked to be a
- * loopback name), and, on a loopback-bound proxy, any loopback origin (a local web client such as
- * MCP Inspector's UI on another port).
+ * Listed origins, plus two that are not DNS rebinding: the proxy's own origin, and, on a loopback-bound
+ * proxy, any loopback origin (a local web client such as MCP Inspector's UI on another port).
+ * Same-origin is the Origin's host equal to the Host the request was sent to; a rebound page has that
+ * too, under the attacker's DNS name, so it counts only where rebinding cannot reach anything: on
+ * loopback (Host is itself checked to be a loopback name), for an IP-literal Host (no DNS involved), or
+ * when credentials are required (the page has none).
  */
 function isAllowedOrigin(policy: AccessPolicy, origin: string, host: string | undefined): boolean {
   if (policy.allowOrigins.includes(origin) || policy.corsOrigins.includes('*') || policy.corsOrigins.includes(origin)) return true;
-  let originHost: string;
+  let url: URL;
   try {
-    const url = new URL(origin);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
-    originHost = url.host;
+    url = new URL(origin);
   } catch {
     return false;
   }
-  if (host !== undefined && originHost.toLowerCase() === host.toLowerCase()) return true;
-  return policy.isLoopbackOnly && LOOPBACK_HOST.test(originHost);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+  if (host !== undefined && url.host === host.toLowerCase()) {
+    return policy.isLoopbackOnly || policy.requiresCredentials || isIP(url.hostname.replace(/^\[|\]$/g, '')) !== 0;
+  }
+  return policy.isLoopbackOnly && LOOPBACK_HOST.test(url.host);
 }
 
 const CORS_ALLOW_HEADERS = [
