@@ -23,7 +23,8 @@ test('conformance: the official server scenarios pass through the proxy', { time
   t.after(() => proxy.stop());
   const run = await runServerSuite(`${proxy.url}/mcp`, SUITE_TIMEOUT_MS);
 
-  assert.deepEqual(failures(run), [], `failing scenarios:\n${JSON.stringify(failures(run), null, 2)}\n${run.output}`);
+  const failed = failures(run);
+  assert.deepEqual(failed, [], `failing scenarios:\n${JSON.stringify(failed, null, 2)}\n${run.output}`);
   assert.equal(run.planned, ACTIVE_SCENARIOS, `the suite planned ${run.planned} scenarios:\n${run.output}`);
   assert.equal(new Set(run.scenarios.map((s) => s.scenario)).size, ACTIVE_SCENARIOS, `scenarios with results: ${run.scenarios.map((s) => s.scenario).join(', ')}\n${run.output}`);
   assert.equal(run.exitCode, 0, run.output);
