@@ -119,6 +119,6 @@ test('identity environment variables: lists split on commas, ALLOW_TOOLS on semi
 
 test('--child-per principal is refused where no server is independent', () => {
   assert.throws(() => buildConfig({ host: '127.0.0.1', childPer: 'principal' }, ['node', 'x.js'], {}), /--child-per principal needs independent servers/);
-  assert.equal(buildConfig({ host: '127.0.0.1', childPer: 'principal', shared: false }, ['node', 'x.js'], {}).identity.childPer, 'principal');
+  assert.equal(buildConfig({ host: '127.0.0.1', childPer: 'principal', shared: false }, ['node', 'x.js'], {}).servers[0]!.childPer, 'principal', 'the flag reaches the server');
   assert.deepEqual(buildConfig({ host: '127.0.0.1', envFromClaim: ['A=sub'] }, ['node', 'x.js'], {}).warnings, ['--env-from-claim has no effect without --oauth-issuer']);
 });
