@@ -293,7 +293,7 @@ export class StatelessHandler {
     if (msg.method === 'server/discover') return sendJson(res, 200, resultResponse(msg.id, discoverFromInitialize(init)));
     if (msg.method === 'subscriptions/listen') {
       if (this.#listens.size >= MAX_LISTENS) throw busy('too many listen streams');
-      return this.#listen(backend, msg, res, init);
+      return this.#listen(backend, msg, res, init, principal);
     }
     const paramHeaders = this.#paramHeadersOf(backend);
     if (msg.method === 'tools/call') paramHeaders.check(params, req.headers as Headers);
@@ -351,8 +351,9 @@ export class StatelessHandler {
     return registry;
   }
 
-  #listen(backend: StatelessTarget, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject): void {
-    const listen = new ListenStream(backend, msg, res, init, this.#ctx);
+  #listen(backend: StatelessTarget, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject, principal: Principal): void {
+    const sessionId = `~listen-${randomUUID()}`;
+    const listen = new ListenStream(backend, { sessionId, gate: this.gateFor(sessionId, principal, msg) }, msg, res, init, this.#ctx);
     this.#listens.add(listen);
     listen.onEnd(() => this.#listens.delete(listen));
   }
