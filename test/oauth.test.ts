@@ -148,6 +148,9 @@ test('--child-per principal: one child for two sessions of a user, another for a
   });
   const viaStateless = JSON.parse((stateless.json as { result: { content: Array<{ text: string }> } }).result.content[0]!.text) as Env;
   assert.deepEqual(viaStateless, a1, 'a stateless call of alice\'s meets the same child');
+  const { children } = (await rawRequest(`${base}/status`, { headers: bearer(alice) })).json as { children: Array<{ pid: number; principal?: string }> };
+  assert.match(children.find((child) => child.pid === a1.pid)?.principal ?? '', /^oauth:.*#alice$/, '/status names the principal a child runs for');
+  assert.match(children.find((child) => child.pid === b1.pid)?.principal ?? '', /^oauth:.*#bob$/);
   let lines: Array<Record<string, unknown>> = [];
   await eventually(() => {
     lines = readFileSync(auditPath, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
