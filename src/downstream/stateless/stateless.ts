@@ -285,7 +285,7 @@ export class StatelessHandler {
     if (msg.method !== 'server/discover' && msg.method !== 'subscriptions/listen' && !FORWARDED.has(msg.method)) {
       throw new ProxyError(404, RpcCode.methodNotFound, `Method not found: ${msg.method}`);
     }
-    const env = { ...this.#ctx.requestEnv.extract(req, url), ...this.#ctx.identity.claimEnv(principal) };
+    const env = this.#ctx.identity.callerEnv(this.#ctx.requestEnv.extract(req, url), principal);
     const backend = this.#pool.get(env, principal.id);
     const init = await backend.initializeResult(PROXY_INITIALIZE);
     const capabilities = clientCapabilitiesOf(body);

@@ -46,10 +46,14 @@ export class Aggregate implements Backend, StatelessSource {
     view: () => this.#view,
     registry: () => this.#registry,
     member: (session, server) => this.#member(session, server),
+    memberEnv: (session, unit) => envFor(unit.spec.allowEnv, session.env, this.#claimNames),
   };
+  #claimNames: ReadonlySet<string>;
 
-  constructor(registry: Registry, stateDir: string | undefined, log: Logger) {
+  /** `claimNames`: the variables --env-from-claim sets, which reach every member like they reach every server. */
+  constructor(registry: Registry, stateDir: string | undefined, log: Logger, claimNames: ReadonlySet<string>) {
     this.#registry = registry;
+    this.#claimNames = claimNames;
     this.#log = log;
     this.#stateDir = stateDir;
     this.#followMembers();
@@ -185,7 +189,7 @@ export class Aggregate implements Backend, StatelessSource {
     };
     const sessionId = `~aggregate-${this.#nextId++}`;
     const member = new MemberSession(unit, owner, {
-      sessionId, env: envFor(unit.spec.allowEnv, session.env), principalId: session.principalId,
+      sessionId, env: this.#listSources.memberEnv(session, unit), principalId: session.principalId,
       isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
     });
     session.members.set(server, member);
