@@ -61,8 +61,9 @@ test('aggregate: a childPer principal member gives each user one child for all t
 
   const { children } = await (await fetch(`${proxy.url}/status`, { headers: headersOf('alice') })).json() as { children: ChildRow[] };
   const row = (pid: number): ChildRow | undefined => children.find((child) => child.pid === pid);
-  assert.deepEqual({ server: row(a1.mine.pid)?.server, principal: row(a1.mine.pid)?.principal }, { server: 'mine', principal: 'key:alice' });
-  assert.deepEqual({ server: row(b1.mine.pid)?.server, principal: row(b1.mine.pid)?.principal }, { server: 'mine', principal: 'key:bob' });
+  const ownerOf = (pid: number): Partial<ChildRow> => ({ server: row(pid)?.server, session: row(pid)?.session, principal: row(pid)?.principal });
+  assert.deepEqual(ownerOf(a1.mine.pid), { server: 'mine', session: undefined, principal: 'key:alice' }, 'her child, serving her sessions, not only stateless calls');
+  assert.deepEqual(ownerOf(b1.mine.pid), { server: 'mine', session: undefined, principal: 'key:bob' });
   assert.ok(children.some((child) => child.server === 'mine' && child.principal === '~catalog'), 'the aggregate\'s list reader has a child of its own');
   for (const pid of [a1.theirs, b2.theirs]) {
     assert.equal(row(pid)?.principal, undefined, 'a child per session names its session, not a principal');
