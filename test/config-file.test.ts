@@ -13,7 +13,7 @@ import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import { decodeCursor, encodeCursor, exposedName, exposedUri, memberUri } from '../src/servers/aggregate/namespace.ts';
 
 const DEFAULTS: ServerDefaults = {
-  shared: true, allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
+  shared: true, childPer: 'session', allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
   sandbox: DEFAULT_SANDBOX_SPEC,
 };
 
@@ -59,6 +59,19 @@ test('mcpproxy keys: mode, allowEnv, protocol, timeouts, tools filter, prefix, l
   assert.equal(spec!.prefix, 'pg');
   assert.equal(spec!.lifecycle, 'lazy');
   assert.equal(spec!.idleTimeoutMs, 30_000);
+});
+
+test('childPer: an independent entry picks a child per session or per principal; the flag is the default; a shared entry refuses it', () => {
+  const { servers } = parse({ mcpServers: {
+    mine: { command: 'x', mode: 'independent', childPer: 'principal' },
+    theirs: { command: 'x', mode: 'independent' },
+  } });
+  assert.deepEqual(servers.map((s) => s.childPer), ['principal', 'session']);
+  const byFlag = parseServersFile(JSON.stringify({ mcpServers: { a: { command: 'x', mode: 'independent' }, b: { command: 'x', mode: 'independent', childPer: 'session' } } }),
+    'servers.json', {}, { ...DEFAULTS, childPer: 'principal' }).servers;
+  assert.deepEqual(byFlag.map((s) => s.childPer), ['principal', 'session'], '--child-per is the default an entry may override');
+  refused({ mcpServers: { a: { command: 'x', childPer: 'principal' } } }, /server "a": "childPer" needs mode "independent"/);
+  refused({ mcpServers: { a: { command: 'x', mode: 'independent', childPer: 'user' } } }, /"childPer" must be one of session, principal/);
 });
 
 test('bad files: one message naming the place, never a secret value', () => {

@@ -9,6 +9,10 @@ import { ANONYMOUS, keyPrincipal, mayUseSession, oauthPrincipal } from '../src/i
 import { parseClientCredentials } from '../src/identity/introspection.ts';
 import { buildIdentityConfig, identityWithEnv, type IdentityRaw } from '../src/config/identity-config.ts';
 import { buildConfig } from '../src/config/config.ts';
+import { Authenticator } from '../src/identity/authenticator.ts';
+import { Identity } from '../src/identity/identity.ts';
+import { parseAllowList } from '../src/config/env-policy.ts';
+import { envFor } from '../src/servers/aggregate/route-message.ts';
 
 test('named keys: lines and JSON, comments skipped, bad files say which line and never the key', () => {
   const keys = parseNamedKeys('# team\nalice: key-of-alice-1\n\nbob:key-of-bob-2:with-colon\n');
@@ -119,6 +123,20 @@ test('identity environment variables: lists split on commas, ALLOW_TOOLS on semi
 
 test('--child-per principal is refused where no server is independent', () => {
   assert.throws(() => buildConfig({ host: '127.0.0.1', childPer: 'principal' }, ['node', 'x.js'], {}), /--child-per principal needs independent servers/);
-  assert.equal(buildConfig({ host: '127.0.0.1', childPer: 'principal', shared: false }, ['node', 'x.js'], {}).identity.childPer, 'principal');
+  assert.equal(buildConfig({ host: '127.0.0.1', childPer: 'principal', shared: false }, ['node', 'x.js'], {}).servers[0]!.childPer, 'principal', 'the flag reaches the server');
   assert.deepEqual(buildConfig({ host: '127.0.0.1', envFromClaim: ['A=sub'] }, ['node', 'x.js'], {}).warnings, ['--env-from-claim has no effect without --oauth-issuer']);
+});
+
+test('--env-from-claim: claim variables come only from the token; the aggregate passes them to every member, other variables by its allowEnv', () => {
+  const identity = new Identity(new Authenticator({ authKey: undefined, namedKeys: undefined, oauth: undefined }, () => {}), {
+    rateLimit: undefined, toolRules: [], envFromClaim: [{ name: 'USER_EMAIL', claim: 'email' }, { name: 'USER_ORG', claim: 'org' }],
+  });
+  const alice = oauthPrincipal({ iss: 'https://as', sub: 'alice', email: 'alice@example.com' }, []);
+  const client = { TEAM: 'ops', USER_EMAIL: 'forged@example.com', USER_ORG: 'forged' };
+  assert.deepEqual(identity.callerEnv(client, alice), { TEAM: 'ops', USER_EMAIL: 'alice@example.com' }, 'a claim the token lacks sets nothing, and the client cannot fill it');
+  assert.deepEqual(identity.callerEnv({ TEAM: 'ops' }, ANONYMOUS), { TEAM: 'ops' });
+  const session = identity.callerEnv(client, alice);
+  assert.deepEqual(envFor(parseAllowList([]), session, identity.claimNames), { USER_EMAIL: 'alice@example.com' });
+  assert.deepEqual(envFor(parseAllowList(['TEAM']), session, identity.claimNames), session);
+  assert.deepEqual(envFor(parseAllowList(['TEAM']), session, new Set()), { TEAM: 'ops' });
 });

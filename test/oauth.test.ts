@@ -6,7 +6,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, eventually, FIXTURE, startProxy, type RunningProxy } from './helpers/proxy.ts';
@@ -148,6 +148,9 @@ test('--child-per principal: one child for two sessions of a user, another for a
   });
   const viaStateless = JSON.parse((stateless.json as { result: { content: Array<{ text: string }> } }).result.content[0]!.text) as Env;
   assert.deepEqual(viaStateless, a1, 'a stateless call of alice\'s meets the same child');
+  const { children } = (await rawRequest(`${base}/status`, { headers: bearer(alice) })).json as { children: Array<{ pid: number; principal?: string }> };
+  assert.match(children.find((child) => child.pid === a1.pid)?.principal ?? '', /^oauth:.*#alice$/, '/status names the principal a child runs for');
+  assert.match(children.find((child) => child.pid === b1.pid)?.principal ?? '', /^oauth:.*#bob$/);
   let lines: Array<Record<string, unknown>> = [];
   await eventually(() => {
     lines = readFileSync(auditPath, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -167,6 +170,30 @@ test('--child-per principal: one child for two sessions of a user, another for a
   }
   assert.deepEqual(new Set(calls.map((line) => line.transport)), new Set(['streamable', 'sse', 'stateless']));
   assert.ok(lines.some((line) => line.method === 'initialize' && line.era !== undefined));
+});
+
+test('aggregate: --env-from-claim reaches a childPer principal member from the token only, never from what the client sends', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-claims-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'servers.json');
+  writeFileSync(file, JSON.stringify({ mcpServers: {
+    mine: { command: process.execPath, args: [FIXTURE], mode: 'independent', childPer: 'principal', allowEnv: ['USER_*'], upstreamProtocol: 'legacy' },
+    plain: { command: process.execPath, args: [FIXTURE], mode: 'independent', childPer: 'principal', upstreamProtocol: 'legacy' },
+  } }));
+  const { base, tokenFor } = await setup(t, ['--env-from-claim', 'USER_EMAIL=email'], ['--config', file]);
+  type Env = { value: string | null; pid: number };
+  const envOf = async (token: string): Promise<{ mine: Env; plain: Env }> => {
+    const { client } = await connectClient(base, 'streamable', { headers: { ...bearer(token), 'x-mcp-env': 'USER_EMAIL=forged@example.com' } });
+    t.after(() => client.close());
+    await eventually(async () => (await client.listTools()).tools.filter((tool) => ['mine__env', 'plain__env'].includes(tool.name)).length === 2, 30_000, 'both listed');
+    return { mine: await callJson<Env>(client, 'mine__env', { name: 'USER_EMAIL' }), plain: await callJson<Env>(client, 'plain__env', { name: 'USER_EMAIL' }) };
+  };
+  const alice = await envOf(tokenFor('alice', { email: 'alice@example.com' }));
+  const bob = await envOf(tokenFor('bob'));
+  assert.equal(alice.mine.value, 'alice@example.com', 'the verified claim, not the client\'s value');
+  assert.equal(alice.plain.value, 'alice@example.com', 'a claim variable reaches a member whose allowEnv does not list it, as on its own route');
+  assert.equal(bob.mine.value, null, 'a token without the claim sets nothing, and the client cannot fill it');
+  assert.notEqual(alice.mine.pid, bob.mine.pid);
 });
 
 test('Origin: loopback origins on a loopback-bound proxy and same-origin requests pass; foreign ones get 403', { timeout: 30_000 }, async (t) => {

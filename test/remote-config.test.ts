@@ -9,7 +9,7 @@ import { modernHeaders } from '../src/upstream/remote/stateless-client.ts';
 import { SseReader, type SseEvent } from '../src/upstream/remote/sse-reader.ts';
 
 const DEFAULTS: ServerDefaults = {
-  shared: true, allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
+  shared: true, childPer: 'session', allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
   sandbox: DEFAULT_SANDBOX_SPEC,
 };
 

@@ -22,7 +22,7 @@ export interface ServersFile {
 }
 
 const STANDARD_KEYS = ['command', 'args', 'env', 'cwd', 'type', 'disabled', 'url', 'headers'];
-const OWN_KEYS = ['tls', 'forwardHeaders', 'mode', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout', 'sandbox'];
+const OWN_KEYS = ['tls', 'forwardHeaders', 'mode', 'childPer', 'replicas', 'allowEnv', 'upstreamProtocol', 'requestTimeout', 'maxSessions', 'tools', 'prefix', 'lifecycle', 'idleTimeout', 'sandbox'];
 const KNOWN_KEYS = new Set([...STANDARD_KEYS, ...OWN_KEYS]);
 
 type Entry = Record<string, unknown>;
@@ -74,6 +74,7 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     env: stringMap(entry, 'env', at, expand),
     cwd: mapOptional(optional(entry, 'cwd', 'string', at), (cwd) => expand(cwd, 'cwd')),
     shared,
+    childPer: childPerOf(entry, shared, at) ?? defaults.childPer,
     replicas: replicasOf(entry, at, defaults.shared),
     allowEnv: allowEnvOf(entry, at) ?? defaults.allowEnv,
     upstreamProtocol: oneOf(entry, 'upstreamProtocol', ['auto', 'legacy', 'modern'] as UpstreamProtocol[], at) ?? defaults.upstreamProtocol,
@@ -179,6 +180,13 @@ function replicasOf(entry: Entry, at: string, sharedByDefault: boolean): number 
   if (value < 1 || value > 64) throw new ConfigFileError(`${at}: "replicas" must be from 1 to 64`);
   const shared = entry.mode === undefined ? sharedByDefault : entry.mode === 'shared';
   if (value > 1 && !shared) throw new ConfigFileError(`${at}: "replicas" needs mode "shared" (independent mode already runs a child per session)`);
+  return value;
+}
+
+/** `childPer` says how an independent server's children are shared out: on a shared server it is a mistake, not a no-op. */
+function childPerOf(entry: Entry, isShared: boolean, at: string): ServerSpec['childPer'] | undefined {
+  const value = oneOf(entry, 'childPer', ['session', 'principal'] as const, at);
+  if (value !== undefined && isShared) throw new ConfigFileError(`${at}: "childPer" needs mode "independent" (a shared server runs one child for everyone)`);
   return value;
 }
 

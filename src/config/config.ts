@@ -154,6 +154,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
   const stateDir = stateDirRaw === undefined ? undefined : resolve(stateDirRaw);
   const defaults: ServerDefaults = {
     shared,
+    childPer: identity.childPer,
     allowEnv: allowList(opts.allowEnv),
     upstreamProtocol: oneOf('--upstream-protocol', opts.upstreamProtocol, UPSTREAM_PROTOCOLS, 'auto'),
     requestTimeoutMs: seconds('--request-timeout', opts.requestTimeout, 300),
@@ -179,7 +180,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     }];
   }
   if (identity.childPer === 'principal' && servers.every((spec) => spec.shared)) {
-    throw new UsageError('--child-per principal needs independent servers: --no-shared (or "shared": false in the servers file)');
+    throw new UsageError('--child-per principal needs independent servers: --no-shared (or "mode": "independent" in the servers file)');
   }
   if (identity.envFromClaim.length > 0 && identity.oauth === undefined) warnings.push('--env-from-claim has no effect without --oauth-issuer');
   return {

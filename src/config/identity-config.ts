@@ -10,6 +10,7 @@ import type { OAuthSettings } from '../identity/oauth-verifier.ts';
 import { parseRateLimit, type RateLimit } from '../identity/token-bucket.ts';
 import { parseToolRule, type ToolRule } from '../identity/tool-rules.ts';
 import { isValidEnvName } from './env-policy.ts';
+import type { ChildPer } from './server-spec.ts';
 
 export interface IdentityRaw {
   oauthIssuer?: string[];
@@ -55,8 +56,8 @@ export interface IdentityConfig {
   /** The introspection client's credentials file, if any. */
   credentialsFile: string | undefined;
   namedKeys: NamedKey[] | undefined;
-  /** Independent mode: a child per session (default) or one per principal shared by its sessions. */
-  childPer: 'session' | 'principal';
+  /** `--child-per`: the default of every independent server (a servers file entry may say otherwise). */
+  childPer: ChildPer;
   envFromClaim: Array<{ name: string; claim: string }>;
   toolRules: ToolRule[];
   rateLimit: RateLimit | undefined;
@@ -175,7 +176,7 @@ export function buildIdentityConfig(raw: IdentityRaw): IdentityConfig {
     keysFile: raw.authKeysFile,
     credentialsFile: raw.oauthClientCredentialsFile,
     namedKeys: raw.authKeysFile === undefined ? undefined : readNamedKeys(raw.authKeysFile),
-    childPer: childPer as IdentityConfig['childPer'],
+    childPer: childPer as ChildPer,
     envFromClaim,
     toolRules,
     rateLimit,

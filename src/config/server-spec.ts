@@ -4,6 +4,8 @@ import type { SandboxSpec } from '../upstream/sandbox/options.ts';
 
 export type UpstreamProtocol = 'auto' | 'legacy' | 'modern';
 export type Lifecycle = 'eager' | 'lazy';
+/** Independent mode: a child per client session, or one per principal for all its sessions and stateless calls. */
+export type ChildPer = 'session' | 'principal';
 
 /** Glob lists over tool, prompt and resource names (`*`, `?`); deny wins over allow. */
 export interface NameFilter {
@@ -21,6 +23,8 @@ export interface ServerSpec {
   env: Record<string, string>;
   cwd: string | undefined;
   shared: boolean;
+  /** Independent mode only (`--child-per`, or the entry's `childPer`); a shared server ignores it. */
+  childPer: ChildPer;
   /** Identical children of a shared server (a pool); 1: one child. */
   replicas: number;
   allowEnv: EnvAllowList;

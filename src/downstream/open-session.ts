@@ -20,8 +20,7 @@ export async function openSession<S extends DownstreamSession & ClientLink>(
   ctx.sessions.reserve();
   let isAdded = false;
   try {
-    // Claim values come from a verified token, so they win over anything the client sent.
-    const env = { ...ctx.requestEnv.extract(req, url), ...ctx.identity.claimEnv(principal) };
+    const env = ctx.identity.callerEnv(ctx.requestEnv.extract(req, url), principal);
     const session = create(ctx.sessions.newId());
     await ctx.gated.open(session.id, session, env, scopeOf(url), principal, transport);
     ctx.sessions.add(session);

@@ -35,7 +35,7 @@ export class Routes {
       this.root = this.#endpointFor(registry.units[0]!, '');
       return;
     }
-    const aggregate = new Aggregate(registry, shared.config.stateDir, shared.log);
+    const aggregate = new Aggregate(registry, shared.config.stateDir, shared.log, shared.identity.claimNames);
     this.aggregate = aggregate;
     const units = registry.units;
     this.root = new Endpoint(shared, {

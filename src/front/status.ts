@@ -27,7 +27,7 @@ export interface ChildStatus extends ProcessCost {
   server: string;
   /** Independent mode: the first characters of the session the child serves. */
   session?: string;
-  /** The identity the child runs for; not yet told apart for `--child-per principal` children. */
+  /** `childPer: principal`: the principal id the child runs for (as in `sessions.principals[].id`). */
   principal?: string;
 }
 
@@ -110,7 +110,10 @@ function childrenOf(registry: Registry, sampler: ProcSampler, nowMs: number): Ch
   for (const unit of registry.units) {
     for (const pid of unit.pids) owner.set(pid, { server: unit.spec.name });
     for (const { pid, session } of unit.childSessions) owner.set(pid, { server: unit.spec.name, session: session.slice(0, SESSION_PREFIX_CHARS) });
-    for (const { pid, principalId } of unit.statelessChildren) owner.set(pid, { server: unit.spec.name, session: STATELESS_CHILD, principal: principalId || undefined });
+    // A child kept per principal serves that principal's sessions as well as its stateless calls.
+    for (const { pid, principalId } of unit.statelessChildren) {
+      owner.set(pid, principalId === undefined ? { server: unit.spec.name, session: STATELESS_CHILD } : { server: unit.spec.name, principal: principalId });
+    }
   }
   return sampler.children([...owner.keys()], nowMs).map((cost) => ({ ...owner.get(cost.pid)!, ...cost }));
 }

@@ -17,6 +17,7 @@ export class Identity {
   #limiter: RateLimiter | undefined;
   #limitText: string;
   #envFromClaim: IdentityOptions['envFromClaim'];
+  #claimNames: ReadonlySet<string>;
 
   constructor(authenticator: Authenticator, options: IdentityOptions) {
     this.authenticator = authenticator;
@@ -25,6 +26,7 @@ export class Identity {
     this.#limiter = rateLimit === undefined ? undefined : new RateLimiter(rateLimit);
     this.#limitText = rateLimit === undefined ? '' : `${rateLimit.count}/${rateLimit.periodMs === 1000 ? 's' : 'm'}`;
     this.#envFromClaim = options.envFromClaim;
+    this.#claimNames = new Set(options.envFromClaim.map(({ name }) => name));
   }
 
   /** Takes one request from the principal's bucket; 429 with Retry-After (and a JSON-RPC body) when it is empty. */
@@ -37,8 +39,24 @@ export class Identity {
     });
   }
 
+  /** The names --env-from-claim sets: they reach a child only from a verified claim, never from the client. */
+  get claimNames(): ReadonlySet<string> {
+    return this.#claimNames;
+  }
+
+  /**
+   * A caller's child environment: what the client asked for (already filtered by the server's allow
+   * list) with the claim variables over it. A claim variable the client sent is dropped even when the
+   * token lacks the claim, so its value is always the identity provider's.
+   */
+  callerEnv(clientEnv: Record<string, string>, principal: Principal): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(clientEnv)) if (!this.#claimNames.has(name)) env[name] = value;
+    return { ...env, ...this.#claimEnv(principal) };
+  }
+
   /** Child variables from verified claims (--env-from-claim); a claim the token lacks sets nothing. */
-  claimEnv(principal: Principal): Record<string, string> {
+  #claimEnv(principal: Principal): Record<string, string> {
     const env: Record<string, string> = {};
     for (const { name, claim } of this.#envFromClaim) {
       const value = principal.claims[claim];

@@ -249,8 +249,7 @@ export class ServerUnit implements Backend, StatelessSource {
     const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
     const pool = new StatelessPool(deps, shared);
-    const perPrincipal = this.#deps.config.identity.childPer === 'principal';
-    const backend = shared ?? (perPrincipal ? new PrincipalBackend(pool) : new IndependentBackend(deps));
+    const backend = shared ?? (this.spec.childPer === 'principal' ? new PrincipalBackend(pool) : new IndependentBackend(deps));
     const running: Running = { backend, pool, era };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {

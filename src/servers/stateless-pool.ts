@@ -10,7 +10,7 @@ import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
 interface PoolEntry {
   backend: SharedBackend;
-  /** With `--child-per principal`: whose child this is. */
+  /** With `childPer: principal`: whose child this is. */
   principalId: string | undefined;
   lastUsedMs: number;
   /** The environment's values, masked in logs until the child is gone. */
@@ -47,7 +47,7 @@ export class StatelessPool {
   /** Independent mode: the pooled child for this environment (and principal, with --child-per principal). */
   child(env: Record<string, string>, principalId = ''): SharedBackend {
     const entries = Object.entries(env).sort(([a], [b]) => (a < b ? -1 : 1));
-    const owner = this.#deps.config.identity.childPer === 'principal' ? principalId : undefined;
+    const owner = this.#deps.spec.childPer === 'principal' ? principalId : undefined;
     const key = JSON.stringify(owner === undefined ? entries : [owner, entries]);
     let entry = this.#entries.get(key);
     if (entry === undefined) {

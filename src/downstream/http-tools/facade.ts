@@ -100,7 +100,7 @@ export class HttpTools {
    * principal), initialized (the proxy's own handshake if no client made one), and its gate.
    */
   async #target(req: IncomingMessage, url: URL, principal: Principal): Promise<{ target: StatelessTarget; envKey: string; gateFor: GateFor }> {
-    const env = { ...this.#ctx.requestEnv.extract(req, url), ...this.#ctx.identity.claimEnv(principal) };
+    const env = this.#ctx.identity.callerEnv(this.#ctx.requestEnv.extract(req, url), principal);
     const target = this.#source.get(env, principal.id);
     await target.initializeResult(PROXY_INITIALIZE);
     const gateFor: GateFor = (sessionId) => this.#ctx.gated.gateFor(sessionId, principal, 'stateless');

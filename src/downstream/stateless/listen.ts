@@ -2,16 +2,25 @@
  * `subscriptions/listen` for a legacy child: the proxy is the listener. It acknowledges the subset of
  * the filter the child can honour, subscribes the requested resources at the child (ref-counted by the
  * hub), and forwards matching notifications tagged with the listen request's id as subscriptionId.
+ * The listen request passes its caller's gate like any other: one audit line when the stream ends
+ * (`result` when the server ends it, `cancelled` when the client goes). Nothing on the stream names a
+ * tool (list_changed carries no names; the list the client then reads is filtered by --allow-tools).
  */
 import type { ServerResponse } from 'node:http';
 import type { ProxyContext } from '../context.ts';
 import { SseWriter } from '../../http/sse-writer.ts';
 import { isObject, isRequest, isResponse, resultResponse, type JsonObject, type JsonRpcMessage, type JsonRpcRequest } from '../../protocol/message.ts';
 import type { ClientLink, StatelessTarget } from '../../servers/contract.ts';
-import { randomUUID } from 'node:crypto';
 import { errorResponse } from '../../protocol/message.ts';
 import { RpcCode } from '../../protocol/errors.ts';
 import { SUBSCRIPTION_ID_KEY } from '../../protocol/meta-keys.ts';
+import type { SessionGate } from '../session-gate.ts';
+
+/** The stream's attachment on the server and the gate of the caller who opened it. */
+export interface ListenCaller {
+  sessionId: string;
+  gate: SessionGate;
+}
 
 /** Filter flag → the legacy notification it selects, and the child capability that makes it possible. */
 const LIST_FILTERS = [
@@ -21,7 +30,8 @@ const LIST_FILTERS = [
 ] as const;
 
 export class ListenStream implements ClientLink {
-  readonly sessionId = `~listen-${randomUUID()}`;
+  readonly sessionId: string;
+  #gate: SessionGate;
   #backend: StatelessTarget;
   #listenId: JsonRpcRequest['id'];
   #writer: SseWriter;
@@ -30,7 +40,10 @@ export class ListenStream implements ClientLink {
   #onEnd = new Set<() => void>();
   #isEnded = false;
 
-  constructor(backend: StatelessTarget, req: JsonRpcRequest, res: ServerResponse, init: JsonObject, ctx: ProxyContext) {
+  constructor(backend: StatelessTarget, caller: ListenCaller, req: JsonRpcRequest, res: ServerResponse, init: JsonObject, ctx: ProxyContext) {
+    this.sessionId = caller.sessionId;
+    this.#gate = caller.gate;
+    this.#gate.inbound(req); // starts its audit; only tools/call can be refused
     this.#backend = backend;
     this.#listenId = req.id;
     const wanted = isObject(req.params) && isObject(req.params.notifications) ? req.params.notifications : {};
@@ -79,7 +92,7 @@ export class ListenStream implements ClientLink {
 
   end(): void {
     // Graceful end (spec): a complete result carrying the subscription id, then the stream closes.
-    if (!this.#isEnded) this.#send(resultResponse(this.#listenId, { resultType: 'complete', _meta: this.#tag() }));
+    if (!this.#isEnded) this.#send(this.#gate.outbound(resultResponse(this.#listenId, { resultType: 'complete', _meta: this.#tag() })));
     this.#writer.end();
     this.#close();
   }
@@ -95,6 +108,7 @@ export class ListenStream implements ClientLink {
   #close(): void {
     if (this.#isEnded) return;
     this.#isEnded = true;
+    this.#gate.end(); // a client that left: its listen request is audited as cancelled
     this.#backend.close(this.sessionId);
     for (const listener of this.#onEnd) listener();
   }

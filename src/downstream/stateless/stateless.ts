@@ -285,7 +285,7 @@ export class StatelessHandler {
     if (msg.method !== 'server/discover' && msg.method !== 'subscriptions/listen' && !FORWARDED.has(msg.method)) {
       throw new ProxyError(404, RpcCode.methodNotFound, `Method not found: ${msg.method}`);
     }
-    const env = { ...this.#ctx.requestEnv.extract(req, url), ...this.#ctx.identity.claimEnv(principal) };
+    const env = this.#ctx.identity.callerEnv(this.#ctx.requestEnv.extract(req, url), principal);
     const backend = this.#pool.get(env, principal.id);
     const init = await backend.initializeResult(PROXY_INITIALIZE);
     const capabilities = clientCapabilitiesOf(body);
@@ -293,7 +293,7 @@ export class StatelessHandler {
     if (msg.method === 'server/discover') return sendJson(res, 200, resultResponse(msg.id, discoverFromInitialize(init)));
     if (msg.method === 'subscriptions/listen') {
       if (this.#listens.size >= MAX_LISTENS) throw busy('too many listen streams');
-      return this.#listen(backend, msg, res, init);
+      return this.#listen(backend, msg, res, init, principal);
     }
     const paramHeaders = this.#paramHeadersOf(backend);
     if (msg.method === 'tools/call') paramHeaders.check(params, req.headers as Headers);
@@ -351,8 +351,9 @@ export class StatelessHandler {
     return registry;
   }
 
-  #listen(backend: StatelessTarget, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject): void {
-    const listen = new ListenStream(backend, msg, res, init, this.#ctx);
+  #listen(backend: StatelessTarget, msg: JsonRpcRequest, res: ServerResponse, init: JsonObject, principal: Principal): void {
+    const sessionId = `~listen-${randomUUID()}`;
+    const listen = new ListenStream(backend, { sessionId, gate: this.gateFor(sessionId, principal, msg) }, msg, res, init, this.#ctx);
     this.#listens.add(listen);
     listen.onEnd(() => this.#listens.delete(listen));
   }

@@ -11,6 +11,8 @@ export interface AggregateSession {
   link: ClientLink;
   scope: ReadonlySet<string> | undefined;
   env: Record<string, string>;
+  /** Who opened it: a member that runs a child per principal serves it from that principal's child. */
+  principalId: string | undefined;
   isStateless: boolean;
   isInitialized: boolean;
   initParams: JsonObject;
@@ -24,9 +26,11 @@ export interface AggregateSession {
   view: CatalogView | undefined;
 }
 
-export function newSession(link: ClientLink, env: Record<string, string>, scope: string[] | undefined, isStateless: boolean): AggregateSession {
+export function newSession(
+  link: ClientLink, env: Record<string, string>, principalId: string | undefined, scope: string[] | undefined, isStateless: boolean,
+): AggregateSession {
   return {
-    link, env, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
+    link, env, principalId, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
     initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
     logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new RequestRenumbering<string>(), view: undefined,
   };

@@ -46,10 +46,14 @@ export class Aggregate implements Backend, StatelessSource {
     view: () => this.#view,
     registry: () => this.#registry,
     member: (session, server) => this.#member(session, server),
+    memberEnv: (session, unit) => envFor(unit.spec.allowEnv, session.env, this.#claimNames),
   };
+  #claimNames: ReadonlySet<string>;
 
-  constructor(registry: Registry, stateDir: string | undefined, log: Logger) {
+  /** `claimNames`: the variables --env-from-claim sets, which reach every member like they reach every server. */
+  constructor(registry: Registry, stateDir: string | undefined, log: Logger, claimNames: ReadonlySet<string>) {
     this.#registry = registry;
+    this.#claimNames = claimNames;
     this.#log = log;
     this.#stateDir = stateDir;
     this.#followMembers();
@@ -66,10 +70,10 @@ export class Aggregate implements Backend, StatelessSource {
 
   // ── Backend ─────────────────────────────────────────────────────────────────────────────────────
 
-  async open(sessionId: string, link: ClientLink, env: Record<string, string>, scope?: string[]): Promise<void> {
+  async open(sessionId: string, link: ClientLink, env: Record<string, string>, scope?: string[], principalId?: string): Promise<void> {
     const unknown = scope?.filter((name) => this.#registry.get(name) === undefined) ?? [];
     if (unknown.length > 0) throw new ProxyError(400, RpcCode.invalidParams, `unknown server in ?servers=: ${unknown.join(', ').slice(0, 200)}`);
-    this.#sessions.set(sessionId, newSession(link, env, scope, false));
+    this.#sessions.set(sessionId, newSession(link, env, principalId, scope, false));
   }
 
   receive(sessionId: string, msg: JsonRpcMessage): void {
@@ -118,9 +122,9 @@ export class Aggregate implements Backend, StatelessSource {
 
   // ── StatelessSource: a 2026-07-28 caller with its environment ───────────────────────────────────
 
-  get(env: Record<string, string>): StatelessTarget {
+  get(env: Record<string, string>, principalId?: string): StatelessTarget {
     return {
-      attachStateless: (sessionId, link) => void this.#sessions.set(sessionId, newSession(link, env, undefined, true)),
+      attachStateless: (sessionId, link) => void this.#sessions.set(sessionId, newSession(link, env, principalId, undefined, true)),
       receive: (sessionId, msg) => this.receive(sessionId, msg),
       close: (sessionId) => this.close(sessionId),
       initializeResult: async (params) => this.#initializeResult(params),
@@ -185,7 +189,8 @@ export class Aggregate implements Backend, StatelessSource {
     };
     const sessionId = `~aggregate-${this.#nextId++}`;
     const member = new MemberSession(unit, owner, {
-      sessionId, env: envFor(unit.spec.allowEnv, session.env), isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
+      sessionId, env: this.#listSources.memberEnv(session, unit), principalId: session.principalId,
+      isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
     });
     session.members.set(server, member);
     return member;

@@ -11,6 +11,9 @@ import { PROXY_INITIALIZE } from '../proxy-initialize.ts';
 import type { ClientLink } from '../contract.ts';
 import type { ServerUnit } from '../server-unit.ts';
 
+/** The principal the catalog's own session is opened as (shown in /status `children[]`). */
+const CATALOG_PRINCIPAL = '~catalog';
+
 export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
 
 const LISTS: Array<{ kind: ListKind; method: string; capability: string }> = [
@@ -148,7 +151,8 @@ export class MemberCatalog implements ClientLink {
     if (this.#state !== 'closed') return;
     this.#state = 'opening';
     try {
-      await this.unit.open(this.#sessionId, this, {});
+      // Under childPer principal the catalog is a principal of its own: it never shares a user's child.
+      await this.unit.open(this.#sessionId, this, {}, undefined, CATALOG_PRINCIPAL);
       const init = await this.#request('initialize', structuredClone(PROXY_INITIALIZE));
       if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });

@@ -17,6 +17,8 @@ export interface MemberSessionOwner {
 export interface MemberSessionOptions {
   sessionId: string;
   env: Record<string, string>;
+  /** The aggregate session's principal, for a member that runs a child per principal. */
+  principalId: string | undefined;
   isStateless: boolean;
   initParams: JsonObject;
   logLevel: string | undefined;
@@ -100,15 +102,15 @@ export class MemberSession implements ClientLink {
   }
 
   async #open(): Promise<void> {
-    const { sessionId, env, initParams } = this.#opts;
+    const { sessionId, env, principalId, initParams } = this.#opts;
     try {
       if (this.#opts.isStateless) {
-        const target = this.unit.get(env);
+        const target = this.unit.get(env, principalId);
         await target.initializeResult(initParams);
         target.attachStateless(sessionId, this);
         this.#target = target;
       } else {
-        await this.unit.open(sessionId, this, env);
+        await this.unit.open(sessionId, this, env, undefined, principalId);
         this.#target = this.unit;
         const initialized = new Promise<void>((resolve) => { this.#initialized = resolve; });
         this.unit.receive(sessionId, { jsonrpc: '2.0', id: INIT_ID, method: 'initialize', params: structuredClone(initParams) });

@@ -82,9 +82,12 @@ export function mapResultUris(prefix: string, result: JsonObject): void {
   }
 }
 
-/** A session's variables that this member allows; the rest never reach its child. */
-export function envFor(allow: EnvAllowList, env: Record<string, string>): Record<string, string> {
+/**
+ * A session's variables that this member allows, and those set from verified claims (`claimNames`:
+ * they reach every server, as on its own route); the rest never reach its child.
+ */
+export function envFor(allow: EnvAllowList, env: Record<string, string>, claimNames: ReadonlySet<string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (isAllowedEnvName(name, allow)) out[name] = value;
+  for (const [name, value] of Object.entries(env)) if (claimNames.has(name) || isAllowedEnvName(name, allow)) out[name] = value;
   return out;
 }

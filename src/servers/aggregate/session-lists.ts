@@ -11,7 +11,7 @@ import { buildView, type CatalogView } from './catalog-view.ts';
 import { readLists, type CatalogSnapshot, type ListKind, type MemberCatalog } from './member-catalog.ts';
 import type { MemberSession } from './member-session.ts';
 import { decodeCursor } from './namespace.ts';
-import { envFor, serverOfUri } from './route-message.ts';
+import { serverOfUri } from './route-message.ts';
 
 /** How long a list waits for members that have never listed (first start of a lazy one, a slow one). */
 const FIRST_RUN_WAIT_MS = 10_000;
@@ -22,6 +22,8 @@ export interface ListSources {
   view(): CatalogView;
   registry(): Registry;
   member(session: AggregateSession, server: string): MemberSession;
+  /** The session's variables that reach this member's child. */
+  memberEnv(session: AggregateSession, unit: MemberCatalog['unit']): Record<string, string>;
 }
 
 /** The aggregate's view of `catalogs` in configuration order; `own` replaces some members' snapshots. */
@@ -48,7 +50,7 @@ export function answerList(src: ListSources, session: AggregateSession, kind: Li
  */
 function personalMembers(src: ListSources, session: AggregateSession): MemberCatalog[] {
   return [...src.catalogs()].filter(({ unit }) => !unit.spec.shared && (session.scope?.has(unit.spec.name) ?? true)
-    && Object.keys(envFor(unit.spec.allowEnv, session.env)).length > 0);
+    && Object.keys(src.memberEnv(session, unit)).length > 0);
 }
 
 /** The session's own view: the shared catalogs, with its personal members' lists read through its own children. */
