@@ -70,10 +70,13 @@ export async function pollStatus<T>(run: Running, what: string, settled: (server
   }
 }
 
-/** Every member ready with its tools counted; the total number of tools. */
+/**
+ * Every member ready with its tools counted; the total number of tools. A count of 0 is not taken:
+ * under load /status once showed a ready member with an empty catalog that filled a moment later.
+ */
 export function waitListed(run: Running, members: number): Promise<number> {
   return pollStatus(run, `${members} members listed`, (servers) => {
-    const listed = servers.filter((x) => x.state === 'ready' && x.counts !== undefined);
+    const listed = servers.filter((x) => x.state === 'ready' && (x.counts?.tools ?? 0) > 0);
     return listed.length === members ? listed.reduce((n, x) => n + (x.counts?.tools ?? 0), 0) : undefined;
   });
 }
