@@ -3,8 +3,10 @@
 // Measures mcpproxy against supergateway and mcp-proxy, a direct stdio baseline and a minimal
 // Streamable HTTP proxy (bench/floor-proxy.mjs, the floor of CPU per call), all in front of
 // test/fixtures/fault-server.mjs and all driven by the same lean client (bench/client.ts); then
-// mcpproxy with a servers file (bench/multi-server.ts). --quick is a CI smoke check: every figure must be produced and no reply of
-// mcpproxy or the baseline may be wrong; it never asserts a timing.
+// mcpproxy with a servers file (bench/multi-server.ts), a replica pool at 1/2/4 replicas
+// (bench/replicas.ts) and an mcpproxy in front of another as its remote member (bench/remote-member.ts).
+// --quick is a CI smoke check: every figure must be produced and no reply of mcpproxy or the
+// baseline may be wrong; it never asserts a timing.
 import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { parseArgs } from 'node:util';
