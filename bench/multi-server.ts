@@ -1,14 +1,11 @@
 // mcpproxy with a servers file (--config): idle memory with many lazy servers, the aggregate's
 // tools/list, and one call's cost through the aggregate against the same member's own route, in
 // one proxy process. mcpproxy only: the peers serve one stdio server each.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { BenchError, StreamableSession, makeAgent, type McpSession } from './client.ts';
-import { FIXTURE, launch, rssKiB, sleep, type Running } from './peers.ts';
+import { StreamableSession, makeAgent, type McpSession } from './client.ts';
+import { FIXTURE, rssKiB, sleep, type Running } from './peers.ts';
 import { echoStep, latency, newCounts, recordError, type Counts, type Step } from './phases.ts';
 import type { Cell, Figures } from './report.ts';
+import { getStatus, waitListed, withServersFile } from './servers-file.ts';
 
 export interface MultiSettings {
   warmup: number;
@@ -20,7 +17,6 @@ export interface MultiSettings {
 }
 
 const OPEN_TIMEOUT_MS = 10_000;
-const STATUS_DEADLINE_MS = 60_000;
 /** The member both call rows go through: `/servers/fault/mcp` (`echo`) and `/mcp` (`fault__echo`). */
 const MEMBER = 'fault';
 
@@ -38,58 +34,13 @@ export function defineMultiFigures(f: Figures, s: MultiSettings): void {
 /** Keys of the rows above, for marking the columns that have none. */
 export const MULTI_KEYS = ['lazyRss', 'aggList50', 'aggList99', 'routeP50', 'routeP99', 'routeCpu', 'aggP50', 'aggP99', 'aggCpu'];
 
-interface ServerStatus {
-  name: string;
-  state: string;
-  pids?: number[];
-  children?: number;
-  counts?: { tools: number };
-}
-
-function getStatus(run: Running): Promise<ServerStatus[]> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${run.baseUrl}/status`, { agent: false, timeout: 5_000 }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => {
-        try {
-          if (res.statusCode !== 200) throw new BenchError('BENCH_HTTP_STATUS', `GET /status: ${res.statusCode}`);
-          resolve((JSON.parse(Buffer.concat(parts).toString('utf8')) as { servers: ServerStatus[] }).servers);
-        } catch (err) {
-          reject(err);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new BenchError('BENCH_TIMEOUT', 'GET /status: no answer')));
-    req.on('error', reject);
-  });
-}
-
-/** Writes a servers file of `n` fixture entries (`fault`, `fault-2`, …) into a fresh directory. */
-function serversFile(n: number, lifecycle: 'lazy' | 'eager'): { file: string; dir: string } {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mcpproxy-bench-'));
+/** A servers file of `n` fixture entries (`fault`, `fault-2`, …), all with the same lifecycle. */
+function withConfig<T>(n: number, lifecycle: 'lazy' | 'eager', notes: string[], body: (run: Running) => Promise<T>): Promise<T> {
   const mcpServers: Record<string, unknown> = {};
   for (let i = 1; i <= n; i++) {
     mcpServers[i === 1 ? MEMBER : `${MEMBER}-${i}`] = { command: process.execPath, args: [FIXTURE], lifecycle };
   }
-  const file = path.join(dir, 'servers.json');
-  writeFileSync(file, JSON.stringify({ mcpServers }, null, 2));
-  return { file, dir };
-}
-
-async function withConfig<T>(n: number, lifecycle: 'lazy' | 'eager', notes: string[], body: (run: Running) => Promise<T>): Promise<T> {
-  const { file, dir } = serversFile(n, lifecycle);
-  try {
-    const run = await launch('mcpproxy', 'streamable', { independent: false, fixedPort: false, configFile: file });
-    try {
-      return await body(run);
-    } finally {
-      const stop = await run.stop();
-      if (stop.leftBehind.length > 0) notes.push(`mcpproxy --config (${n} ${lifecycle}) left ${stop.leftBehind.length} process(es) after SIGTERM`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return withServersFile(mcpServers, `${n} ${lifecycle}`, notes, body);
 }
 
 /** RSS after 1 s of quiet with `lazyServers` configured and never used; no member may have a child. */
@@ -109,18 +60,6 @@ async function lazyIdle(f: Figures, s: MultiSettings, notes: string[]): Promise<
   } catch (err) {
     recordError(c, 'lazy servers', err);
     f.set('lazyRss', undefined, 'mcpproxy', { value: NaN, counts: c });
-  }
-}
-
-/** Polls /status until every member is ready with its tools counted; the total number of tools. */
-async function waitListed(run: Running, members: number): Promise<number> {
-  const deadline = performance.now() + STATUS_DEADLINE_MS;
-  for (;;) {
-    const servers = await getStatus(run);
-    const listed = servers.filter((x) => x.state === 'ready' && x.counts !== undefined);
-    if (listed.length === members) return listed.reduce((n, x) => n + (x.counts?.tools ?? 0), 0);
-    if (performance.now() > deadline) throw new BenchError('BENCH_TIMEOUT', `only ${listed.length}/${members} members listed after ${STATUS_DEADLINE_MS} ms`);
-    await sleep(100);
   }
 }
 

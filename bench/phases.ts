@@ -38,17 +38,23 @@ export type OpenSession = () => Promise<McpSession>;
 
 const CALL_TIMEOUT_MS = 10_000;
 
-/** Calls `echo` (or the same tool under another name, e.g. `fault__echo` on the aggregate) and checks the reply is exactly the text sent. */
-export async function echo(s: McpSession, text: string, c: Counts, timeoutMs = CALL_TIMEOUT_MS, tool = 'echo'): Promise<boolean> {
-  const reply = await s.call('tools/call', { name: tool, arguments: { text } }, timeoutMs);
+/** Calls `tool` and checks the first text of its reply with `isRight`; a wrong reply is counted and noted. */
+export async function checkedCall(s: McpSession, tool: string, args: Record<string, unknown>, isRight: (text: unknown) => boolean,
+  c: Counts, timeoutMs = CALL_TIMEOUT_MS): Promise<boolean> {
+  const reply = await s.call('tools/call', { name: tool, arguments: args }, timeoutMs);
   const got = (reply.result as { content?: Array<{ text?: unknown }> } | undefined)?.content?.[0]?.text;
-  if (got === text) {
+  if (isRight(got)) {
     c.ok++;
     return true;
   }
   c.wrong++;
-  note(c, `echo ${JSON.stringify(text)} → ${JSON.stringify(reply).slice(0, 300)}`);
+  note(c, `${tool} ${JSON.stringify(args)} → ${JSON.stringify(reply).slice(0, 300)}`);
   return false;
+}
+
+/** Calls `echo` (or the same tool under another name, e.g. `fault__echo` on the aggregate) and checks the reply is exactly the text sent. */
+export function echo(s: McpSession, text: string, c: Counts, timeoutMs = CALL_TIMEOUT_MS, tool = 'echo'): Promise<boolean> {
+  return checkedCall(s, tool, { text }, (got) => got === text, c, timeoutMs);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -146,12 +152,16 @@ export async function latency(open: OpenSession, warmup: number, calls: number, 
 
 export interface ThroughputResult { perSecond: number; clients: number; counts: Counts }
 
+/** One checked call carrying a unique `text`: true if its reply was right (a wrong one is counted in `c`). */
+export type TextCall = (s: McpSession, text: string, c: Counts) => Promise<boolean>;
+
 /**
- * `clients` sessions (opened first, not timed) each loop sequential echo calls for durationMs;
- * the rate is correct replies over the time until the last loop ended. A client whose call fails
- * stops (its session is presumed broken).
+ * `clients` sessions (opened first, not timed) each loop sequential calls (default: `echo`) for
+ * durationMs; the rate is correct replies over the time until the last loop ended. A client whose
+ * call fails stops (its session is presumed broken).
  */
-export async function throughput(open: OpenSession, clients: number, durationMs: number, setupDeadlineMs: number): Promise<ThroughputResult> {
+export async function throughput(open: OpenSession, clients: number, durationMs: number, setupDeadlineMs: number,
+  call: TextCall = echo): Promise<ThroughputResult> {
   const c = newCounts();
   const sessions = await openMany(open, clients, 16, setupDeadlineMs, c);
   try {
@@ -161,7 +171,7 @@ export async function throughput(open: OpenSession, clients: number, durationMs:
     await Promise.all(sessions.map(async (s, i) => {
       for (let n = 0; performance.now() < end; n++) {
         try {
-          await echo(s, `tp-${i}-${n}`, c);
+          await call(s, `tp-${i}-${n}`, c);
         } catch (err) {
           recordError(c, `client ${i} call ${n}`, err);
           return;

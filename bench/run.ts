@@ -3,8 +3,10 @@
 // Measures mcpproxy against supergateway and mcp-proxy, a direct stdio baseline and a minimal
 // Streamable HTTP proxy (bench/floor-proxy.mjs, the floor of CPU per call), all in front of
 // test/fixtures/fault-server.mjs and all driven by the same lean client (bench/client.ts); then
-// mcpproxy with a servers file (bench/multi-server.ts). --quick is a CI smoke check: every figure must be produced and no reply of
-// mcpproxy or the baseline may be wrong; it never asserts a timing.
+// mcpproxy with a servers file (bench/multi-server.ts), a replica pool at 1/2/4 replicas
+// (bench/replicas.ts) and an mcpproxy in front of another as its remote member (bench/remote-member.ts).
+// --quick is a CI smoke check: every figure must be produced and no reply of mcpproxy or the
+// baseline may be wrong; it never asserts a timing.
 import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -24,8 +26,10 @@ import {
   type Cell, type Column, type Figure,
 } from './report.ts';
 import { MULTI_KEYS, defineMultiFigures, runMultiServer, type MultiSettings } from './multi-server.ts';
+import { defineReplicaFigures, replicaKeys, runReplicas, type ReplicaSettings } from './replicas.ts';
+import { REMOTE_KEYS, defineRemoteFigures, runRemoteMember, type RemoteSettings } from './remote-member.ts';
 
-interface Settings extends MultiSettings {
+interface Settings extends MultiSettings, ReplicaSettings, RemoteSettings {
   warmup: number;
   calls: number;
   clients: number[];
@@ -42,11 +46,13 @@ const FULL: Settings = {
   warmup: 2_000, calls: 2_000, clients: [32, 256], durationMs: 5_000, bigBytes: 4 * 1024 * 1024, bigReps: 3,
   idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
   listCalls: 500, lazyServers: 20, eagerServers: 10,
+  replicaCounts: [1, 2, 4], replicaClients: 16, blockMs: 10, replicaDurationMs: 3_000, remoteClients: 32,
 };
 const QUICK: Settings = {
   warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
   idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 6 * 60_000,
   listCalls: 50, lazyServers: 20, eagerServers: 10,
+  replicaCounts: [1, 2, 4], replicaClients: 16, blockMs: 10, replicaDurationMs: 1_000, remoteClients: 32,
 };
 const OPEN_TIMEOUT_MS = 10_000;
 
@@ -77,6 +83,8 @@ function defineFigures(s: Settings): Figures {
   for (const t of TRANSPORTS) f.add('indep', 'independent mode: session open → first reply', 'ms', 'lower', t);
   for (const t of TRANSPORTS) f.add('exec', 'exec → first served request', 'ms', 'lower', t);
   defineMultiFigures(f, s);
+  defineReplicaFigures(f, s);
+  defineRemoteFigures(f, s);
   f.add('tools-p50', 'POST /tools/echo (OpenAPI facade) sequential p50', 'ms', 'lower');
   f.add(`tools-tp${s.clients[0]}`, `POST /tools/echo correct replies/s, ${s.clients[0]} clients`, '1/s', 'higher');
   return f;
@@ -295,7 +303,8 @@ async function runHttpTools(f: Figures, s: Settings, notes: string[]): Promise<v
  * 'n/a'. The floor's CPU per call is copied into the route and aggregate CPU rows: the least work a
  * call needs is the same whichever path mcpproxy takes.
  */
-function markAbsent(f: Figures, targets: TargetName[]): void {
+function markAbsent(f: Figures, s: Settings, targets: TargetName[]): void {
+  const configOnly = [...MULTI_KEYS, ...replicaKeys(s), ...REMOTE_KEYS];
   const floorCpu = f.get('cpu', 'streamable')?.cells.floor;
   if (floorCpu !== undefined) for (const key of ['routeCpu', 'aggCpu']) f.set(key, 'streamable', 'floor', floorCpu);
   for (const fig of f.list) {
@@ -303,12 +312,12 @@ function markAbsent(f: Figures, targets: TargetName[]): void {
       if (!targets.includes(name)) fig.cells[name] = { note: 'not run' };
     }
     for (const col of ['direct', 'floor', 'supergateway', 'mcp-proxy'] as const) {
-      if (fig.cells[col] === undefined) fig.cells[col] = { note: MULTI_KEYS.includes(fig.key) ? 'n/a (one server)' : 'n/a' };
+      if (fig.cells[col] === undefined) fig.cells[col] = { note: configOnly.includes(fig.key) ? 'n/a (one server)' : 'n/a' };
     }
   }
 }
 
-function standingNotes(targets: TargetName[]): string[] {
+function standingNotes(s: Settings, targets: TargetName[]): string[] {
   const notes = [
     'direct = the fixture on a pipe, no HTTP: the child\'s own cost. Its throughput rows are one child shared by ' +
       'all clients; its independent/exec rows are spawn → first reply.',
@@ -322,6 +331,13 @@ function standingNotes(targets: TargetName[]): string[] {
     'Multi-server rows: mcpproxy --config with a servers file of fixture entries (fault, fault-2, …); lazy: none ' +
       'started (checked in /status); eager: after every member is listed, aggregate tools/list on /mcp, then the ' +
       'same echo on /servers/fault/mcp (echo) and on /mcp (fault__echo), in one proxy process.',
+    `Replica rows: one shared member with replicas: N running the fixture's block tool (${s.blockMs} ms, the whole ` +
+      `child waits without CPU, so it serves one call at a time); ${s.replicaClients} sessions on /servers/pool/mcp ` +
+      `call it in a loop for ${s.replicaDurationMs} ms; a reply is right only if it carries the call's own text. ` +
+      'A CPU-bound tool would cap near 2× on 2 cores, whatever N.',
+    'Remote member rows: an inner mcpproxy (--shared, the fixture) called directly, then through a front ' +
+      'mcpproxy --config whose members are that inner proxy over Streamable HTTP (session), legacy SSE and ' +
+      '2026-07-28 stateless; CPU is the front\'s (the inner\'s on the direct row).',
   ];
   if (targets.includes('supergateway')) {
     notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
@@ -378,6 +394,7 @@ async function main(): Promise<number> {
   const meta = machineMeta(quick ? 'quick' : 'full', {
     calls: s.calls, clients: s.clients.join('/'), durationMs: s.durationMs, bigBytes: s.bigBytes,
     idle: s.idleSteps.join('/'), independentReps: s.independentReps, execReps: s.execReps,
+    replicas: s.replicaCounts.join('/'), replicaClients: s.replicaClients, blockMs: s.blockMs, replicaDurationMs: s.replicaDurationMs,
   });
 
   await runDirect(f, s);
@@ -398,11 +415,13 @@ async function main(): Promise<number> {
     }
     if (name === 'mcpproxy' && mcpproxyBuilt()) {
       await runMultiServer(f, s, notes, progress);
+      await runReplicas(f, s, notes, progress);
+      await runRemoteMember(f, s, notes, progress);
       await runHttpTools(f, s, notes);
     }
   }
-  markAbsent(f, targets);
-  notes.push(...standingNotes(targets));
+  markAbsent(f, s, targets);
+  notes.push(...standingNotes(s, targets));
   const md = renderMarkdown(f.list, meta, notes);
   process.stdout.write(`${md}\n`);
   const details = problemDetails(f.list);
