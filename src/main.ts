@@ -11,7 +11,7 @@ import { buildStatus } from './front/status.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
-import type { BackendDeps } from './servers/backends.ts';
+import type { BackendDeps } from './servers/backend-deps.ts';
 import { prefetch } from './servers/prefetch.ts';
 import { ProcSampler } from './observe/proc-stats.ts';
 import { Registry } from './servers/registry.ts';

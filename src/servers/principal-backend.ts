@@ -5,7 +5,8 @@
  * one idle past --session-idle-timeout is stopped by the pool.
  */
 import type { Backend, ClientLink } from './contract.ts';
-import type { ChildUsage, SharedBackend } from './backends.ts';
+import type { ChildUsage } from './backend-deps.ts';
+import type { SharedBackend } from './shared-backend.ts';
 import type { StatelessPool } from './stateless-pool.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
 

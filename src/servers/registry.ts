@@ -4,7 +4,7 @@
  */
 import { isSameSpec, type ServerSpec } from '../config/server-spec.ts';
 import type { Logger } from '../observe/log.ts';
-import type { BackendDeps } from './backends.ts';
+import type { BackendDeps } from './backend-deps.ts';
 import { ServerUnit } from './server-unit.ts';
 
 export interface ReloadDiff {

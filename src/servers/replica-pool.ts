@@ -10,7 +10,8 @@ import {
   errorResponse, isRequest, isResponse,
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse,
 } from '../protocol/message.ts';
-import { SharedBackend, type BackendDeps, type ChildUsage } from './backends.ts';
+import type { BackendDeps, ChildUsage } from './backend-deps.ts';
+import { SharedBackend } from './shared-backend.ts';
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import { RequestRenumbering } from './request-renumbering.ts';
 

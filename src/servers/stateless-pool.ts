@@ -4,7 +4,8 @@
  * environment (one user's credentials) gets its own child, kept while in use and stopped after idling.
  * With `--child-per principal` the key is the principal too, and its sessions use the same children.
  */
-import { checkChildBudget, SharedBackend, type BackendDeps, type ChildUsage } from './backends.ts';
+import { checkChildBudget, type BackendDeps, type ChildUsage } from './backend-deps.ts';
+import { SharedBackend } from './shared-backend.ts';
 import type { StatelessTarget } from './contract.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 
