@@ -4,7 +4,7 @@
  * or, for a list or a space-separated `scope`, contains it). A tool is allowed when any rule that
  * matches the principal has a glob for it; with no rules at all, everything is. Pure.
  */
-import { globToRegExp } from '../servers/name-filter.ts';
+import { globToRegExp } from '../protocol/name-glob.ts';
 import type { Principal } from './principal.ts';
 
 export interface ToolRule {

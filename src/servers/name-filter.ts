@@ -1,5 +1,6 @@
 /** A server's `tools` allow/deny globs, over tool and prompt names and resource URIs. Deny wins. Pure. */
 import type { NameFilter } from '../config/server-spec.ts';
+import { globToRegExp } from '../protocol/name-glob.ts';
 
 export class NameMatcher {
   #allow: RegExp[];
@@ -13,12 +14,6 @@ export class NameMatcher {
   allows(name: string): boolean {
     return !this.#deny.some((re) => re.test(name)) && this.#allow.some((re) => re.test(name));
   }
-}
-
-/** `*` any run of characters, `?` one; everything else literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-  return new RegExp(`^${body}$`, 's');
 }
 
 /** What a client may see and call of one server: everything, or what the filter lets through. */
