@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../../protocol/message.ts';
 import type { NameMatcher } from '../name-filter.ts';
-import type { CatalogSnapshot, ListKind } from './member-catalog.ts';
+import { emptyLists, type CatalogSnapshot, type ListKind } from './member-catalog.ts';
 import { exposedName, exposedUri } from './namespace.ts';
 
 export interface MemberView {
@@ -33,7 +33,7 @@ export interface CatalogView {
 
 export function buildView(members: MemberView[]): CatalogView {
   const view: CatalogView = {
-    lists: { tools: [], prompts: [], resources: [], resourceTemplates: [] },
+    lists: emptyLists(),
     tools: new Map(), prompts: new Map(), resources: new Map(), shadowed: [], renamed: [],
   };
   for (const member of members) {

@@ -37,6 +37,10 @@ export interface CatalogSnapshot {
 
 type Requester = (method: string, params: JsonObject) => Promise<JsonRpcResponse>;
 
+export function emptyLists(): CatalogSnapshot['lists'] {
+  return { tools: [], prompts: [], resources: [], resourceTemplates: [] };
+}
+
 /** Every page of one list through `request`; undefined when a page fails. */
 export async function readAllPages(request: Requester, method: string, kind: ListKind): Promise<JsonObject[] | undefined> {
   const items: JsonObject[] = [];
@@ -55,7 +59,7 @@ export async function readAllPages(request: Requester, method: string, kind: Lis
 /** Every list the member's capabilities promise, through `request`; a failed list is empty. */
 export async function readLists(request: Requester, initialize: JsonObject): Promise<CatalogSnapshot['lists']> {
   const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
-  const lists: CatalogSnapshot['lists'] = { tools: [], prompts: [], resources: [], resourceTemplates: [] };
+  const lists = emptyLists();
   for (const { kind, method, capability } of LISTS) {
     if (capabilities[capability] !== undefined) lists[kind] = (await readAllPages(request, method, kind)) ?? [];
   }
@@ -157,8 +161,7 @@ export class MemberCatalog implements ClientLink {
       if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
       this.#state = 'open';
-      this.#snapshot = { initialize: init.result, lists: this.#snapshot?.lists ?? { tools: [], prompts: [], resources: [], resourceTemplates: [] } };
-      await this.#read(LISTS.map((list) => list.kind));
+      await this.#read(LISTS.map((list) => list.kind), init.result);
       this.lastError = undefined;
       this.#settle();
     } catch (err) {
@@ -172,14 +175,19 @@ export class MemberCatalog implements ClientLink {
     }
   }
 
-  async #read(kinds: ListKind[]): Promise<void> {
-    const snapshot = this.#snapshot;
-    if (snapshot === undefined) return;
-    const capabilities = isObject(snapshot.initialize.capabilities) ? snapshot.initialize.capabilities : {};
+  /**
+   * Re-reads `kinds` and swaps them in at once: /status and the aggregate never see a member that is
+   * up with half-read (or, on its first run, empty) lists.
+   */
+  async #read(kinds: ListKind[], initialize = this.#snapshot?.initialize): Promise<void> {
+    if (initialize === undefined) return;
+    const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
+    const fresh: Partial<CatalogSnapshot['lists']> = {};
     for (const { kind, method, capability } of LISTS) {
-      if (!kinds.includes(kind)) continue;
-      snapshot.lists[kind] = capabilities[capability] === undefined ? [] : await this.#readAll(method, kind);
+      if (kinds.includes(kind)) fresh[kind] = capabilities[capability] === undefined ? [] : await this.#readAll(method, kind);
     }
+    const snapshot = { initialize, lists: { ...(this.#snapshot?.lists ?? emptyLists()), ...fresh } };
+    this.#snapshot = snapshot;
     this.#save(snapshot);
     this.#changed();
   }
