@@ -1,6 +1,7 @@
 /** The command line: flags (each with its environment variable) and the wrapped command after `--`. */
 import { Command, CommanderError, Option } from 'commander';
-import { buildConfig, ConfigError, ENV_VARS, type Config, type RawOptions } from './config/config.ts';
+import { buildConfig, ENV_VARS, type Config, type RawOptions } from './config/config.ts';
+import { ConfigError } from './config/flag-values.ts';
 
 import { VERSION } from './config/version.ts';
 import { CLIENTS, snippet, type ClientName } from './front/console/snippets.ts';

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, type CliOutcome } from '../src/cli.ts';
-import { buildConfig, ConfigError, isLoopbackHost, type Config } from '../src/config/config.ts';
+import { buildConfig, isLoopbackHost, type Config } from '../src/config/config.ts';
+import { ConfigError } from '../src/config/flag-values.ts';
 import type { ServerSpec } from '../src/config/server-spec.ts';
 
 const SERVER = ['--', 'node', 'server.js'];

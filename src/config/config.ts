@@ -1,10 +1,9 @@
 /** The validated configuration the proxy runs with, built from flags with environment fallbacks. */
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { LogFormat, LogLevel } from '../observe/log.ts';
 import { splitShellWords } from './shell-words.ts';
-import { isValidEnvName, parseAllowList, type EnvAllowList } from './env-policy.ts';
+import { allowList, bool, ConfigError, fixedEnv, integer, list, normalizeOrigin, oneOf, readText, seconds, UsageError } from './flag-values.ts';
 import { ConfigFileError, parseServersFile, type ServerDefaults, type ServersFile } from './config-file.ts';
 import { ExpansionError, parseEnvFile } from './expand.ts';
 import { parseSandboxFlags, type SandboxFlags, type SandboxSpec } from '../upstream/sandbox/options.ts';
@@ -47,11 +46,6 @@ export interface Config {
   /** The access key's file, if it came from one: hidden from sandboxed children like every secret file. */
   authKeyFile: string | undefined;
 }
-
-/** A bad flag, value or environment variable: reported as one line, exit code 2. */
-export class ConfigError extends Error {}
-/** Flags that contradict each other: exit code 2 as well, with the usage hint. */
-export class UsageError extends ConfigError {}
 
 /** Raw option values as commander hands them over (strings, booleans, lists), before validation. */
 export interface RawOptions extends IdentityRaw, Omit<SandboxFlags, 'stateDir'> {
@@ -235,14 +229,6 @@ export function loadServersFile(file: NonNullable<Config['serversFile']>, env: N
   }
 }
 
-function readText(path: string, flag: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${flag}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
 function withEnvFallbacks(cli: RawOptions, env: NodeJS.ProcessEnv): RawOptions {
   const merged: RawOptions = { ...cli };
   for (const [key, name] of Object.entries(ENV_VARS) as [keyof typeof ENV_VARS, string][]) {
@@ -274,12 +260,7 @@ function resolveAuthKey(opts: RawOptions): string | undefined {
     return opts.authKey;
   }
   if (opts.authKeyFile === undefined) return undefined;
-  let key: string;
-  try {
-    key = readFileSync(opts.authKeyFile, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`--auth-key-file: cannot read ${opts.authKeyFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const key = readText(opts.authKeyFile, '--auth-key-file').trim();
   if (key === '') throw new ConfigError(`--auth-key-file: ${opts.authKeyFile} is empty`);
   return key;
 }
@@ -289,70 +270,5 @@ function sandboxSpec(opts: RawOptions, stateDir: string | undefined): SandboxSpe
     return parseSandboxFlags({ ...opts, stateDir });
   } catch (err) {
     throw new ConfigError((err as Error).message);
-  }
-}
-
-function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw.trim());
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${flag} must be a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-/** Seconds in, milliseconds out; 0 means off where the option allows it. Fractions are allowed. */
-function seconds(flag: string, raw: string | undefined, fallbackSeconds: number): number {
-  if (raw === undefined) return fallbackSeconds * 1000;
-  const value = Number(raw.trim());
-  if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || value > 31_536_000) {
-    throw new ConfigError(`${flag} must be a number of seconds (0 or more), got "${raw}"`);
-  }
-  return Math.round(value * 1000);
-}
-
-function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[], fallback: T): T {
-  if (raw === undefined) return fallback;
-  if ((allowed as readonly string[]).includes(raw)) return raw as T;
-  throw new ConfigError(`${flag} must be one of ${allowed.join(', ')}, got "${raw}"`);
-}
-
-function bool(name: string, raw: string): boolean {
-  const value = raw.trim().toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(value)) return true;
-  if (['false', '0', 'no', 'off'].includes(value)) return false;
-  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
-}
-
-function list(raw: string | undefined): string[] {
-  return raw === undefined ? [] : raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
-}
-
-function allowList(raw: string | undefined): EnvAllowList {
-  try {
-    return parseAllowList(list(raw));
-  } catch (err) {
-    throw new ConfigError(`--allow-env: ${(err as Error).message}`);
-  }
-}
-
-function fixedEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    const name = eq === -1 ? pair : pair.slice(0, eq);
-    if (eq === -1 || !isValidEnvName(name)) throw new ConfigError(`--env takes NAME=VALUE with a valid variable name, got "${name}"`);
-    env[name] = pair.slice(eq + 1);
-  }
-  return env;
-}
-
-function normalizeOrigin(flag: string, raw: string): string {
-  try {
-    const url = new URL(raw);
-    if (url.origin === 'null') throw new Error('opaque origin');
-    return url.origin;
-  } catch {
-    throw new ConfigError(`${flag}: "${raw}" is not an origin such as https://app.example.com`);
   }
 }
