@@ -185,7 +185,7 @@ export class Aggregate implements Backend, StatelessSource {
     };
     const sessionId = `~aggregate-${this.#nextId++}`;
     const member = new MemberSession(unit, owner, {
-      sessionId, env: envFor(unit.spec.allowEnv, session.env), isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
+      sessionId, env: envFor(unit.spec, session.env), isStateless: session.isStateless, initParams: session.initParams, logLevel: session.logLevel,
     });
     session.members.set(server, member);
     return member;
