@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -96,13 +96,22 @@ test('TLS is verified: a self-signed remote is refused (calls fail fast, naming 
   const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
   // TLS in front of the plain inner proxy: the front must verify this hop.
+  const sockets = new Set<Socket>();
   const server = createTlsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (secure) => {
     const plain = createConnection({ host: '127.0.0.1', port: upstream.port });
-    for (const s of [secure, plain]) s.on('error', () => s.destroy());
+    for (const s of [secure, plain]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
+    }
     secure.pipe(plain).pipe(secure);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // Hooks run in order, so the front proxy is still connected here: its connections are cut, or close() would wait for them.
+  t.after(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const s of sockets) s.destroy();
+  }));
   const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/mcp`;
   const proxy = await front(t, {
     trusted: { url, type: 'http', upstreamProtocol: 'legacy', tls: { ca: cert } },
