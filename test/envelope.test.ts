@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { ProxyError } from '../src/protocol/errors.ts';
-import {
-  classifyPost, clientCapabilitiesOf, decodeHeaderValue, hasEnvelopeClaim, stripEnvelope, validateModernRequest, type Headers,
-} from '../src/downstream/stateless/envelope.ts';
+import { classifyPost, clientCapabilitiesOf, hasEnvelopeClaim, stripEnvelope, validateModernRequest } from '../src/downstream/stateless/envelope.ts';
+import { decodeHeaderValue, type Headers } from '../src/protocol/header-values.ts';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../src/protocol/meta-keys.ts';
 
 const MODERN = '2026-07-28';

@@ -136,7 +136,7 @@ test('--env-from-claim: claim variables come only from the token; the aggregate 
   assert.deepEqual(identity.callerEnv(client, alice), { TEAM: 'ops', USER_EMAIL: 'alice@example.com' }, 'a claim the token lacks sets nothing, and the client cannot fill it');
   assert.deepEqual(identity.callerEnv({ TEAM: 'ops' }, ANONYMOUS), { TEAM: 'ops' });
   const session = identity.callerEnv(client, alice);
-  assert.deepEqual(envFor(parseAllowList([]), session, identity.claimNames), { USER_EMAIL: 'alice@example.com' });
-  assert.deepEqual(envFor(parseAllowList(['TEAM']), session, identity.claimNames), session);
-  assert.deepEqual(envFor(parseAllowList(['TEAM']), session, new Set()), { TEAM: 'ops' });
+  assert.deepEqual(envFor({ allowEnv: parseAllowList([]), remote: undefined }, session, identity.claimNames), { USER_EMAIL: 'alice@example.com' });
+  assert.deepEqual(envFor({ allowEnv: parseAllowList(['TEAM']), remote: undefined }, session, identity.claimNames), session);
+  assert.deepEqual(envFor({ allowEnv: parseAllowList(['TEAM']), remote: undefined }, session, new Set()), { TEAM: 'ops' });
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkParamHeaders, paramHeadersOf, ParamHeaderRegistry } from '../src/downstream/stateless/param-headers.ts';
+import { checkParamHeaders, paramHeaderValues, paramHeadersOf, ParamHeaderRegistry } from '../src/protocol/param-headers.ts';
 import { RpcCode } from '../src/protocol/errors.ts';
 
 const SCHEMA = {
@@ -48,4 +48,28 @@ test('the registry learns from tools/list results and leaves unknown tools alone
   registry.learn({ tools: [{ name: 'geo', inputSchema: SCHEMA }, { name: 'plain', inputSchema: { properties: { a: { type: 'string' } } } }] });
   assert.throws(() => registry.check({ name: 'geo', arguments: { region: 'eu' } }, {}));
   assert.doesNotThrow(() => registry.check({ name: 'plain', arguments: { a: 'x' } }, {}));
+});
+
+test('the headers a call carries: declared arguments present, encoded for the wire, round-tripping through the check', () => {
+  const cases: Array<[unknown, Record<string, string>]> = [
+    [{ region: 'eu', count: 3, nested: { flag: false }, plain: 'x' }, { 'mcp-param-region': 'eu', 'mcp-param-count': '3', 'mcp-param-flag': 'false' }],
+    [{ region: 'zürich' }, { 'mcp-param-region': b64('zürich') }],
+    [{ region: ' padded ' }, { 'mcp-param-region': b64(' padded ') }],
+    [{ region: '=?base64?eA==?=' }, { 'mcp-param-region': b64('=?base64?eA==?=') }],
+    [{ region: '' }, { 'mcp-param-region': b64('') }],
+    [{ region: null, count: 2 ** 53 }, {}],
+    [{ list: ['a'] }, {}],
+    [undefined, {}],
+  ];
+  for (const [args, expected] of cases) {
+    const headers = paramHeaderValues(declared, args);
+    assert.deepEqual(headers, expected, JSON.stringify(args));
+    assert.doesNotThrow(() => checkParamHeaders(declared, args, headers), JSON.stringify(args));
+  }
+  const registry = new ParamHeaderRegistry();
+  registry.learn({ tools: [{ name: 'geo', inputSchema: SCHEMA }] });
+  assert.deepEqual(registry.headersFor({ name: 'geo', arguments: { region: 'eu' } }), { 'mcp-param-region': 'eu' });
+  assert.deepEqual(registry.headersFor({ name: 'unknown', arguments: { region: 'eu' } }), {});
+  assert.equal(registry.knows('geo'), true);
+  assert.equal(registry.knows('unknown'), false);
 });

@@ -1,9 +1,12 @@
-// Remote entries of the servers file (src/config/remote-entry.ts) and the event-stream parser the
-// remote client reads answers with (src/upstream/remote/sse-reader.ts): pure tables.
+// Remote entries of the servers file (src/config/remote-entry.ts), the event-stream parser the remote
+// client reads answers with (src/upstream/remote/sse-reader.ts) and what an aggregate session's member
+// sessions take of its environment (src/servers/aggregate/route-message.ts): pure tables.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigFileError, parseServersFile, type ServerDefaults } from '../src/config/config-file.ts';
 import { parseAllowList } from '../src/config/env-policy.ts';
+import { headersBesideVariables } from '../src/config/forwarded-headers.ts';
+import { envFor } from '../src/servers/aggregate/route-message.ts';
 import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import { modernHeaders } from '../src/upstream/remote/stateless-client.ts';
 import { SseReader, type SseEvent } from '../src/upstream/remote/sse-reader.ts';
@@ -85,4 +88,12 @@ test('the event-stream reader gives the same events however the bytes are split,
   }
   const capped = new SseReader(8, { event: () => {} });
   assert.throws(() => capped.push(Buffer.from('data: 0123456789')), /over 8 bytes/);
+});
+
+test('an aggregate session\'s environment: a forwarding remote takes its listed headers, any other member the variables it allows', () => {
+  const env = { TENANT: 'a', ...headersBesideVariables({ 'x-user': 'ada', 'x-other': 'o' }) };
+  const remote = remoteOf({ url: 'https://x/', mode: 'independent', forwardHeaders: ['X-User', 'X-Absent'] });
+  assert.deepEqual(envFor(remote, env, new Set()), { 'x-user': 'ada' });
+  assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['*'] }), env, new Set()), { TENANT: 'a' });
+  assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['OTHER'] }), env, new Set()), {});
 });

@@ -4,18 +4,17 @@
  * list_changed), and a stream cut mid-call resumed with Last-Event-ID through a loopback TCP relay.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { connectClient, FIXTURE, ROOT, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
+import { startModernRemote } from './helpers/modern-remote.ts';
+import { connectClient, FIXTURE, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
 
 const node = process.execPath;
 const TIMEOUT = { timeout: 90_000 };
-const MODERN_HTTP = join(ROOT, 'test', 'fixtures', 'modern-http-server.mjs');
 
 async function front(t: TestContext, servers: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-remote-'));
@@ -100,16 +99,7 @@ test('a stream cut mid-call is resumed with Last-Event-ID and loses nothing', TI
 });
 
 test('a 2026-07-28 stateless remote (SDK 2.4 createMcpHandler): calls, progress, elicitation through input_required, list_changed', TIMEOUT, async (t) => {
-  const fixture = spawn(node, [MODERN_HTTP], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => void fixture.kill('SIGKILL'));
-  const port = await withDeadline(new Promise<number>((resolve) => {
-    let seen = '';
-    fixture.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('utf8');
-      const match = /listening port=(\d+)/.exec(seen);
-      if (match !== null) resolve(Number(match[1]));
-    });
-  }), 15_000, 'the modern HTTP fixture');
+  const port = await startModernRemote(t);
   // Independent: each session its own upstream session (the client's own capabilities, its own headers).
   const proxy = await front(t, {
     modern: { url: `http://127.0.0.1:${port}/`, mode: 'independent', headers: { 'X-Api-Key': '${REMOTE_TEST_KEY}' }, forwardHeaders: ['X-User', 'Authorization'] },
@@ -118,9 +108,8 @@ test('a 2026-07-28 stateless remote (SDK 2.4 createMcpHandler): calls, progress,
   for (const url of [`${proxy.url}/servers/modern`, proxy.url]) {
     const client = await connect(t, url, { 'x-user': 'ada' });
     const tool = (name: string): string => (url === proxy.url ? `modern__${name}` : name);
-    // The member's own route passes x-user on; the aggregate's sessions carry no client headers.
-    const user = url === proxy.url ? null : 'ada';
-    assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: tool('whoami'), arguments: {} }))), { key: 'k-123', user, auth: null });
+    // x-user is passed on, on the member's route and through the aggregate; the proxy's own key never is.
+    assert.deepEqual(JSON.parse(textOf(await client.callTool({ name: tool('whoami'), arguments: {} }))), { key: 'k-123', user: 'ada', auth: null });
     client.setRequestHandler(ElicitRequestSchema, async (req) => ({ action: 'accept', content: { name: `me(${req.params.message})` } }));
     assert.equal(textOf(await client.callTool({ name: tool('echo'), arguments: { text: 'über' } })), 'über');
     const progress: number[] = [];

@@ -101,12 +101,13 @@ test('TLS is verified: a self-signed remote is refused (calls fail fast, naming 
     const plain = createConnection({ host: '127.0.0.1', port: upstream.port });
     for (const s of [secure, plain]) {
       sockets.add(s);
-      s.on('error', () => s.destroy()).on('close', () => sockets.delete(s));
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
     }
     secure.pipe(plain).pipe(secure);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  // close() waits for every connection to end: a relayed one left half-open would hold the test forever.
+  // Hooks run in order, so the front proxy is still connected here: its connections are cut, or close() would wait for them.
   t.after(() => new Promise<void>((resolve) => {
     server.close(() => resolve());
     for (const s of sockets) s.destroy();

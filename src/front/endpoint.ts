@@ -9,7 +9,7 @@ import type { ProxyContext } from '../downstream/context.ts';
 import { SessionTable } from '../downstream/sessions.ts';
 import { StatelessHandler } from '../downstream/stateless/stateless.ts';
 import { StreamableTransport } from '../downstream/streamable.ts';
-import { RequestEnv } from '../http/request-env.ts';
+import { RequestEnv, type HeaderForwarding } from '../http/request-env.ts';
 import type { Heartbeat } from '../http/sse-writer.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
@@ -39,8 +39,8 @@ export interface EndpointTarget {
   basePath: string;
   /** The server's name in audit lines ('aggregate' for the root of a servers file). */
   server: string;
-  /** A remote member's `forwardHeaders` (independent mode). */
-  forwardHeaders?: string[];
+  /** Headers clients may pass on: a remote member's `forwardHeaders`, or those of the aggregate's members. */
+  forwarding?: HeaderForwarding;
 }
 
 export class Endpoint {
@@ -57,7 +57,7 @@ export class Endpoint {
       backend: target.backend,
       gated: new GatedBackend(target.backend, { identity, audit, server: target.server, resourcePath: `${target.basePath}/mcp` }),
       sessions: new SessionTable(target.maxSessions, shared.config.instanceId),
-      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log, forwardable(target.forwardHeaders, shared.config)),
+      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log, forwardable(target.forwarding, shared.config)),
       basePath: target.basePath,
     };
     this.#source = target.stateless;
@@ -87,7 +87,7 @@ function protectionOf(config: Config): Protection {
  * Never the proxy's own credential: `authorization` is dropped from the list while the proxy checks one
  * of its own there (an access key, named keys or an OAuth token).
  */
-function forwardable(names: string[] | undefined, config: Config): string[] | undefined {
-  if (names === undefined || names.length === 0) return undefined;
-  return protectionOf(config).kind === 'none' ? names : names.filter((name) => name !== 'authorization');
+function forwardable(forwarding: HeaderForwarding | undefined, config: Config): HeaderForwarding | undefined {
+  if (forwarding === undefined || protectionOf(config).kind === 'none') return forwarding;
+  return { ...forwarding, names: () => forwarding.names().filter((name) => name !== 'authorization') };
 }

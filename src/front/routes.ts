@@ -41,6 +41,8 @@ export class Routes {
     this.root = new Endpoint(shared, {
       backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', isShared: units.every((unit) => unit.spec.shared),
       allowEnv: unionAllowLists(units.map((unit) => unit.spec.allowEnv)), maxSessions: 0,
+      // Each member session takes its own listed headers of these (servers/aggregate/route-message.ts).
+      forwarding: { placement: 'beside', names: () => [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))] },
     });
     for (const unit of units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
   }
@@ -97,9 +99,10 @@ export class Routes {
 
   #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
     const { spec } = unit;
+    const forwardHeaders = spec.remote?.forwardHeaders ?? [];
     return new Endpoint(this.#shared, {
       backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions,
-      forwardHeaders: spec.remote?.forwardHeaders,
+      forwarding: forwardHeaders.length === 0 ? undefined : { placement: 'instead', names: () => forwardHeaders },
     });
   }
 }

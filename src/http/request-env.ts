@@ -1,33 +1,49 @@
 /** The per-session environment a client asks for: query parameters and `X-MCP-Env: NAME=value` headers. */
 import type { IncomingMessage } from 'node:http';
 import { EnvInputError, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv, type EnvAllowList } from '../config/env-policy.ts';
+import { headersBesideVariables } from '../config/forwarded-headers.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { Logger } from '../observe/log.ts';
 
 export const ENV_HEADER = 'x-mcp-env';
+
+/** Request headers clients may pass on to remote members (`forwardHeaders`). */
+export interface HeaderForwarding {
+  /** Lower-case names, read per request (the aggregate's follow reloads). */
+  names(): readonly string[];
+  /**
+   * `instead`: a remote member's own route, where they stand in for variables; `beside`: the
+   * aggregate, whose members take either, so they are keyed apart (config/forwarded-headers.ts).
+   */
+  placement: 'instead' | 'beside';
+}
 
 export class RequestEnv {
   #allow: EnvAllowList;
   #isShared: boolean;
   #log: Logger;
   #hasWarnedShared = false;
+  #forwarding: HeaderForwarding | undefined;
 
-  /** A remote member's request headers that its clients may pass on (they stand in for variables). */
-  #forwardHeaders: string[] | undefined;
-
-  constructor(allow: EnvAllowList, isShared: boolean, log: Logger, forwardHeaders?: string[]) {
+  constructor(allow: EnvAllowList, isShared: boolean, log: Logger, forwarding?: HeaderForwarding) {
     this.#allow = allow;
     this.#isShared = isShared;
     this.#log = log;
-    this.#forwardHeaders = forwardHeaders;
+    this.#forwarding = forwarding;
   }
 
   /**
-   * The allowed variables of a session-opening request (the backend masks their values in logs).
-   * A malformed candidate is a 400; a disallowed name is dropped and logged by name only.
+   * The allowed variables (and forwarded headers) of a session-opening request (the backend masks their
+   * values in logs). A malformed candidate is a 400; a disallowed name is dropped and logged by name only.
    */
   extract(req: IncomingMessage, url: URL): Record<string, string> {
-    if (this.#forwardHeaders !== undefined) return forwardedHeaders(req, this.#forwardHeaders);
+    const forwarding = this.#forwarding;
+    if (forwarding === undefined) return this.#variables(req, url);
+    const headers = forwardedHeaders(req, forwarding.names());
+    return forwarding.placement === 'instead' ? headers : { ...this.#variables(req, url), ...headersBesideVariables(headers) };
+  }
+
+  #variables(req: IncomingMessage, url: URL): Record<string, string> {
     const candidates: Array<[string, string]> = [];
     for (const [name, value] of url.searchParams) {
       if (!RESERVED_PARAMS.has(name)) candidates.push([name, value]);
@@ -64,7 +80,7 @@ function splitCombined(header: string): string[] {
 }
 
 /** The listed headers the request carries (lower-case names; repeated lines joined as RFC 9110 allows). */
-function forwardedHeaders(req: IncomingMessage, names: string[]): Record<string, string> {
+function forwardedHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const name of names) {
     const values = req.headersDistinct[name];

@@ -1,12 +1,14 @@
 /**
  * What a server unit and its backends need to run a remote member instead of a stdio child: the
  * target (URL, headers, private CA), the era and transport probe, and the options of one upstream
- * connection, with a client's forwarded headers on top of the member's own in independent mode.
+ * connection, with a client's forwarded headers on top of the member's own in independent mode, and
+ * the member's tool declarations its stateless connections share.
  */
 import { readFileSync } from 'node:fs';
 import type { ServerSpec } from '../config/server-spec.ts';
 import { VERSION } from '../config/version.ts';
 import type { Logger } from '../observe/log.ts';
+import { ParamHeaderRegistry } from '../protocol/param-headers.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
 import type { RemoteTarget } from '../upstream/remote/http-call.ts';
 import { detectRemoteProtocol, type RemoteVerdict } from '../upstream/remote/remote-probe.ts';
@@ -48,6 +50,15 @@ export function remoteEra(
   });
 }
 
+/** Each member's tool declarations, by its spec (a reload's new spec starts afresh): one for all its connections. */
+const declarations = new WeakMap<ServerSpec, ParamHeaderRegistry>();
+
+function declarationsOf(spec: ServerSpec): ParamHeaderRegistry {
+  let registry = declarations.get(spec);
+  if (registry === undefined) declarations.set(spec, (registry = new ParamHeaderRegistry()));
+  return registry;
+}
+
 /**
  * One upstream connection's options. `forwarded`: a client's own headers (independent mode); the
  * member's configured headers win over them, so a client cannot replace the operator's credentials.
@@ -56,6 +67,6 @@ export function remoteOptions(spec: ServerSpec, era: UpstreamEra, log: Logger, m
   const verdict: RemoteVerdict = 'kind' in era ? (era as RemoteVerdict) : { ...era, kind: 'streamable' };
   return {
     name: spec.name, target: remoteTarget(spec, forwarded), verdict, requestTimeoutMs: spec.requestTimeoutMs,
-    maxMessageBytes, clientVersion: VERSION, log,
+    maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec),
   };
 }

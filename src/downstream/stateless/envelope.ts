@@ -7,12 +7,10 @@ import { ProxyError, RpcCode } from '../../protocol/errors.ts';
 import { isObject, type JsonObject } from '../../protocol/message.ts';
 import { isLogLevel } from '../../protocol/log-levels.ts';
 import { isModernVersion, MODERN_VERSIONS } from '../../protocol/versions.ts';
+import { decodeHeaderValue, type Headers } from '../../protocol/header-values.ts';
 
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
 const ENVELOPE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY];
-
-/** Request headers as node:http gives them (lower-case names). */
-export type Headers = Record<string, string | string[] | undefined>;
 
 export function metaOf(params: unknown): JsonObject | undefined {
   return isObject(params) && isObject(params._meta) ? params._meta : undefined;
@@ -54,12 +52,6 @@ export function classifyPost(body: unknown, headers: Headers): 'legacy' | 'moder
 
 function headerMismatch(message: string): ProxyError {
   return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
-}
-
-/** Decodes the `=?base64?…?=` form a client uses for a header value that is not plain ASCII. */
-export function decodeHeaderValue(value: string): string {
-  const match = /^=\?base64\?([A-Za-z0-9+/=]*)\?=$/.exec(value);
-  return match === null ? value : Buffer.from(match[1]!, 'base64').toString('utf8');
 }
 
 /** The body field a method's `Mcp-Name` header must equal. */

@@ -16,11 +16,12 @@ import {
 } from '../../protocol/message.ts';
 import type { ClientLink, StatelessSource, StatelessTarget } from '../../servers/contract.ts';
 import { PROXY_INITIALIZE } from '../../servers/proxy-initialize.ts';
-import { clientCapabilitiesOf, stripEnvelope, validateModernRequest, type Headers } from './envelope.ts';
+import { clientCapabilitiesOf, stripEnvelope, validateModernRequest } from './envelope.ts';
+import type { Headers } from '../../protocol/header-values.ts';
 import { digestOf, RequestStateCodec } from './request-state.ts';
 import { discoverFromInitialize, mapError, shapeResult } from './shape.ts';
 import { ListenStream } from './listen.ts';
-import { ParamHeaderRegistry } from './param-headers.ts';
+import { ParamHeaderRegistry } from '../../protocol/param-headers.ts';
 import { CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';

@@ -46,7 +46,7 @@ export class Aggregate implements Backend, StatelessSource {
     view: () => this.#view,
     registry: () => this.#registry,
     member: (session, server) => this.#member(session, server),
-    memberEnv: (session, unit) => envFor(unit.spec.allowEnv, session.env, this.#claimNames),
+    memberEnv: (session, unit) => envFor(unit.spec, session.env, this.#claimNames),
   };
   #claimNames: ReadonlySet<string>;
 

@@ -2,7 +2,9 @@
  * Which member a client's request is for, by the namespaced name or URI it carries, rewritten in place
  * to the member's own; and the way back for URIs in results. Pure over the view and the registry.
  */
-import { isAllowedEnvName, type EnvAllowList } from '../../config/env-policy.ts';
+import { isAllowedEnvName } from '../../config/env-policy.ts';
+import { headersFor, isHeaderKey } from '../../config/forwarded-headers.ts';
+import type { ServerSpec } from '../../config/server-spec.ts';
 import { RpcCode } from '../../protocol/errors.ts';
 import { isObject, type JsonObject } from '../../protocol/message.ts';
 import { matcherOf } from '../name-filter.ts';
@@ -83,11 +85,16 @@ export function mapResultUris(prefix: string, result: JsonObject): void {
 }
 
 /**
- * A session's variables that this member allows, and those set from verified claims (`claimNames`:
- * they reach every server, as on its own route); the rest never reach its child.
+ * What a member's session gets of an aggregate session's environment, as on the member's own route: a
+ * remote member with `forwardHeaders` its listed headers; any other the variables it allows and those
+ * set from verified claims (`claimNames`: they reach every server, as on its own route).
  */
-export function envFor(allow: EnvAllowList, env: Record<string, string>, claimNames: ReadonlySet<string>): Record<string, string> {
+export function envFor(spec: Pick<ServerSpec, 'allowEnv' | 'remote'>, env: Record<string, string>, claimNames: ReadonlySet<string>): Record<string, string> {
+  const forwardHeaders = spec.remote?.forwardHeaders ?? [];
+  if (forwardHeaders.length > 0) return headersFor(forwardHeaders, env);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (claimNames.has(name) || isAllowedEnvName(name, allow)) out[name] = value;
+  for (const [name, value] of Object.entries(env)) {
+    if (!isHeaderKey(name) && (claimNames.has(name) || isAllowedEnvName(name, spec.allowEnv))) out[name] = value;
+  }
   return out;
 }

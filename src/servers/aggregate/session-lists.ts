@@ -1,7 +1,7 @@
 /**
  * The aggregate's answers to the four list requests: from the members' catalogs (namespaced and
  * filtered), after waiting (bounded) for members that have never listed, with the lists of independent
- * members read through the session's own children when it brings variables they allow.
+ * members read through the session's own children when it brings variables (or headers) they take.
  */
 import type { JsonObject } from '../../protocol/message.ts';
 import { matcherOf } from '../name-filter.ts';
@@ -45,8 +45,9 @@ export function answerList(src: ListSources, session: AggregateSession, kind: Li
 }
 
 /**
- * Independent members for which this session brings variables of its own: their lists may depend on
- * them (a user's token), so they come from the session's own child, not from the shared catalog.
+ * Independent members for which this session brings variables or forwarded headers of its own: their
+ * lists may depend on them (a user's token), so they come from the session's own child, not from the
+ * shared catalog.
  */
 function personalMembers(src: ListSources, session: AggregateSession): MemberCatalog[] {
   return [...src.catalogs()].filter(({ unit }) => !unit.spec.shared && (session.scope?.has(unit.spec.name) ?? true)

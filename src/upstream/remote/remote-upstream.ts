@@ -7,6 +7,7 @@
  */
 import type { JsonRpcMessage } from '../../protocol/message.ts';
 import type { Logger } from '../../observe/log.ts';
+import type { ParamHeaderRegistry } from '../../protocol/param-headers.ts';
 import type { SupervisorEvents } from '../supervisor.ts';
 import { discoverRequest, PROBE_ID } from '../era-probe.ts';
 import type { RemoteTarget } from './http-call.ts';
@@ -25,6 +26,8 @@ export interface RemoteOptions {
   maxMessageBytes: number;
   clientVersion: string;
   log: Logger;
+  /** The member's tools' `x-mcp-header` declarations, learnt by any of its connections (a stateless remote's). */
+  paramHeaders: ParamHeaderRegistry;
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -37,7 +40,9 @@ const MAX_FIRST_QUEUE = 1000;
 export function openTransport(opts: RemoteOptions, events: TransportEvents): RemoteTransport {
   const transportOpts = { target: opts.target, requestTimeoutMs: opts.requestTimeoutMs, maxMessageBytes: opts.maxMessageBytes };
   const { verdict } = opts;
-  if (verdict.era === 'modern') return new StatelessClient(transportOpts, events, discoverRequest(PROBE_ID, verdict.version, opts.clientVersion));
+  if (verdict.era === 'modern') {
+    return new StatelessClient(transportOpts, events, discoverRequest(PROBE_ID, verdict.version, opts.clientVersion), opts.paramHeaders);
+  }
   return verdict.kind === 'sse' ? new SseClient(transportOpts, events) : new StreamableClient(transportOpts, events);
 }
 

@@ -1,12 +1,13 @@
 /**
  * `Mcp-Param-{Name}` headers (2026-07-28): a tool argument whose schema property carries
  * `x-mcp-header: Name` is mirrored in that header, and a server must reject a request whose header
- * and body disagree (-32020). stdio has no headers, so the proxy is the one place this can be checked.
- * Pure: schemas and headers in, declarations or a ProxyError out.
+ * and body disagree (-32020). The proxy checks them for its stdio children (which have no headers)
+ * and writes them toward a stateless remote. Pure: schemas, arguments and headers in, declarations,
+ * headers or a ProxyError out.
  */
-import { ProxyError, RpcCode } from '../../protocol/errors.ts';
-import { isObject, type JsonObject } from '../../protocol/message.ts';
-import { decodeHeaderValue, type Headers } from './envelope.ts';
+import { ProxyError, RpcCode } from './errors.ts';
+import { isObject, type JsonObject } from './message.ts';
+import { decodeHeaderValue, encodeHeaderValue, type Headers } from './header-values.ts';
 
 export interface ParamHeader {
   /** Property names from `arguments` down to the value. */
@@ -38,12 +39,26 @@ function valueAt(root: unknown, path: string[]): unknown {
   return node;
 }
 
-/** How an argument value is written in its header (spec: strings as is, numbers in decimal, booleans lowercase). */
+/**
+ * How an argument value is written in its header (spec: strings as is, numbers in decimal, booleans
+ * lowercase); undefined where no header is expected (absent, null, not a primitive, an integer past
+ * 2^53 that decimal would not round-trip).
+ */
 function headerForm(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return String(value);
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'number' && Number.isFinite(value) && !(Number.isInteger(value) && !Number.isSafeInteger(value))) return String(value);
   return undefined;
+}
+
+/** The `Mcp-Param-*` headers (lower-case names) a call with `args` carries, values encoded for the wire. */
+export function paramHeaderValues(declared: ParamHeader[], args: unknown): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const { path, headerName } of declared) {
+    const value = headerForm(valueAt(args, path));
+    if (value !== undefined) headers[`mcp-param-${headerName.toLowerCase()}`] = encodeHeaderValue(value);
+  }
+  return headers;
 }
 
 /** Throws 400 -32020 when a declared argument is present in the body but its header is missing or differs. */
@@ -78,9 +93,20 @@ export class ParamHeaderRegistry {
     }
   }
 
+  /** Whether a tools/list through the proxy has shown the tool. */
+  knows(tool: string): boolean {
+    return this.#byTool.has(tool);
+  }
+
   /** Checks a tools/call; a tool never listed through the proxy has no known declarations. */
   check(params: JsonObject, headers: Headers): void {
     const declared = typeof params.name === 'string' ? this.#byTool.get(params.name) : undefined;
     if (declared !== undefined && declared.length > 0) checkParamHeaders(declared, params.arguments, headers);
+  }
+
+  /** The headers a tools/call carries (none for a tool with no known declarations). */
+  headersFor(params: JsonObject): Record<string, string> {
+    const declared = typeof params.name === 'string' ? this.#byTool.get(params.name) : undefined;
+    return declared === undefined ? {} : paramHeaderValues(declared, params.arguments);
   }
 }
