@@ -7,6 +7,8 @@ import { ConfigFileError, parseServersFile, type ServerDefaults } from '../src/c
 import { parseAllowList } from '../src/config/env-policy.ts';
 import { headersBesideVariables } from '../src/config/forwarded-headers.ts';
 import { envFor } from '../src/servers/aggregate/route-message.ts';
+import { remoteOptions } from '../src/servers/remote-member.ts';
+import { Logger } from '../src/observe/log.ts';
 import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import { modernHeaders } from '../src/upstream/remote/stateless-client.ts';
 import { SseReader, type SseEvent } from '../src/upstream/remote/sse-reader.ts';
@@ -96,4 +98,11 @@ test('an aggregate session\'s environment: a forwarding remote takes its listed 
   assert.deepEqual(envFor(remote, env, new Set()), { 'x-user': 'ada' });
   assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['*'] }), env, new Set()), { TENANT: 'a' });
   assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['OTHER'] }), env, new Set()), {});
+});
+
+test('a member connection sends only the client headers its forwardHeaders lists, under the operator\'s own', () => {
+  const spec = remoteOf({ url: 'https://x/mcp', mode: 'independent', headers: { 'x-team': 'operator' }, forwardHeaders: ['X-User', 'X-Team'] });
+  // A session's map on the member's own route: its forwarded headers, plus a variable from a token claim.
+  const options = remoteOptions(spec, { era: 'legacy' }, new Logger('error', 'text', { write: () => {} }), 1024, { 'x-user': 'ada', 'x-team': 'mine', USER_EMAIL: 'ada@example.com' });
+  assert.deepEqual(options.target.headers, { 'x-user': 'ada', 'x-team': 'operator' });
 });

@@ -60,13 +60,17 @@ function declarationsOf(spec: ServerSpec): ParamHeaderRegistry {
 }
 
 /**
- * One upstream connection's options. `forwarded`: a client's own headers (independent mode); the
- * member's configured headers win over them, so a client cannot replace the operator's credentials.
+ * One upstream connection's options. `forwarded`: a client's own headers (independent mode), of which
+ * only those the member's `forwardHeaders` lists pass (a session's map also carries variables set from
+ * token claims, which are for children, not headers); the member's configured headers win over them,
+ * so a client cannot replace the operator's credentials.
  */
 export function remoteOptions(spec: ServerSpec, era: UpstreamEra, log: Logger, maxMessageBytes: number, forwarded: Record<string, string> = {}): RemoteOptions {
   const verdict: RemoteVerdict = 'kind' in era ? (era as RemoteVerdict) : { ...era, kind: 'streamable' };
+  const listed = new Set(spec.remote!.forwardHeaders);
+  const headers = Object.fromEntries(Object.entries(forwarded).filter(([name]) => listed.has(name)));
   return {
-    name: spec.name, target: remoteTarget(spec, forwarded), verdict, requestTimeoutMs: spec.requestTimeoutMs,
+    name: spec.name, target: remoteTarget(spec, headers), verdict, requestTimeoutMs: spec.requestTimeoutMs,
     maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec),
   };
 }
