@@ -50,9 +50,13 @@ test('aggregate: namespaced tools from real servers, collisions, long names, fil
   for (const kind of ['streamable', 'sse'] as const) {
     const { client } = await connectClient(proxy.url, kind);
     t.after(() => client.close());
-    await waitFor('every live member listed', async () => (await client.listTools()).tools.some((tool) => tool.name.startsWith('memory__')));
-    const names = (await client.listTools()).tools.map((tool) => tool.name);
-    for (const name of ['everything__echo', 'memory__create_entities', 'files__read_text_file', 'fault__slow', 'echo']) assert.ok(names.includes(name), `${name} listed (${kind})`);
+    const live = ['everything__echo', 'memory__create_entities', 'files__read_text_file', 'fault__slow', 'echo'];
+    let names: string[] = [];
+    // Members come up in their own time; each joins the list once its catalog is read.
+    await waitFor(`every live member listed (${kind}): ${live.join(', ')}`, async () => {
+      names = (await client.listTools()).tools.map((tool) => tool.name);
+      return live.every((name) => names.includes(name));
+    });
     assert.ok(!names.includes('fault__crash') && !names.some((n) => n.startsWith('fault__kill-')), 'a denied tool is not listed');
     assert.ok(names.every((n) => /^[a-zA-Z0-9_-]{1,64}$/.test(n)), 'every name fits the clients\' pattern');
     const long = names.find((n) => n.startsWith('fault__txxx'));
@@ -151,7 +155,8 @@ test('reload: add, remove, change and a broken file; sessions on unchanged serve
   const changed = new Promise<void>((resolve) => agg.client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
 
   writeConfig(file, {
-    keep: { command: node, args: [FIXTURE] }, changed: { command: node, args: [FIXTURE, '--extra-tool=fresh'] }, added: { command: node, args: [FIXTURE] },
+    keep: { command: node, args: [FIXTURE] }, changed: { command: node, args: [FIXTURE, '--extra-tool=fresh'] },
+    added: { command: node, args: [FIXTURE], mode: 'independent', allowEnv: ['TEAM'] },
   });
   proxy.proc.kill('SIGHUP');
   await proxy.waitForLog(/reloaded.*added=added.*changed=changed.*removed=gone.*unchanged=keep/);
@@ -165,6 +170,10 @@ test('reload: add, remove, change and a broken file; sessions on unchanged serve
   const added = await connectClient(`${proxy.url}/servers/added`, 'streamable');
   t.after(() => added.client.close());
   assert.equal(textOf(await added.client.callTool({ name: 'echo', arguments: { text: 'new' } })), 'new');
+  // The aggregate's environment policy follows the reload: every member was shared at start, now one takes TEAM.
+  const teamed = await connectClient(proxy.url, 'streamable', { headers: { 'x-mcp-env': 'TEAM=blue' } });
+  t.after(() => teamed.client.close());
+  assert.equal(JSON.parse(textOf(await teamed.client.callTool({ name: 'added__env', arguments: { name: 'TEAM' } }))).value, 'blue');
 
   writeFileSync(file, '{ "mcpServers": { "keep": ');
   proxy.proc.kill('SIGHUP');

@@ -4,12 +4,11 @@
  * Streamable HTTP transport and the stateless handler); the route table maps paths to endpoints.
  */
 import type { Config } from '../config/config.ts';
-import type { EnvAllowList } from '../config/env-policy.ts';
 import type { ProxyContext } from '../downstream/context.ts';
 import { SessionTable } from '../downstream/sessions.ts';
 import { StatelessHandler } from '../downstream/stateless/stateless.ts';
 import { StreamableTransport } from '../downstream/streamable.ts';
-import { RequestEnv, type HeaderForwarding } from '../http/request-env.ts';
+import { RequestEnv, type EnvPolicy, type HeaderForwarding } from '../http/request-env.ts';
 import type { Heartbeat } from '../http/sse-writer.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
@@ -32,9 +31,8 @@ export interface EndpointShared {
 export interface EndpointTarget {
   backend: Backend;
   stateless: StatelessSource;
-  /** Per-session variables: shared servers take none. */
-  allowEnv: EnvAllowList;
-  isShared: boolean;
+  /** Per-session variables, read per request. */
+  envPolicy(): EnvPolicy;
   maxSessions: number;
   basePath: string;
   /** The server's name in audit lines ('aggregate' for the root of a servers file). */
@@ -57,7 +55,7 @@ export class Endpoint {
       backend: target.backend,
       gated: new GatedBackend(target.backend, { identity, audit, server: target.server, resourcePath: `${target.basePath}/mcp` }),
       sessions: new SessionTable(target.maxSessions, shared.config.instanceId),
-      requestEnv: new RequestEnv(target.allowEnv, target.isShared, shared.log, forwardable(target.forwarding, shared.config)),
+      requestEnv: new RequestEnv(() => target.envPolicy(), shared.log, forwardable(target.forwarding, shared.config)),
       basePath: target.basePath,
     };
     this.#source = target.stateless;

@@ -37,14 +37,13 @@ export class Routes {
     }
     const aggregate = new Aggregate(registry, shared.config.stateDir, shared.log, shared.identity.claimNames);
     this.aggregate = aggregate;
-    const units = registry.units;
     this.root = new Endpoint(shared, {
-      backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', isShared: units.every((unit) => unit.spec.shared),
-      allowEnv: unionAllowLists(units.map((unit) => unit.spec.allowEnv)), maxSessions: 0,
+      backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', maxSessions: 0,
+      envPolicy: () => ({ allow: unionAllowLists(registry.units.map((unit) => unit.spec.allowEnv)), isShared: registry.units.every((unit) => unit.spec.shared) }),
       // Each member session takes its own listed headers of these (servers/aggregate/route-message.ts).
       forwarding: { placement: 'beside', names: () => [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))] },
     });
-    for (const unit of units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
+    for (const unit of registry.units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
   }
 
   /** The endpoint and transport for a path (`tool`: the tool a `tools/<name>` path names), or undefined (404). */
@@ -101,7 +100,8 @@ export class Routes {
     const { spec } = unit;
     const forwardHeaders = spec.remote?.forwardHeaders ?? [];
     return new Endpoint(this.#shared, {
-      backend: unit, stateless: unit, basePath, server: spec.name, isShared: spec.shared, allowEnv: spec.allowEnv, maxSessions: spec.maxSessions,
+      backend: unit, stateless: unit, basePath, server: spec.name, maxSessions: spec.maxSessions,
+      envPolicy: () => ({ allow: spec.allowEnv, isShared: spec.shared }),
       forwarding: forwardHeaders.length === 0 ? undefined : { placement: 'instead', names: () => forwardHeaders },
     });
   }

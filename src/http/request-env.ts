@@ -18,16 +18,21 @@ export interface HeaderForwarding {
   placement: 'instead' | 'beside';
 }
 
+/** Which variables a session may bring; a shared server takes none. */
+export interface EnvPolicy {
+  allow: EnvAllowList;
+  isShared: boolean;
+}
+
 export class RequestEnv {
-  #allow: EnvAllowList;
-  #isShared: boolean;
+  #policy: () => EnvPolicy;
   #log: Logger;
   #hasWarnedShared = false;
   #forwarding: HeaderForwarding | undefined;
 
-  constructor(allow: EnvAllowList, isShared: boolean, log: Logger, forwarding?: HeaderForwarding) {
-    this.#allow = allow;
-    this.#isShared = isShared;
+  /** `policy` is read per request: the aggregate's follows reloads that add, remove or change members. */
+  constructor(policy: () => EnvPolicy, log: Logger, forwarding?: HeaderForwarding) {
+    this.#policy = policy;
     this.#log = log;
     this.#forwarding = forwarding;
   }
@@ -53,14 +58,15 @@ export class RequestEnv {
         for (const item of splitCombined(header)) candidates.push(parseEnvHeader(item));
       }
       if (candidates.length === 0) return {};
-      if (this.#isShared) {
+      const { allow, isShared } = this.#policy();
+      if (isShared) {
         if (!this.#hasWarnedShared) {
           this.#hasWarnedShared = true;
           this.#log.warn('per-session environment is ignored in shared mode (use --no-shared)', { names: candidates.map(([n]) => n).join(',') });
         }
         return {};
       }
-      const { env, ignored } = selectSessionEnv(candidates, this.#allow);
+      const { env, ignored } = selectSessionEnv(candidates, allow);
       if (ignored.length > 0) this.#log.warn('per-session variables not allowed, ignored', { names: ignored.join(',') });
       return env;
     } catch (err) {
