@@ -3,8 +3,8 @@
  * server keeps that handshake for every session. server-everything offers its sampling and elicitation
  * tools only to a client that declared those capabilities, and a 2026-07-28 remote reads them from each
  * request's envelope: so the catalog must declare what the proxy relays, or those round trips never
- * happen through the aggregate. Members here: server-everything as a shared stdio child, and as a
- * shared 2026-07-28 remote (a second mcpproxy's stateless leg).
+ * happen through the aggregate. Members here: server-everything as a shared stdio child, and behind a
+ * second mcpproxy as a shared remote over each kind (2026-07-28 stateless, Streamable HTTP session, legacy SSE).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, eventually, EVERYTHING, startProxy, withDeadline } from './helpers/proxy.ts';
+
+/** A stdio child, then the same server behind a second mcpproxy over each remote kind. */
+const MEMBERS = ['local', 'modern', 'session', 'old'];
 
 test('the aggregate relays sampling and elicitation to shared members that look at client capabilities', { timeout: 90_000 }, async (t) => {
   const inner = await startProxy(['--shared', '--', process.execPath, EVERYTHING]);
@@ -23,10 +26,14 @@ test('the aggregate relays sampling and elicitation to shared members that look 
   writeFileSync(file, JSON.stringify({ mcpServers: {
     local: { command: process.execPath, args: [EVERYTHING] },
     modern: { url: `${inner.url}/mcp` },
+    session: { url: `${inner.url}/mcp`, type: 'http', upstreamProtocol: 'legacy' },
+    old: { url: `${inner.url}/sse` },
   } }));
   const proxy = await startProxy(['--config', file]);
   t.after(() => proxy.stop());
   await proxy.waitForLog(/remote server connected server=modern .*era=modern/);
+  await proxy.waitForLog(/remote server connected server=session .*kind=streamable/);
+  await proxy.waitForLog(/remote server connected server=old .*kind=sse/);
 
   const { client } = await connectClient(proxy.url, 'streamable', { capabilities: { sampling: {}, elicitation: {} } });
   t.after(() => client.close());
@@ -44,9 +51,9 @@ test('the aggregate relays sampling and elicitation to shared members that look 
   let names = new Set<string>();
   await eventually(async () => {
     names = new Set((await client.listTools()).tools.map((tool) => tool.name));
-    return names.has('local__echo') && names.has('modern__echo');
+    return MEMBERS.every((member) => names.has(`${member}__echo`));
   }, 30_000, 'both members listed');
-  for (const member of ['local', 'modern']) {
+  for (const member of MEMBERS) {
     for (const tool of ['trigger-sampling-request', 'trigger-elicitation-request']) {
       assert.ok(names.has(`${member}__${tool}`), `${member}__${tool} is listed: ${[...names].join(', ')}`);
     }
@@ -55,7 +62,6 @@ test('the aggregate relays sampling and elicitation to shared members that look 
     const elicited = await withDeadline(client.callTool({ name: `${member}__trigger-elicitation-request`, arguments: {} }), 30_000, `${member} elicitation`);
     assert.match(JSON.stringify(elicited.content), /declined/, `${member}: the client's decline reached the server`);
   }
-  assert.equal(prompts.length, 2);
-  assert.ok(prompts[0]!.includes('from local') && prompts[1]!.includes('from modern'), prompts.join(' | '));
-  assert.equal(asked, 2);
+  assert.deepEqual(prompts.map((prompt) => /from (\w+)/.exec(prompt)?.[1]), MEMBERS, prompts.join(' | '));
+  assert.equal(asked, MEMBERS.length);
 });
