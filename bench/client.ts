@@ -361,18 +361,21 @@ export class StreamableSession implements McpSession {
   #nextId = 0;
   #strays = 0;
   #state: 'open' | 'closed' = 'open';
+  #authorization: string | undefined;
 
-  private constructor(url: URL, agent: http.Agent) {
+  private constructor(url: URL, agent: http.Agent, authorization: string | undefined) {
     this.#url = url;
     this.#agent = agent;
+    this.#authorization = authorization;
   }
 
   get strays(): number {
     return this.#strays;
   }
 
-  static async open(baseUrl: string, agent: http.Agent, timeoutMs: number, mcpPath = '/mcp'): Promise<StreamableSession> {
-    const s = new StreamableSession(new URL(mcpPath, baseUrl), agent);
+  /** `authorization` (e.g. `Bearer <key>`) goes on every request of the session. */
+  static async open(baseUrl: string, agent: http.Agent, timeoutMs: number, mcpPath = '/mcp', authorization?: string): Promise<StreamableSession> {
+    const s = new StreamableSession(new URL(mcpPath, baseUrl), agent, authorization);
     await handshake(s, PROTOCOL_VERSION, timeoutMs, (result) => {
       const version = (result as { protocolVersion?: unknown } | undefined)?.protocolVersion;
       s.#protocolVersion = typeof version === 'string' ? version : PROTOCOL_VERSION;
@@ -388,6 +391,7 @@ export class StreamableSession implements McpSession {
     };
     if (this.#sessionId !== undefined) h['mcp-session-id'] = this.#sessionId;
     if (this.#protocolVersion !== undefined) h['mcp-protocol-version'] = this.#protocolVersion;
+    if (this.#authorization !== undefined) h.authorization = this.#authorization;
     return h;
   }
 
@@ -414,8 +418,10 @@ export class StreamableSession implements McpSession {
           return done(undefined, undefined);
         }
         if (res.statusCode !== 200) {
+          // A 429 is the rate limit saying no, which a flood phase counts as refused, not as an error.
+          const code = res.statusCode === 429 ? 'BENCH_REFUSED' : 'BENCH_HTTP_STATUS';
           void readBody(res, 4096).catch(() => Buffer.alloc(0)).then((b) =>
-            done(new BenchError('BENCH_HTTP_STATUS', `POST ${this.#url.pathname} ${msg.method}: ${res.statusCode} ${snippet(b)}`)));
+            done(new BenchError(code, `POST ${this.#url.pathname} ${msg.method}: ${res.statusCode} ${snippet(b)}`)));
           return;
         }
         const onMsg = (m: JsonRpcMessage): void => {
@@ -479,6 +485,7 @@ export class StreamableSession implements McpSession {
     if (this.#sessionId === undefined) return;
     const headers: http.OutgoingHttpHeaders = { 'mcp-session-id': this.#sessionId };
     if (this.#protocolVersion !== undefined) headers['mcp-protocol-version'] = this.#protocolVersion;
+    if (this.#authorization !== undefined) headers.authorization = this.#authorization;
     await new Promise<void>((resolve) => {
       const req = http.request(this.#url, { method: 'DELETE', agent: this.#agent, headers, timeout: 5_000 }, (res) => {
         res.resume();

@@ -59,6 +59,8 @@ export interface LaunchOptions {
   waitReady?: boolean;
   /** mcpproxy only: serve this servers file (`--config`) instead of the fixture alone. */
   configFile?: string;
+  /** mcpproxy only: these access flags (keys, rate limit) instead of `--no-auth`. */
+  access?: string[];
 }
 
 interface Spec {
@@ -83,7 +85,7 @@ function specFor(name: TargetName, transport: Transport, port: number | undefine
     case 'mcpproxy':
       return {
         cmd: mcpproxyBin(),
-        args: ['--host', HOST, '--port', String(port ?? 0), '--no-auth', '--heartbeat', '0',
+        args: ['--host', HOST, '--port', String(port ?? 0), ...(opts.access ?? ['--no-auth']), '--heartbeat', '0',
           ...(opts.configFile !== undefined ? ['--config', opts.configFile]
             : [opts.independent ? '--no-shared' : '--shared', '--', ...fixtureCmd])],
         port: port ?? 'from-stderr',

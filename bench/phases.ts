@@ -106,6 +106,8 @@ export interface LatencyOptions {
   step?: Step;
   /** Read this process's CPU time around the timed calls (not the warm-up, not the session's opening). */
   cpuPid?: number;
+  /** Wait this long before each call, untimed: a paced client, e.g. one that keeps under a rate limit. */
+  gapMs?: number;
 }
 
 export interface LatencyResult {
@@ -128,6 +130,7 @@ export async function latency(open: OpenSession, warmup: number, calls: number, 
   try {
     const deadline = performance.now() + deadlineMs;
     for (let i = 0; i < warmup + calls && performance.now() < deadline; i++) {
+      if (opts.gapMs !== undefined) await sleep(opts.gapMs);
       if (i === warmup && opts.cpuPid !== undefined) cpu0 = cpuMs(opts.cpuPid);
       const t0 = performance.now();
       try {

@@ -4,7 +4,9 @@
 // Streamable HTTP proxy (bench/floor-proxy.mjs, the floor of CPU per call), all in front of
 // test/fixtures/fault-server.mjs and all driven by the same lean client (bench/client.ts); then
 // mcpproxy with a servers file (bench/multi-server.ts), a replica pool at 1/2/4 replicas
-// (bench/replicas.ts) and an mcpproxy in front of another as its remote member (bench/remote-member.ts).
+// (bench/replicas.ts), an mcpproxy in front of another as its remote member (bench/remote-member.ts),
+// a quiet principal beside a rate-limited flooder (bench/rate-limit.ts) and the call path with a
+// console viewer attached (bench/console-cost.ts).
 // --quick is a CI smoke check: every figure must be produced and no reply of mcpproxy or the
 // baseline may be wrong; it never asserts a timing.
 import { writeFileSync } from 'node:fs';
@@ -28,8 +30,10 @@ import {
 import { MULTI_KEYS, defineMultiFigures, runMultiServer, type MultiSettings } from './multi-server.ts';
 import { defineReplicaFigures, replicaKeys, runReplicas, type ReplicaSettings } from './replicas.ts';
 import { REMOTE_KEYS, defineRemoteFigures, runRemoteMember, type RemoteSettings } from './remote-member.ts';
+import { defineFairnessFigures, runFairness, type FairnessSettings } from './rate-limit.ts';
+import { defineConsoleFigures, runConsoleCost, type ConsoleSettings } from './console-cost.ts';
 
-interface Settings extends MultiSettings, ReplicaSettings, RemoteSettings {
+interface Settings extends MultiSettings, ReplicaSettings, RemoteSettings, FairnessSettings, ConsoleSettings {
   warmup: number;
   calls: number;
   clients: number[];
@@ -47,12 +51,14 @@ const FULL: Settings = {
   idleSteps: [1_000, 10_000], independentReps: 10, execReps: 5, watchdogMs: 30 * 60_000,
   listCalls: 500, lazyServers: 20, eagerServers: 10,
   replicaCounts: [1, 2, 4], replicaClients: 16, blockMs: 10, replicaDurationMs: 3_000, remoteClients: 32,
+  fairWarmup: 200, fairCalls: 1_000, fairGapMs: 5, fairLimitPerS: 400, floodClients: 32, consoleCalls: 10_000,
 };
 const QUICK: Settings = {
   warmup: 20, calls: 200, clients: [32], durationMs: 2_000, bigBytes: 4 * 1024 * 1024, bigReps: 1,
   idleSteps: [100], independentReps: 2, execReps: 1, watchdogMs: 6 * 60_000,
   listCalls: 50, lazyServers: 20, eagerServers: 10,
   replicaCounts: [1, 2, 4], replicaClients: 16, blockMs: 10, replicaDurationMs: 1_000, remoteClients: 32,
+  fairWarmup: 5, fairCalls: 50, fairGapMs: 20, fairLimitPerS: 100, floodClients: 8, consoleCalls: 200,
 };
 const OPEN_TIMEOUT_MS = 10_000;
 
@@ -85,6 +91,8 @@ function defineFigures(s: Settings): Figures {
   defineMultiFigures(f, s);
   defineReplicaFigures(f, s);
   defineRemoteFigures(f, s);
+  defineFairnessFigures(f, s);
+  defineConsoleFigures(f);
   f.add('tools-p50', 'POST /tools/echo (OpenAPI facade) sequential p50', 'ms', 'lower');
   f.add(`tools-tp${s.clients[0]}`, `POST /tools/echo correct replies/s, ${s.clients[0]} clients`, '1/s', 'higher');
   return f;
@@ -338,6 +346,12 @@ function standingNotes(s: Settings, targets: TargetName[]): string[] {
     'Remote member rows: an inner mcpproxy (--shared, the fixture) called directly, then through a front ' +
       'mcpproxy --config whose members are that inner proxy over Streamable HTTP (session), legacy SSE and ' +
       '2026-07-28 stateless; CPU is the front\'s (the inner\'s on the direct row).',
+    `Rate-limit rows: mcpproxy --shared --auth-keys-file (principals quiet and flooder) --rate-limit ${s.fairLimitPerS}/s. ` +
+      `The quiet principal pauses ${s.fairGapMs} ms before each call, so it asks at most ${Math.round(1000 / s.fairGapMs)}/s and never ` +
+      `meets its own limit; it is timed alone, then while bench/flooder.ts (its own process) runs ${s.floodClients} sessions ` +
+      'calling echo flat out, ignoring Retry-After. Every quiet call must be admitted and right (any 429 would count as an error).',
+    'Console rows: one mcpproxy --shared, the same sequential echo with nobody watching, then with GET /status/stream ' +
+      '(the console page\'s live feed) held open and read by the bench; ratios are watched ÷ unwatched.',
   ];
   if (targets.includes('supergateway')) {
     notes.push('supergateway runs with --logLevel none (its default logs every message body); its Streamable HTTP ' +
@@ -395,6 +409,7 @@ async function main(): Promise<number> {
     calls: s.calls, clients: s.clients.join('/'), durationMs: s.durationMs, bigBytes: s.bigBytes,
     idle: s.idleSteps.join('/'), independentReps: s.independentReps, execReps: s.execReps,
     replicas: s.replicaCounts.join('/'), replicaClients: s.replicaClients, blockMs: s.blockMs, replicaDurationMs: s.replicaDurationMs,
+    fairCalls: s.fairCalls, fairGapMs: s.fairGapMs, rateLimit: `${s.fairLimitPerS}/s`, floodClients: s.floodClients, consoleCalls: s.consoleCalls,
   });
 
   await runDirect(f, s);
@@ -417,6 +432,8 @@ async function main(): Promise<number> {
       await runMultiServer(f, s, notes, progress);
       await runReplicas(f, s, notes, progress);
       await runRemoteMember(f, s, notes, progress);
+      await runFairness(f, s, notes, progress);
+      await runConsoleCost(f, s, notes, progress);
       await runHttpTools(f, s, notes);
     }
   }
