@@ -3,7 +3,9 @@
 // viewer attached: GET /status/stream (the live status snapshots the page reads, about once a
 // second) held open and read as it comes by this process.
 import http from 'node:http';
-import { BenchError, SseParser, StreamableSession, makeAgent } from './client.ts';
+import { BenchError, makeAgent } from './client.ts';
+import { SseParser } from './sse-parser.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { withOwnProxy } from './own-proxy.ts';
 import type { Running } from './peers.ts';
 import { latency, type LatencyResult, type OpenSession } from './phases.ts';

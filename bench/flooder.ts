@@ -3,7 +3,8 @@
 // fast as they can, ignoring Retry-After as a hostile client would, until stdin ends; then it writes
 // one JSON line of counts and exits.
 // usage: node --import tsx bench/flooder.ts <baseUrl> <clients>  (Authorization value in BENCH_FLOOD_AUTH)
-import { BenchError, StreamableSession, makeAgent } from './client.ts';
+import { BenchError, makeAgent } from './client.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { closeAll, echo, newCounts, openMany, recordError, type Counts } from './phases.ts';
 
 /** What the flooder writes when it stops: `counts.ok` are its admitted, right replies. */

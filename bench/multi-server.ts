@@ -1,7 +1,8 @@
 // mcpproxy with a servers file (--config): idle memory with many lazy servers, the aggregate's
 // tools/list, and one call's cost through the aggregate against the same member's own route, in
 // one proxy process. mcpproxy only: the peers serve one stdio server each.
-import { StreamableSession, makeAgent, type McpSession } from './client.ts';
+import { makeAgent, type McpSession } from './client.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { FIXTURE, rssKiB, sleep, type Running } from './peers.ts';
 import { echoStep, latency, newCounts, recordError, type Counts, type Step } from './phases.ts';
 import type { Cell, Figures } from './report.ts';

@@ -1,7 +1,8 @@
 // The measurements themselves. Each phase is bounded in count and time, checks every reply's
 // content (a wrong or missing reply is counted, never taken as throughput), and closes what it opened.
 import type net from 'node:net';
-import { BenchError, openIdleSse, type McpSession } from './client.ts';
+import { BenchError, type McpSession } from './client.ts';
+import { openIdleSse } from './sse-session.ts';
 import { HOST, cpuMs, rssKiB, sleep, type Running } from './peers.ts';
 
 /** What went right and wrong in a phase; `examples` keeps the first few problems verbatim. */

@@ -2,7 +2,8 @@
 // the same inner proxy behind a front mcpproxy whose servers file makes it a remote member three
 // ways (Streamable HTTP session, legacy SSE, the 2026-07-28 stateless leg). Same tool, same run:
 // what the front proxy's remote client path adds to a call.
-import { StreamableSession, makeAgent } from './client.ts';
+import { makeAgent } from './client.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { launch, type Running } from './peers.ts';
 import { latency, newCounts, recordError, throughput, type OpenSession } from './phases.ts';
 import type { Cell, Figures } from './report.ts';

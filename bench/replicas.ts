@@ -2,7 +2,8 @@
 // which stops the whole child for blockMs without using CPU, so one child serves one call at a time
 // (a server with blocking tools). With more calls in flight than replicas, correct replies per second
 // should grow with N. Blocking, not CPU work: on 2 cores a CPU-bound child caps the pool near 2×.
-import { StreamableSession, makeAgent } from './client.ts';
+import { makeAgent } from './client.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { FIXTURE, type Running } from './peers.ts';
 import { checkedCall, newCounts, recordError, throughput, type TextCall } from './phases.ts';
 import type { Cell, Figures } from './report.ts';

@@ -12,7 +12,10 @@
 import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { parseArgs } from 'node:util';
-import { makeAgent, SseSession, StdioSession, StreamableSession, type McpSession } from './client.ts';
+import { makeAgent, type McpSession } from './client.ts';
+import { SseSession } from './sse-session.ts';
+import { StdioSession } from './stdio-session.ts';
+import { StreamableSession } from './streamable-session.ts';
 import { HttpToolsSession } from './http-tools-session.ts';
 import {
   FIXTURE, TARGET_NAMES, TRANSPORTS, clockTicksPerS, floorNode, isPerSessionChild, killEverything, launch, track,

@@ -1,7 +1,7 @@
 // The benchmark's own SSE parser: events split at every byte offset come out the same.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SseParser, type SseEvent } from '../bench/client.ts';
+import { SseParser, type SseEvent } from '../bench/sse-parser.ts';
 
 const STREAM = Buffer.from(
   ': keep-alive\r\n' +
