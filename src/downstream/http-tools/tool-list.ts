@@ -1,5 +1,5 @@
 /** A server's whole tool list (every page), read through a StatelessTarget like any caller's `tools/list`. */
-import { ProxyError, RpcCode } from '../../protocol/errors.ts';
+import { ProxyError } from '../../protocol/errors.ts';
 import { isObject, type JsonObject } from '../../protocol/message.ts';
 import type { StatelessTarget } from '../../servers/contract.ts';
 import { sendRequest, type GateFor } from './request.ts';
