@@ -3,7 +3,8 @@
 // one proxy process. mcpproxy only: the peers serve one stdio server each.
 import { makeAgent, type McpSession } from './client.ts';
 import { StreamableSession } from './streamable-session.ts';
-import { FIXTURE, rssKiB, sleep, type Running } from './peers.ts';
+import { FIXTURE, type Running } from './peers.ts';
+import { rssKiB, sleep } from './processes.ts';
 import { echoStep, latency, newCounts, recordError, type Counts, type Step } from './phases.ts';
 import type { Cell, Figures } from './report.ts';
 import { getStatus, waitListed, withServersFile } from './servers-file.ts';

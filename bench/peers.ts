@@ -1,13 +1,13 @@
 // Starting and stopping each benchmark target (mcpproxy and its peers) around the same upstream:
-// test/fixtures/fault-server.mjs. Every process started here is registered so it can be killed on
-// any exit path, and stop() reports children a target left behind.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+// test/fixtures/fault-server.mjs. Every process started here is registered (bench/processes.ts) so it
+// can be killed on any exit path, and stop() reports children a target left behind.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './client.ts';
+import { HOST, descendants, freePort, sleep, track, rememberStrays, forgetStrays, isAlive } from './processes.ts';
 
 /** `floor` (bench/floor-proxy.mjs) always runs, like the direct baseline; the others can be picked with --only. */
 export type TargetName = 'floor' | 'mcpproxy' | 'supergateway' | 'mcp-proxy';
@@ -17,7 +17,6 @@ export const TRANSPORTS: readonly Transport[] = ['sse', 'streamable'];
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const FIXTURE = path.join(ROOT, 'test/fixtures/fault-server.mjs');
-export const HOST = '127.0.0.1';
 const SUPERGATEWAY = path.join(ROOT, 'node_modules/supergateway/dist/index.js');
 const MCP_PROXY = path.join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
 const FLOOR = path.join(ROOT, 'bench/floor-proxy.mjs');
@@ -131,122 +130,6 @@ export function supports(name: TargetName, transport: Transport, opts: LaunchOpt
   return specFor(name, transport, 1, opts) !== undefined;
 }
 
-// ---- process registry ---------------------------------------------------------------------------
-
-const live = new Set<ChildProcess>();
-const strayPids = new Set<number>();
-
-/** Registers a process started elsewhere (the direct baseline) for killEverything(). */
-export function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-/** SIGKILLs every process group started here and every known descendant; safe to call twice. */
-export function killEverything(): void {
-  for (const child of live) {
-    if (child.pid !== undefined) {
-      for (const pid of descendants(child.pid)) strayPids.add(pid);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch { /* already gone, or not a group leader */ }
-      try { process.kill(child.pid, 'SIGKILL'); } catch { /* already gone */ }
-    }
-  }
-  live.clear();
-  for (const pid of strayPids) {
-    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
-  }
-  strayPids.clear();
-}
-
-/** All descendants of pid, from /proc (children can leave the process group, e.g. detached). */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    const list = children.get(ppid) ?? [];
-    list.push(Number(entry));
-    children.set(ppid, list);
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    for (const c of children.get(queue.shift() as number) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Resident set size of pid in KiB (VmRSS), or undefined if it is gone. */
-export function rssKiB(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-let ticksPerS: number | undefined;
-
-/** USER_HZ, the unit of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 nearly everywhere). */
-export function clockTicksPerS(): number {
-  if (ticksPerS === undefined) {
-    try {
-      ticksPerS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      ticksPerS = 100;
-    }
-  }
-  return ticksPerS;
-}
-
-/** The proxy process's own user+system CPU time in ms (all its threads, none of its children), from /proc/<pid>/stat. */
-export function cpuMs(pid: number): number | undefined {
-  const hz = clockTicksPerS();
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / hz;
-  } catch {
-    return undefined;
-  }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-// ---- a running target -----------------------------------------------------------------------------
 
 export interface StopReport {
   /** How it ended: on SIGTERM within the grace, or only on SIGKILL. */
@@ -275,7 +158,6 @@ export class Running {
     this.mcpPath = spec.mcpPath;
     this.startedAt = startedAt;
     this.#exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.once('exit', () => live.delete(child));
   }
 
   get pid(): number {
@@ -304,7 +186,7 @@ export class Running {
     if (this.#state !== 'open') return { exit: 'already-exited', leftBehind: [] };
     this.#state = 'closing';
     const family = descendants(this.pid);
-    for (const pid of family) strayPids.add(pid);
+    rememberStrays(family);
     let exit: StopReport['exit'] = 'sigterm';
     if (this.hasExited()) exit = 'already-exited';
     else {
@@ -326,7 +208,7 @@ export class Running {
     for (const pid of alive) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    for (const pid of family) strayPids.delete(pid);
+    forgetStrays(family);
     try { process.kill(-this.pid, 'SIGKILL'); } catch { /* group already empty */ }
     this.#state = 'closed';
     return { exit, leftBehind: alive };
@@ -356,7 +238,7 @@ export async function launch(name: TargetName, transport: Transport, opts: Launc
   const startedAt = performance.now();
   // detached: its own process group, so one kill(-pid) reaches the proxy and what it spawned.
   const child = spawn(spec.cmd, spec.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, cwd: ROOT });
-  live.add(child);
+  track(child);
   const run = new Running(name, transport, child, spec, startedAt);
   if (typeof spec.port === 'number') run.port = spec.port;
 

@@ -3,7 +3,8 @@
 import type net from 'node:net';
 import { BenchError, type McpSession } from './client.ts';
 import { openIdleSse } from './sse-session.ts';
-import { HOST, cpuMs, rssKiB, sleep, type Running } from './peers.ts';
+import type { Running } from './peers.ts';
+import { HOST, cpuMs, rssKiB, sleep } from './processes.ts';
 
 /** What went right and wrong in a phase; `examples` keeps the first few problems verbatim. */
 export interface Counts {

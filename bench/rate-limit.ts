@@ -13,7 +13,8 @@ import { BenchError, makeAgent } from './client.ts';
 import { StreamableSession } from './streamable-session.ts';
 import type { FloodReport } from './flooder.ts';
 import { withOwnProxy } from './own-proxy.ts';
-import { ROOT, track, type Running } from './peers.ts';
+import { ROOT, type Running } from './peers.ts';
+import { track } from './processes.ts';
 import { latency, type LatencyResult, type OpenSession } from './phases.ts';
 import type { Figures } from './report.ts';
 

@@ -12,7 +12,8 @@
 // baseline may be wrong; it never asserts a timing.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { TARGET_NAMES, TRANSPORTS, clockTicksPerS, floorNode, killEverything, mcpproxyBin, mcpproxyBuilt, sleep, supports, type TargetName } from './peers.ts';
+import { TARGET_NAMES, TRANSPORTS, floorNode, mcpproxyBin, mcpproxyBuilt, supports, type TargetName } from './peers.ts';
+import { clockTicksPerS, killEverything, sleep } from './processes.ts';
 import { Figures, machineMeta, problemDetails, renderMarkdown, toJson, type Column, type Figure } from './report.ts';
 import { MULTI_KEYS, defineMultiFigures, runMultiServer } from './multi-server.ts';
 import { defineReplicaFigures, replicaKeys, runReplicas } from './replicas.ts';

@@ -5,7 +5,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchError } from './client.ts';
-import { launch, sleep, type Running } from './peers.ts';
+import { launch, type Running } from './peers.ts';
+import { sleep } from './processes.ts';
 
 const STATUS_DEADLINE_MS = 60_000;
 
