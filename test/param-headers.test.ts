@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkParamHeaders, paramHeaderValues, paramHeadersOf, ParamHeaderRegistry } from '../src/protocol/param-headers.ts';
+import { checkParamHeaders, paramHeaderFault, paramHeaderValues, paramHeadersOf, ParamHeaderRegistry } from '../src/protocol/param-headers.ts';
 import { RpcCode } from '../src/protocol/errors.ts';
 
 const SCHEMA = {
@@ -13,6 +13,8 @@ const SCHEMA = {
     plain: { type: 'string' },
   },
 };
+/** SCHEMA without its `items` declaration, which a client must refuse. */
+const SCHEMA_VALID = { ...SCHEMA, properties: { ...SCHEMA.properties, list: { type: 'array', items: { type: 'string' } } } };
 const b64 = (text: string): string => `=?base64?${Buffer.from(text).toString('base64')}?=`;
 
 test('declarations come only from properties chains, with their paths and types', () => {
@@ -72,4 +74,45 @@ test('the headers a call carries: declared arguments present, encoded for the wi
   assert.deepEqual(registry.headersFor({ name: 'unknown', arguments: { region: 'eu' } }), {});
   assert.equal(registry.knows('geo'), true);
   assert.equal(registry.knows('unknown'), false);
+});
+
+test('declarations that make a tool invalid for a 2026-07-28 client, and those that do not', () => {
+  const prop = (extra: Record<string, unknown>): unknown => ({ type: 'object', properties: { p: { type: 'string', ...extra } } });
+  const cases: Array<[string, unknown, RegExp | undefined]> = [
+    ['none at all', { type: 'object', properties: { p: { type: 'string' } } }, undefined],
+    ['string, integer and boolean, nested through properties', SCHEMA_VALID, undefined],
+    ['under items', { type: 'object', properties: { l: { type: 'array', items: { type: 'string', 'x-mcp-header': 'L' } } } }, /l\.items: .*reached through "properties"/],
+    ['under anyOf', { type: 'object', anyOf: [{ properties: { a: { type: 'string', 'x-mcp-header': 'A' } } }] }, /anyOf\.a: .*reached through "properties"/],
+    ['under $defs', { type: 'object', $defs: { d: { type: 'string', 'x-mcp-header': 'D' } } }, /\$defs: .*reached through "properties"/],
+    ['on the root', { type: 'object', 'x-mcp-header': 'Root' }, /the schema root/],
+    ['a number property', prop({ type: 'number', 'x-mcp-header': 'N' }), /"number" property/],
+    ['no type', { type: 'object', properties: { p: { 'x-mcp-header': 'P' } } }, /null property/],
+    ['not a token', prop({ 'x-mcp-header': 'Region Name' }), /"Region Name" is not a header name/],
+    ['a CR/LF injection', prop({ 'x-mcp-header': 'X\r\nEvil: 1' }), /is not a header name/],
+    ['empty', prop({ 'x-mcp-header': '' }), /is not a header name/],
+    ['twice, case-insensitively', { type: 'object', properties: { a: { type: 'string', 'x-mcp-header': 'Region' }, b: { type: 'integer', 'x-mcp-header': 'REGION' } } }, /declared twice/],
+  ];
+  for (const [what, schema, fault] of cases) {
+    const got = paramHeaderFault(schema);
+    if (fault === undefined) assert.equal(got, undefined, what);
+    else assert.match(String(got), fault, what);
+  }
+});
+
+test('the registry takes invalid tools out of a tools/list result, says so once, and keeps the rest', () => {
+  const told: string[] = [];
+  const registry = new ParamHeaderRegistry((tool, why) => told.push(`${tool}: ${why}`));
+  const list = (): { tools: unknown[] } => ({ tools: [
+    { name: 'good', inputSchema: SCHEMA_VALID },
+    { name: 'bad', inputSchema: { type: 'object', properties: { n: { type: 'number', 'x-mcp-header': 'N' } } } },
+  ] });
+  for (let i = 0; i < 2; i++) {
+    const result = list();
+    registry.learn(result);
+    assert.deepEqual(result.tools.map((tool) => (tool as { name: string }).name), ['good']);
+  }
+  assert.equal(told.length, 1, told.join('\n'));
+  assert.match(String(registry.whyExcluded('bad')), /"number" property/);
+  assert.ok(registry.knows('bad') && registry.knows('good') && !registry.knows('other'));
+  assert.deepEqual(registry.headersFor({ name: 'good', arguments: { region: 'eu' } }), { 'mcp-param-region': 'eu' });
 });

@@ -53,9 +53,12 @@ export function remoteEra(
 /** Each member's tool declarations, by its spec (a reload's new spec starts afresh): one for all its connections. */
 const declarations = new WeakMap<ServerSpec, ParamHeaderRegistry>();
 
-function declarationsOf(spec: ServerSpec): ParamHeaderRegistry {
+function declarationsOf(spec: ServerSpec, log: Logger): ParamHeaderRegistry {
   let registry = declarations.get(spec);
-  if (registry === undefined) declarations.set(spec, (registry = new ParamHeaderRegistry()));
+  if (registry === undefined) {
+    registry = new ParamHeaderRegistry((tool, why) => log.warn('tool left out: invalid x-mcp-header declaration', { server: spec.name, tool, why }));
+    declarations.set(spec, registry);
+  }
   return registry;
 }
 
@@ -71,6 +74,6 @@ export function remoteOptions(spec: ServerSpec, era: UpstreamEra, log: Logger, m
   const headers = Object.fromEntries(Object.entries(forwarded).filter(([name]) => listed.has(name)));
   return {
     name: spec.name, target: remoteTarget(spec, headers), verdict, requestTimeoutMs: spec.requestTimeoutMs,
-    maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec),
+    maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec, log),
   };
 }

@@ -102,6 +102,10 @@ export class StatelessClient implements RemoteTransport {
     const params = isObject(req.params) ? req.params : {};
     const isCall = req.method === 'tools/call' && typeof params.name === 'string';
     if (isCall && !this.#declarations.knows(params.name as string)) await this.#learnTools(req);
+    const excluded = isCall ? this.#declarations.whyExcluded(params.name as string) : undefined;
+    if (excluded !== undefined) {
+      return this.#answer(errorResponse(req.id, RpcCode.invalidParams, `tool ${params.name as string} is not offered: its x-mcp-header declarations are invalid (${excluded})`));
+    }
     let res: IncomingMessage;
     try {
       const headers = isCall ? { ...modernHeaders(req), ...this.#declarations.headersFor(params) } : modernHeaders(req);
@@ -125,7 +129,7 @@ export class StatelessClient implements RemoteTransport {
         isAnswered = true;
         if (req.method === 'tools/list' && isObject(msg.result)) this.#declarations.learn(msg.result);
       }
-      if (this.#state === 'open') this.#events.message(msg);
+      this.#answer(msg);
     };
     // 4xx answers carry the JSON-RPC error (-32020, -32022, …) in the body: delivered like any answer.
     await readAnswer(res, this.#opts.maxMessageBytes, deliver);
@@ -162,7 +166,11 @@ export class StatelessClient implements RemoteTransport {
   }
 
   #fail(requestId: JsonRpcId, message: string): void {
-    if (this.#state === 'open') this.#events.message(errorResponse(requestId, RpcCode.serverError, message));
+    this.#answer(errorResponse(requestId, RpcCode.serverError, message));
+  }
+
+  #answer(msg: JsonRpcMessage): void {
+    if (this.#state === 'open') this.#events.message(msg);
   }
 
   #lose(reason: string): void {
