@@ -63,6 +63,8 @@ test('aggregate sessions forward their own client headers to a remote member; ne
   t.after(() => cy.close());
   assert.equal(cy.getNegotiatedProtocolVersion(), '2026-07-28');
 
+  // As a client would, list first: a call routes by the catalog, which may still be reading the member.
+  await eventually(async () => (await nobody.listTools()).tools.some((tool) => tool.name === 'modern__whoami'), 15_000, 'modern__whoami listed');
   const seen = await Promise.all([ada, bob, nobody, cy].map((client) => whoami(client)));
   assert.deepEqual(seen, [
     { key: 'k-9', user: 'ada', auth: null },
@@ -113,6 +115,22 @@ test('calls to a stateless remote carry the Mcp-Param headers its tools declare:
     // Absent arguments send no header; a value with surrounding spaces travels base64-wrapped.
     assert.deepEqual(JSON.parse(textOf(await client.callTool({ name, arguments: { region: ' eu ' } }))), { 'mcp-param-region': b64(' eu ') });
   }
+});
+
+test('a stateless remote\'s tool with an invalid x-mcp-header declaration is left out, as a 2026-07-28 client must: listed nowhere, refused by name, warned once', TIMEOUT, async (t) => {
+  const port = await startModernRemote(t);
+  const proxy = await front(t, { modern: { url: `http://127.0.0.1:${port}/` } });
+  await proxy.waitForLog(/upstream protocol server=modern era=modern/);
+  for (const [base, prefix] of [[`${proxy.url}/servers/modern`, ''], [proxy.url, 'modern__']] as const) {
+    const client = await legacyClient(t, base, {});
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    assert.ok(names.includes(`${prefix}locate`) && !names.includes(`${prefix}weigh`), names.join(', '));
+  }
+  const direct = await legacyClient(t, `${proxy.url}/servers/modern`, {});
+  const refused = await direct.callTool({ name: 'weigh', arguments: { kg: 2 } }).then(() => 'answered', (err: Error) => err.message);
+  assert.match(refused, /tool weigh is not offered: its x-mcp-header declarations are invalid \(kg: .*"number" property/);
+  await proxy.waitForLog(/warn .*tool left out: invalid x-mcp-header declaration server=modern tool=weigh/);
+  assert.equal(proxy.logs().match(/tool left out/g)?.length, 1, 'said once, however many lists passed');
 });
 
 test('the stateless client reads the tool list for a tool it has not seen, and again when a call is refused for a stale schema', TIMEOUT, async (t) => {
