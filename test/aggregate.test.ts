@@ -114,6 +114,19 @@ test('aggregate: a member that crashes fails its calls fast by name, keeps its t
   });
 });
 
+test('a call before any list (a client that kept its tools across a proxy restart) waits for members still starting', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'servers.json');
+  writeConfig(file, { slow: { command: 'sh', args: ['-c', `sleep 2 && exec "${node}" "${FIXTURE}"`] } });
+  const proxy = await startProxy(['--config', file]);
+  t.after(() => proxy.stop());
+  const { client } = await connectClient(proxy.url, 'streamable');
+  t.after(() => client.close());
+  assert.equal(textOf(await client.callTool({ name: 'slow__echo', arguments: { text: 'first thing' } })), 'first thing');
+  const unknown = await client.callTool({ name: 'slow__nothing', arguments: {} }).then(() => 'answered', (err: Error) => err.message);
+  assert.match(unknown, /slow__nothing/, 'a name no member has is still refused once every member has listed');
+});
+
 test('lazy member: no child until first use, sleeps when idle but never mid-call, catalog kept across a restart', { timeout: 90_000 }, async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'servers.json');

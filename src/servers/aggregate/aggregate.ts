@@ -18,7 +18,7 @@ import type { Registry } from '../registry.ts';
 import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
 import { MemberCatalog, type ListKind } from './member-catalog.ts';
 import { newSession, type AggregateSession } from './aggregate-session.ts';
-import { answerList, viewOf, type ListSources } from './session-lists.ts';
+import { answerList, firstRuns, viewOf, type ListSources } from './session-lists.ts';
 import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage } from './route-message.ts';
 
@@ -148,7 +148,14 @@ export class Aggregate implements Backend, StatelessSource {
       for (const member of session.members.values()) member.send({ jsonrpc: '2.0', id: `~level-${this.#nextId++}`, method: req.method, params });
       return reply(session, resultResponse(req.id, {}));
     }
+    this.#route(session, req, params, true);
+  }
+
+  /** `mayWait`: a name nothing listed yet waits (bounded) for members that have never listed, then is routed once more. */
+  #route(session: AggregateSession, req: JsonRpcRequest, params: JsonObject, mayWait: boolean): void {
     const routed = routeMessage(session.view ?? this.#view, this.#registry, req.method, params);
+    const waiting = 'error' in routed && mayWait ? firstRuns(this.#listSources, session) : undefined;
+    if (waiting !== undefined) return void waiting.then(() => this.#route(session, req, params, false));
     if ('error' in routed) return reply(session, errorResponse(req.id, routed.code, routed.error));
     if (session.scope !== undefined && !session.scope.has(routed.server)) {
       return reply(session, errorResponse(req.id, RpcCode.invalidParams, `server ${routed.server} is not in this session's ?servers=`));

@@ -34,12 +34,23 @@ export function viewOf(catalogs: Iterable<MemberCatalog>, own: ReadonlyMap<strin
   })));
 }
 
+/**
+ * Settles once the session's members that have never listed have (or could not soon); undefined when
+ * none is pending. Lists wait for it, and so does a call whose name nothing listed yet: a client that
+ * kept its tool list across a proxy restart calls before the members are back.
+ */
+export function firstRuns(src: ListSources, session: AggregateSession): Promise<void> | undefined {
+  const pending = [...src.catalogs()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
+  if (pending.length === 0) return undefined;
+  return Promise.all(pending.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS))).then(() => {});
+}
+
 /** Answers at once when nothing needs waiting for (the common case), else when the waits are over. */
 export function answerList(src: ListSources, session: AggregateSession, kind: ListKind, cursor: unknown, answer: (result: JsonObject) => void): void {
-  const firstRuns = [...src.catalogs()].filter((c) => c.snapshot === undefined && (session.scope?.has(c.unit.spec.name) ?? true));
+  const waiting = firstRuns(src, session);
   const personal = personalMembers(src, session);
-  if (firstRuns.length === 0 && personal.length === 0) return answer(listOf(session, src, src.view(), kind, cursor));
-  void Promise.all(firstRuns.map((catalog) => withTimeout(catalog.ensure(), FIRST_RUN_WAIT_MS)))
+  if (waiting === undefined && personal.length === 0) return answer(listOf(session, src, src.view(), kind, cursor));
+  void (waiting ?? Promise.resolve())
     .then(() => personalView(src, session, personal))
     .then((view) => answer(listOf(session, src, view, kind, cursor)));
 }
