@@ -2,7 +2,9 @@
 // what a modern child answers, and what goes up to the Hub.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LISTEN_REOPEN_MIN_MS, MAX_INPUT_ROUNDS, ModernChildAdapter, legacyResult } from '../src/upstream/modern-child.ts';
+import { MAX_INPUT_ROUNDS, ModernChildAdapter } from '../src/upstream/modern-child.ts';
+import { legacyResult } from '../src/upstream/era-shapes.ts';
+import { LISTEN_REOPEN_MIN_MS } from '../src/upstream/child-listen.ts';
 import {
   CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, RELATED_REQUEST_META, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
 } from '../src/protocol/meta-keys.ts';

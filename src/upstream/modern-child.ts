@@ -4,7 +4,7 @@
  * itself from the child's DiscoverResult, emulates `ping`, `logging/setLevel` and
  * `resources/(un)subscribe`, adds the `_meta` envelope to legacy requests and strips modern-only result
  * fields, turns `input_required` into real server-to-client requests and retries, and holds one
- * `subscriptions/listen` whose notifications go up as plain legacy ones. Requests that already carry
+ * `subscriptions/listen` (child-listen.ts) whose notifications go up as plain legacy ones. Requests that already carry
  * an envelope (a modern client's) pass through untouched.
  *
  * Pure: no I/O, no timers; time comes from `now()`. Ids it owns are strings with an `mcpproxy-`
@@ -19,16 +19,15 @@ import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../protocol/versions.ts'
 import {
   CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY, RELATED_REQUEST_META, SERVER_INFO_KEY, SUBSCRIPTION_ID_KEY,
 } from '../protocol/meta-keys.ts';
+import { ChildListen } from './child-listen.ts';
+import { legacyResult, legacyToModernCapabilities } from './era-shapes.ts';
 
 
 /** Rounds of `input_required` one call may take before it fails (a child asking forever). */
 export const MAX_INPUT_ROUNDS = 8;
-/** A listen that ends sooner than this after opening is reopened on the next send, not at once (no storms). */
-export const LISTEN_REOPEN_MIN_MS = 1000;
 /** The only requests MRTR may embed (2026-07-28 basic/patterns/mrtr). */
 const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
 
-const LISTEN_PREFIX = 'mcpproxy-listen-';
 const RETRY_PREFIX = 'mcpproxy-retry-';
 const INPUT_PREFIX = 'mcpproxy-input-';
 
@@ -53,12 +52,6 @@ interface LegacyCall {
   requestState: string | undefined;
 }
 
-type ListenState =
-  | { state: 'off' }
-  /** Wanted (the Hub initialized) but not open: the next send opens it. */
-  | { state: 'pending' }
-  | { state: 'open'; id: string; openedMs: number };
-
 export class ModernChildAdapter {
   #toChild: (msg: JsonRpcMessage) => boolean;
   #toHub: (msg: JsonRpcMessage) => void;
@@ -72,24 +65,24 @@ export class ModernChildAdapter {
   #clientCapabilities: JsonObject = {};
   #clientInfo: JsonObject | undefined;
   #logLevel: string | undefined;
-  #subscriptions = new Set<string>();
-  #listen: ListenState = { state: 'off' };
+  #listen: ChildListen;
 
   constructor(toChild: (msg: JsonRpcMessage) => boolean, toHub: (msg: JsonRpcMessage) => void, opts: ModernChildOptions) {
     this.#toChild = toChild;
     this.#toHub = toHub;
     this.#opts = opts;
     this.#discover = opts.discover;
+    this.#listen = new ChildListen({ toChild, discover: () => this.#discover, envelope: () => this.#envelope(), now: opts.now });
   }
 
   /** The current listen's id at the child, if one is open (for tests and logs). */
   get listenId(): string | undefined {
-    return this.#listen.state === 'open' ? this.#listen.id : undefined;
+    return this.#listen.id;
   }
 
   /** A message from the Hub (what it would write to a legacy child); false when the child cannot take it. */
   send(msg: JsonRpcMessage): boolean {
-    if (this.#listen.state === 'pending') this.#openListen();
+    this.#listen.retryPending();
     if (isResponse(msg)) return this.#hubResponse(msg);
     if (isRequest(msg)) return this.#hubRequest(msg);
     return this.#hubNotification(msg);
@@ -107,10 +100,7 @@ export class ModernChildAdapter {
     if (discover !== undefined) this.#discover = discover;
     this.#calls.clear();
     this.#inputs.clear();
-    if (this.#listen.state !== 'off') {
-      this.#listen = { state: 'pending' };
-      this.#openListen();
-    }
+    this.#listen.restart();
   }
 
   // ── Hub → child ───────────────────────────────────────────────────────────────────────────────────
@@ -133,11 +123,7 @@ export class ModernChildAdapter {
           this.#toHub(errorResponse(req.id, RpcCode.invalidParams, 'params.uri must be a string'));
           return true;
         }
-        const isSubscribe = req.method === 'resources/subscribe';
-        const changed = isSubscribe !== this.#subscriptions.has(params.uri);
-        if (isSubscribe) this.#subscriptions.add(params.uri);
-        else this.#subscriptions.delete(params.uri);
-        if (changed && this.#listen.state === 'open') this.#reopenListen();
+        this.#listen.subscribe(params.uri, req.method === 'resources/subscribe');
         return this.#answer(req.id, {});
       }
     }
@@ -179,10 +165,7 @@ export class ModernChildAdapter {
     const params = isObject(msg.params) ? msg.params : undefined;
     switch (msg.method) {
       case 'notifications/initialized':
-        if (this.#listen.state === 'off') {
-          this.#listen = { state: 'pending' };
-          this.#openListen();
-        }
+        this.#listen.want();
         return true;
       case 'notifications/roots/list_changed':
         return true; // removed in 2026-07-28; roots travel with each request's capabilities
@@ -218,7 +201,7 @@ export class ModernChildAdapter {
   // ── child → Hub ───────────────────────────────────────────────────────────────────────────────────
 
   #childResponse(res: JsonRpcResponse): void {
-    if (typeof res.id === 'string' && res.id.startsWith(LISTEN_PREFIX)) return this.#listenEnded(res.id, res.error === undefined);
+    if (ChildListen.owns(res.id)) return this.#listen.ended(res.id, res.error === undefined);
     const call = res.id === null ? undefined : this.#calls.get(res.id);
     if (call === undefined) return this.#toHub(res); // a modern client's call, or late: the Hub decides
     this.#calls.delete(res.id!);
@@ -232,7 +215,7 @@ export class ModernChildAdapter {
     const params = isObject(msg.params) ? msg.params : undefined;
     const meta = isObject(params?._meta) ? params._meta : undefined;
     const subscriptionId = meta?.[SUBSCRIPTION_ID_KEY];
-    if (typeof subscriptionId === 'string' && subscriptionId.startsWith(LISTEN_PREFIX)) {
+    if (ChildListen.owns(subscriptionId)) {
       if (msg.method === 'notifications/subscriptions/acknowledged') return;
       const rest = { ...meta };
       delete rest[SUBSCRIPTION_ID_KEY];
@@ -241,9 +224,7 @@ export class ModernChildAdapter {
       else delete plain._meta;
       return this.#toHub({ jsonrpc: '2.0', method: msg.method, params: plain });
     }
-    if (msg.method === 'notifications/cancelled' && typeof params?.requestId === 'string' && params.requestId.startsWith(LISTEN_PREFIX)) {
-      return this.#listenEnded(params.requestId, true);
-    }
+    if (msg.method === 'notifications/cancelled' && ChildListen.owns(params?.requestId)) return this.#listen.ended(params.requestId, true);
     this.#toHub(msg);
   }
 
@@ -313,40 +294,6 @@ export class ModernChildAdapter {
     if (childId !== undefined) this.#calls.delete(childId);
   }
 
-  // ── subscriptions/listen ──────────────────────────────────────────────────────────────────────────
-
-  #openListen(): void {
-    const capabilities = isObject(this.#discover.capabilities) ? this.#discover.capabilities : {};
-    const notifications: JsonObject = {};
-    if (capabilities.tools !== undefined) notifications.toolsListChanged = true;
-    if (capabilities.prompts !== undefined) notifications.promptsListChanged = true;
-    if (capabilities.resources !== undefined) notifications.resourcesListChanged = true;
-    if (this.#subscriptions.size > 0) notifications.resourceSubscriptions = [...this.#subscriptions];
-    const id = `${LISTEN_PREFIX}${this.#nextId++}`;
-    const sent = this.#toChild({ jsonrpc: '2.0', id, method: 'subscriptions/listen', params: { notifications, _meta: this.#envelope() } });
-    this.#listen = sent ? { state: 'open', id, openedMs: this.#opts.now() } : { state: 'pending' };
-  }
-
-  /** A new filter (subscriptions changed): the old listen is cancelled, a new one opened. */
-  #reopenListen(): void {
-    if (this.#listen.state === 'open') {
-      this.#toChild({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: this.#listen.id, reason: 'subscriptions changed' } });
-    }
-    this.#openListen();
-  }
-
-  /** The child ended a listen. Ours is reopened, at once unless it just opened; an error stops it. */
-  #listenEnded(id: string, isGraceful: boolean): void {
-    const listen = this.#listen;
-    if (listen.state !== 'open' || listen.id !== id) return; // an old listen's late end
-    if (!isGraceful) {
-      this.#listen = { state: 'off' }; // e.g. -32601: reopening would only fail again
-      return;
-    }
-    this.#listen = { state: 'pending' };
-    if (this.#opts.now() - listen.openedMs >= LISTEN_REOPEN_MIN_MS) this.#openListen();
-  }
-
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────
 
   #envelope(): JsonObject {
@@ -369,27 +316,4 @@ export class ModernChildAdapter {
     this.#toHub(resultResponse(id, result));
     return true;
   }
-}
-
-/** A legacy client's capabilities as a modern envelope carries them: no roots.listChanged, no tasks. */
-export function legacyToModernCapabilities(capabilities: JsonObject): JsonObject {
-  const modern = structuredClone(capabilities);
-  delete modern.tasks;
-  if (isObject(modern.roots)) delete modern.roots.listChanged;
-  return modern;
-}
-
-/** A modern result as a legacy client sees it (the SDK's legacy projection): modern-only fields dropped. */
-export function legacyResult(result: JsonObject): JsonObject {
-  const legacy = { ...result };
-  delete legacy.resultType;
-  delete legacy.ttlMs;
-  delete legacy.cacheScope;
-  if (isObject(legacy._meta)) {
-    const meta = { ...legacy._meta };
-    delete meta[SERVER_INFO_KEY];
-    if (Object.keys(meta).length > 0) legacy._meta = meta;
-    else delete legacy._meta;
-  }
-  return legacy;
 }
