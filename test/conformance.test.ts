@@ -2,9 +2,8 @@
  * The official MCP conformance suite's server scenarios, run against the proxy's Streamable HTTP
  * endpoint with test/fixtures/conformance-server.mjs behind it: every request, reply, notification
  * and server-to-client request of the suite crosses the proxy, and the DNS-rebinding scenario checks
- * the proxy's own Host and Origin handling. Shared mode, the one where the proxy does the most (one
- * cached handshake, every session's calls and the child's requests routed on one child); independent
- * mode passes too but starts a child per scenario, seven times as slow.
+ * the proxy's own Host and Origin handling. Both modes: shared (one cached handshake, every session's
+ * calls and the child's requests routed on one child) and independent (a child per scenario's session).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -18,19 +17,21 @@ const ACTIVE_SCENARIOS = 30;
 /** The suite takes seconds; the margin is for a loaded CI machine, not for a slow proxy. */
 const SUITE_TIMEOUT_MS = 150_000;
 
-test('conformance: the official server scenarios pass through the proxy', { timeout: SUITE_TIMEOUT_MS + 30_000 }, async (t) => {
-  const proxy = await startProxy(['--shared', '--', process.execPath, TARGET]);
-  t.after(() => proxy.stop());
-  const run = await runServerSuite(`${proxy.url}/mcp`, SUITE_TIMEOUT_MS);
+for (const mode of ['--shared', '--no-shared'] as const) {
+  test(`conformance (${mode}): the official server scenarios pass through the proxy`, { timeout: SUITE_TIMEOUT_MS + 30_000 }, async (t) => {
+    const proxy = await startProxy([mode, '--', process.execPath, TARGET]);
+    t.after(() => proxy.stop());
+    const run = await runServerSuite(`${proxy.url}/mcp`, SUITE_TIMEOUT_MS);
 
-  const failed = failures(run);
-  assert.deepEqual(failed, [], `failing scenarios:\n${JSON.stringify(failed, null, 2)}\n${run.output}`);
-  assert.equal(run.planned, ACTIVE_SCENARIOS, `the suite planned ${run.planned} scenarios:\n${run.output}`);
-  assert.equal(new Set(run.scenarios.map((s) => s.scenario)).size, ACTIVE_SCENARIOS, `scenarios with results: ${run.scenarios.map((s) => s.scenario).join(', ')}\n${run.output}`);
-  assert.equal(run.exitCode, 0, run.output);
-  const checks = run.scenarios.flatMap((s) => s.checks).filter((c) => c.status === 'SUCCESS').length;
-  t.diagnostic(`${run.scenarios.length} scenarios, ${checks} checks passed, 0 failed`);
-});
+    const failed = failures(run);
+    assert.deepEqual(failed, [], `failing scenarios:\n${JSON.stringify(failed, null, 2)}\n${run.output}`);
+    assert.equal(run.planned, ACTIVE_SCENARIOS, `the suite planned ${run.planned} scenarios:\n${run.output}`);
+    assert.equal(new Set(run.scenarios.map((s) => s.scenario)).size, ACTIVE_SCENARIOS, `scenarios with results: ${run.scenarios.map((s) => s.scenario).join(', ')}\n${run.output}`);
+    assert.equal(run.exitCode, 0, run.output);
+    const checks = run.scenarios.flatMap((s) => s.checks).filter((c) => c.status === 'SUCCESS').length;
+    t.diagnostic(`${run.scenarios.length} scenarios, ${checks} checks passed, 0 failed`);
+  });
+}
 
 /** Scenarios with a failed check, or with no passed check at all (a scenario that proved nothing). */
 function failures(run: SuiteRun): Array<{ scenario: string; failed: unknown[] }> {
