@@ -114,10 +114,6 @@ export async function runMultiServer(f: Figures, s: MultiSettings, notes: string
   try {
     await eagerPhases(f, s, notes);
   } catch (err) {
-    const c = newCounts();
-    recordError(c, 'mcpproxy --config', err);
-    for (const key of MULTI_KEYS.slice(1)) {
-      if (f.get(key, 'streamable')?.cells.mcpproxy === undefined) f.set(key, 'streamable', 'mcpproxy', { value: NaN, counts: c });
-    }
+    f.failUnset((key) => MULTI_KEYS.slice(1).includes(key), 'mcpproxy --config', err);
   }
 }

@@ -287,3 +287,17 @@ export async function launch(name: TargetName, transport: Transport, opts: Launc
   }
   return run;
 }
+
+/**
+ * Runs `body` against an mcpproxy launched with `opts` for it alone, then stops it; processes it left
+ * behind are noted under `label`.
+ */
+export async function withLaunched<T>(opts: LaunchOptions, label: string, notes: string[], body: (run: Running) => Promise<T>): Promise<T> {
+  const run = await launch('mcpproxy', 'streamable', opts);
+  try {
+    return await body(run);
+  } finally {
+    const stop = await run.stop();
+    if (stop.leftBehind.length > 0) notes.push(`mcpproxy ${label} left ${stop.leftBehind.length} process(es) after SIGTERM`);
+  }
+}

@@ -82,9 +82,7 @@ export async function runRemoteMember(f: Figures, s: RemoteSettings, notes: stri
       }
     });
   } catch (err) {
-    const c = newCounts();
-    recordError(c, 'remote member', err);
-    for (const key of REMOTE_KEYS) if (f.get(key, 'streamable')?.cells.mcpproxy === undefined) f.set(key, 'streamable', 'mcpproxy', { value: NaN, counts: c });
+    f.failUnset((key) => REMOTE_KEYS.includes(key), 'remote member', err);
   } finally {
     agent.destroy();
     const stop = await inner?.stop();

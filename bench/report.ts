@@ -1,7 +1,7 @@
 // Results model, the markdown table (with mcpproxy's ratios to the best peer and to the floor) and the JSON file.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { Counts } from './phases.ts';
+import { newCounts, recordError, type Counts } from './phases.ts';
 import type { TargetName, Transport } from './peers.ts';
 
 export type Column = 'direct' | TargetName;
@@ -39,6 +39,13 @@ export class Figures {
   set(key: string, transport: Transport | undefined, col: Column, cell: Cell): void {
     const f = this.get(key, transport);
     if (f !== undefined) f.cells[col] = cell;
+  }
+
+  /** A phase threw: every row whose key `pick`s and whose mcpproxy cell is still empty gets the error. */
+  failUnset(pick: (key: string) => boolean, what: string, err: unknown): void {
+    const counts = newCounts();
+    recordError(counts, what, err);
+    for (const f of this.list) if (pick(f.key) && f.cells.mcpproxy === undefined) f.cells.mcpproxy = { value: NaN, counts };
   }
 
   /** Sets the same cell on the row of every transport (the direct baseline has none). */

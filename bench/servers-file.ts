@@ -5,7 +5,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { BenchError } from './client.ts';
-import { launch, type Running } from './peers.ts';
+import { withLaunched, type Running } from './peers.ts';
 import { sleep } from './processes.ts';
 
 const STATUS_DEADLINE_MS = 60_000;
@@ -48,13 +48,7 @@ export async function withServersFile<T>(mcpServers: Record<string, unknown>, la
   try {
     const file = path.join(dir, 'servers.json');
     writeFileSync(file, JSON.stringify({ mcpServers }, null, 2));
-    const run = await launch('mcpproxy', 'streamable', { independent: false, fixedPort: false, configFile: file });
-    try {
-      return await body(run);
-    } finally {
-      const stop = await run.stop();
-      if (stop.leftBehind.length > 0) notes.push(`mcpproxy --config (${label}) left ${stop.leftBehind.length} process(es) after SIGTERM`);
-    }
+    return await withLaunched({ independent: false, fixedPort: false, configFile: file }, `--config (${label})`, notes, body);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
