@@ -95,7 +95,7 @@ test('the event-stream reader gives the same events however the bytes are split,
 test('an aggregate session\'s environment: a forwarding remote takes its listed headers, any other member the variables it allows', () => {
   const env = { TENANT: 'a', ...headersBesideVariables({ 'x-user': 'ada', 'x-other': 'o' }) };
   const remote = remoteOf({ url: 'https://x/', mode: 'independent', forwardHeaders: ['X-User', 'X-Absent'] });
-  assert.deepEqual(envFor(remote, env, new Set()), { 'x-user': 'ada' });
+  assert.deepEqual(envFor(remote, env, new Set()), headersBesideVariables({ 'x-user': 'ada' }));
   assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['*'] }), env, new Set()), { TENANT: 'a' });
   assert.deepEqual(envFor(remoteOf({ command: 'node', mode: 'independent', allowEnv: ['OTHER'] }), env, new Set()), {});
 });
@@ -103,6 +103,6 @@ test('an aggregate session\'s environment: a forwarding remote takes its listed 
 test('a member connection sends only the client headers its forwardHeaders lists, under the operator\'s own', () => {
   const spec = remoteOf({ url: 'https://x/mcp', mode: 'independent', headers: { 'x-team': 'operator' }, forwardHeaders: ['X-User', 'X-Team'] });
   // A session's map on the member's own route: its forwarded headers, plus a variable from a token claim.
-  const options = remoteOptions(spec, { era: 'legacy' }, new Logger('error', 'text', { write: () => {} }), 1024, { 'x-user': 'ada', 'x-team': 'mine', USER_EMAIL: 'ada@example.com' });
+  const options = remoteOptions(spec, { era: 'legacy' }, new Logger('error', 'text', { write: () => {} }), 1024, { ...headersBesideVariables({ 'x-user': 'ada', 'x-team': 'mine' }), USER_EMAIL: 'ada@example.com' });
   assert.deepEqual(options.target.headers, { 'x-user': 'ada', 'x-team': 'operator' });
 });

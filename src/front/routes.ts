@@ -41,7 +41,7 @@ export class Routes {
       backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', maxSessions: 0,
       envPolicy: () => ({ allow: unionAllowLists(registry.units.map((unit) => unit.spec.allowEnv)), isShared: registry.units.every((unit) => unit.spec.shared) }),
       // Each member session takes its own listed headers of these (servers/aggregate/route-message.ts).
-      forwarding: { placement: 'beside', names: () => [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))] },
+      forwarding: { names: () => [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))] },
     });
     for (const unit of registry.units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
   }
@@ -102,7 +102,7 @@ export class Routes {
     return new Endpoint(this.#shared, {
       backend: unit, stateless: unit, basePath, server: spec.name, maxSessions: spec.maxSessions,
       envPolicy: () => ({ allow: spec.allowEnv, isShared: spec.shared }),
-      forwarding: forwardHeaders.length === 0 ? undefined : { placement: 'instead', names: () => forwardHeaders },
+      forwarding: forwardHeaders.length === 0 ? undefined : { names: () => forwardHeaders },
     });
   }
 }

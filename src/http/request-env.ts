@@ -9,13 +9,12 @@ export const ENV_HEADER = 'x-mcp-env';
 
 /** Request headers clients may pass on to remote members (`forwardHeaders`). */
 export interface HeaderForwarding {
-  /** Lower-case names, read per request (the aggregate's follow reloads). */
-  names(): readonly string[];
   /**
-   * `instead`: a remote member's own route, where they stand in for variables; `beside`: the
-   * aggregate, whose members take either, so they are keyed apart (config/forwarded-headers.ts).
+   * Lower-case names, read per request (the aggregate's follow reloads). Their values travel in the
+   * session's map beside its variables, keyed apart (config/forwarded-headers.ts): a remote member
+   * takes its listed headers from it, a stdio child its variables.
    */
-  placement: 'instead' | 'beside';
+  names(): readonly string[];
 }
 
 /** Which variables a session may bring; a shared server takes none. */
@@ -45,7 +44,7 @@ export class RequestEnv {
     const forwarding = this.#forwarding;
     if (forwarding === undefined) return this.#variables(req, url);
     const headers = forwardedHeaders(req, forwarding.names());
-    return forwarding.placement === 'instead' ? headers : { ...this.#variables(req, url), ...headersBesideVariables(headers) };
+    return { ...this.#variables(req, url), ...headersBesideVariables(headers) };
   }
 
   #variables(req: IncomingMessage, url: URL): Record<string, string> {

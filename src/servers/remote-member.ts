@@ -5,6 +5,7 @@
  * the member's tool declarations its stateless connections share.
  */
 import { readFileSync } from 'node:fs';
+import { headersFor } from '../config/forwarded-headers.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
 import { VERSION } from '../config/version.ts';
 import type { Logger } from '../observe/log.ts';
@@ -63,17 +64,15 @@ function declarationsOf(spec: ServerSpec, log: Logger): ParamHeaderRegistry {
 }
 
 /**
- * One upstream connection's options. `forwarded`: a client's own headers (independent mode), of which
- * only those the member's `forwardHeaders` lists pass (a session's map also carries variables set from
- * token claims, which are for children, not headers); the member's configured headers win over them,
- * so a client cannot replace the operator's credentials.
+ * One upstream connection's options. `forwarded`: the session's map (independent mode), of which only
+ * the headers the member's `forwardHeaders` lists pass (its variables, those set from token claims
+ * too, are for children); the member's configured headers win over them, so a client cannot replace
+ * the operator's credentials.
  */
 export function remoteOptions(spec: ServerSpec, era: UpstreamEra, log: Logger, maxMessageBytes: number, forwarded: Record<string, string> = {}): RemoteOptions {
   const verdict: RemoteVerdict = 'kind' in era ? (era as RemoteVerdict) : { ...era, kind: 'streamable' };
-  const listed = new Set(spec.remote!.forwardHeaders);
-  const headers = Object.fromEntries(Object.entries(forwarded).filter(([name]) => listed.has(name)));
   return {
-    name: spec.name, target: remoteTarget(spec, headers), verdict, requestTimeoutMs: spec.requestTimeoutMs,
+    name: spec.name, target: remoteTarget(spec, headersFor(spec.remote!.forwardHeaders, forwarded)), verdict, requestTimeoutMs: spec.requestTimeoutMs,
     maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec, log),
   };
 }

@@ -3,7 +3,7 @@
  * to the member's own; and the way back for URIs in results. Pure over the view and the registry.
  */
 import { isAllowedEnvName } from '../../config/env-policy.ts';
-import { headersFor, isHeaderKey } from '../../config/forwarded-headers.ts';
+import { headersBesideVariables, headersFor, isHeaderKey } from '../../config/forwarded-headers.ts';
 import type { ServerSpec } from '../../config/server-spec.ts';
 import { RpcCode } from '../../protocol/errors.ts';
 import { isObject, type JsonObject } from '../../protocol/message.ts';
@@ -91,7 +91,7 @@ export function mapResultUris(prefix: string, result: JsonObject): void {
  */
 export function envFor(spec: Pick<ServerSpec, 'allowEnv' | 'remote'>, env: Record<string, string>, claimNames: ReadonlySet<string>): Record<string, string> {
   const forwardHeaders = spec.remote?.forwardHeaders ?? [];
-  if (forwardHeaders.length > 0) return headersFor(forwardHeaders, env);
+  if (forwardHeaders.length > 0) return headersBesideVariables(headersFor(forwardHeaders, env));
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!isHeaderKey(name) && (claimNames.has(name) || isAllowedEnvName(name, spec.allowEnv))) out[name] = value;
