@@ -150,6 +150,37 @@ test('a member that never came up joins later: its tools appear with list_change
   assert.match(JSON.stringify(await refused.json()), /--max-children 4/);
 });
 
+test('a member that refused its first handshake or list is read again: it joins with list_changed, /status says why meanwhile', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-unready-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const flag = join(dir, 'ready');
+  const { proxy } = await aggregateProxy(t, {
+    steady: { command: node, args: [FIXTURE] },
+    noinit: { command: node, args: [FIXTURE, `--refuse-initialize-while-missing=${flag}`] },
+    nolist: { command: node, args: [FIXTURE, `--fail-lists-while-missing=${flag}`] },
+  });
+  await proxy.waitForLog(/warn .*catalog not read, retrying server=noinit .*initialize refused/);
+  await proxy.waitForLog(/warn .*catalog not read, retrying server=nolist .*tools\/list failed/);
+  const { client } = await connectClient(proxy.url, 'streamable');
+  t.after(() => client.close());
+  const names = async (): Promise<string[]> => (await client.listTools()).tools.map((tool) => tool.name);
+  assert.deepEqual((await names()).filter((name) => name.endsWith('__echo')), ['steady__echo']);
+  const status = (await (await fetch(`${proxy.url}/status`)).json()) as { servers: Array<{ name: string; lastError?: string }> };
+  const errors = Object.fromEntries(status.servers.map((server) => [server.name, server.lastError]));
+  assert.match(errors.noinit ?? '', /initialize refused/);
+  assert.match(errors.nolist ?? '', /tools\/list failed/);
+  const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
+  writeFileSync(flag, '');
+  await withDeadline(changed, 40_000, 'list_changed when they were read');
+  await eventually(async () => {
+    const listed = await names();
+    return ['noinit__echo', 'nolist__echo'].every((name) => listed.includes(name));
+  }, 40_000, 'both listed');
+  assert.equal(textOf(await client.callTool({ name: 'nolist__echo', arguments: { text: 'read again' } })), 'read again');
+  const after = (await (await fetch(`${proxy.url}/status`)).json()) as { servers: Array<{ name: string; lastError?: string }> };
+  assert.deepEqual(after.servers.map((server) => server.lastError ?? null), [null, null, null]);
+});
+
 test('an independent member lists and serves for each session\'s own environment; children start only for members a session uses', { timeout: 60_000 }, async (t) => {
   const { proxy } = await aggregateProxy(t, {
     steady: { command: node, args: [FIXTURE] },

@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { RpcCode } from '../../protocol/errors.ts';
 import { isObject, isRequest, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcResponse } from '../../protocol/message.ts';
 import { PROXY_INITIALIZE } from '../proxy-initialize.ts';
 import type { ClientLink } from '../contract.ts';
@@ -29,6 +30,10 @@ const CHANGED: Record<string, ListKind[]> = {
 };
 /** Pages read per list at most: a member that pages forever must not hold the catalog. */
 const MAX_PAGES = 100;
+/** A failed handshake or list read is tried again, from this wait doubling to the cap: a member that
+ * refused once at start (still starting, a timeout) must not stay out of the aggregate until it restarts. */
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 30_000;
 
 export interface CatalogSnapshot {
   initialize: JsonObject;
@@ -41,13 +46,15 @@ export function emptyLists(): CatalogSnapshot['lists'] {
   return { tools: [], prompts: [], resources: [], resourceTemplates: [] };
 }
 
-/** Every page of one list through `request`; undefined when a page fails. */
-export async function readAllPages(request: Requester, method: string, kind: ListKind): Promise<JsonObject[] | undefined> {
+/** Every page of one list through `request`; rejects, saying why, when a page fails. */
+export async function readAllPages(request: Requester, method: string, kind: ListKind): Promise<JsonObject[]> {
   const items: JsonObject[] = [];
   let cursor: unknown;
   for (let page = 0; page < MAX_PAGES; page++) {
     const res = await request(method, cursor === undefined ? {} : { cursor });
-    if (res.error !== undefined || !isObject(res.result)) return undefined;
+    // A member that declares resources may still not serve templates: that list is empty, not failed.
+    if (res.error?.code === RpcCode.methodNotFound) return items;
+    if (res.error !== undefined || !isObject(res.result)) throw new Error(`${method}: ${res.error?.message ?? 'no result'}`);
     const pageItems = res.result[kind];
     if (Array.isArray(pageItems)) items.push(...pageItems.filter(isObject));
     cursor = res.result.nextCursor;
@@ -61,7 +68,7 @@ export async function readLists(request: Requester, initialize: JsonObject): Pro
   const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
   const lists = emptyLists();
   for (const { kind, method, capability } of LISTS) {
-    if (capabilities[capability] !== undefined) lists[kind] = (await readAllPages(request, method, kind)) ?? [];
+    if (capabilities[capability] !== undefined) lists[kind] = await readAllPages(request, method, kind).catch(() => []);
   }
   return lists;
 }
@@ -79,6 +86,9 @@ export class MemberCatalog implements ClientLink {
   #unsubscribe: () => void;
   #firstRun: Promise<void> | undefined;
   #settled: (() => void) | undefined;
+  #retryMs = FIRST_RETRY_MS;
+  #retry: NodeJS.Timeout | undefined;
+  #isClosed = false;
   lastError: string | undefined;
 
   /** `changed`: the lists or the member's availability changed (the aggregate coalesces these). */
@@ -111,6 +121,8 @@ export class MemberCatalog implements ClientLink {
   }
 
   close(): void {
+    this.#isClosed = true;
+    clearTimeout(this.#retry);
     this.#unsubscribe();
     if (this.#state !== 'closed') this.unit.close(this.#sessionId);
     this.#state = 'closed';
@@ -162,17 +174,35 @@ export class MemberCatalog implements ClientLink {
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
       this.#state = 'open';
       await this.#read(LISTS.map((list) => list.kind), init.result);
-      this.lastError = undefined;
       this.#settle();
     } catch (err) {
-      this.lastError = (err as Error).message;
       this.#settle();
       if (this.#state === 'opening') {
         this.#state = 'closed';
         this.unit.close(this.#sessionId);
       }
+      this.#failed(`catalog handshake failed: ${(err as Error).message}`, () => {
+        if (this.unit.state === 'ready') void this.#connect();
+      });
       this.#changed();
     }
+  }
+
+  /** Says why (once per failure, in the log and in /status) and tries `again` after the backoff. */
+  #failed(reason: string, again: () => void): void {
+    this.lastError = reason;
+    this.unit.log.warn('catalog not read, retrying', { error: reason, inMs: this.#retryMs });
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      if (!this.#isClosed) again();
+    }, this.#retryMs).unref();
+    this.#retryMs = Math.min(this.#retryMs * 2, MAX_RETRY_MS);
+  }
+
+  #succeeded(): void {
+    this.lastError = undefined;
+    this.#retryMs = FIRST_RETRY_MS;
   }
 
   /**
@@ -183,18 +213,26 @@ export class MemberCatalog implements ClientLink {
     if (initialize === undefined) return;
     const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
     const fresh: Partial<CatalogSnapshot['lists']> = {};
+    const failed: ListKind[] = [];
+    const reasons: string[] = [];
     for (const { kind, method, capability } of LISTS) {
-      if (kinds.includes(kind)) fresh[kind] = capabilities[capability] === undefined ? [] : await this.#readAll(method, kind);
+      if (!kinds.includes(kind)) continue;
+      try {
+        fresh[kind] = capabilities[capability] === undefined ? [] : await readAllPages((m, p) => this.#request(m, p), method, kind);
+      } catch (err) {
+        // A failed read keeps what was known, and is read again.
+        failed.push(kind);
+        reasons.push((err as Error).message);
+      }
     }
     const snapshot = { initialize, lists: { ...(this.#snapshot?.lists ?? emptyLists()), ...fresh } };
     this.#snapshot = snapshot;
     this.#save(snapshot);
     this.#changed();
-  }
-
-  /** Every page of one list; a failed read keeps what was known. */
-  async #readAll(method: string, kind: ListKind): Promise<JsonObject[]> {
-    return (await readAllPages((m, p) => this.#request(m, p), method, kind)) ?? this.#snapshot?.lists[kind] ?? [];
+    if (failed.length === 0) return this.#succeeded();
+    this.#failed(reasons.join('; '), () => {
+      if (this.#state === 'open') void this.#read(failed);
+    });
   }
 
   /** Lists that waited for this member's first catalog go on (with it, or without it when it failed). */
