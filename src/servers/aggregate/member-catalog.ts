@@ -188,10 +188,10 @@ export class MemberCatalog implements ClientLink {
     }
   }
 
-  /** Says why (once per failure, in the log and in /status) and tries `again` after the backoff. */
+  /** Says why (in /status; in the log when the reason is new) and tries `again` after the backoff. */
   #failed(reason: string, again: () => void): void {
+    this.unit.log[reason === this.lastError ? 'debug' : 'warn']('catalog not read, retrying', { error: reason, inMs: this.#retryMs });
     this.lastError = reason;
-    this.unit.log.warn('catalog not read, retrying', { error: reason, inMs: this.#retryMs });
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
