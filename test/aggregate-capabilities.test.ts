@@ -5,6 +5,8 @@
  * request's envelope: so the catalog must declare what the proxy relays, or those round trips never
  * happen through the aggregate. Members here: server-everything as a shared stdio child, and behind a
  * second mcpproxy as a shared remote over each kind (2026-07-28 stateless, Streamable HTTP session, legacy SSE).
+ * A shared server on its own route is first initialized by whichever client comes first: its handshake
+ * carries what the proxy relays too, so what the server offers does not depend on that client.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,4 +66,27 @@ test('the aggregate relays sampling and elicitation to shared members that look 
   }
   assert.deepEqual(prompts.map((prompt) => /from (\w+)/.exec(prompt)?.[1]), MEMBERS, prompts.join(' | '));
   assert.equal(asked, MEMBERS.length);
+});
+
+test('a shared server on its own route offers its capability tools whatever the first client declared', { timeout: 60_000 }, async (t) => {
+  const proxy = await startProxy(['--shared', '--', process.execPath, EVERYTHING]);
+  t.after(() => proxy.stop());
+  // The first client declares nothing: its handshake is the one the child keeps.
+  const { client: bare } = await connectClient(proxy.url, 'streamable');
+  t.after(() => bare.close());
+  const toolsOf = async (c: typeof bare): Promise<string[]> => (await c.listTools()).tools.map((tool) => tool.name);
+  const listed = await toolsOf(bare);
+  assert.ok(listed.includes('trigger-sampling-request'), 'listed to every client of the shared server');
+  // Roots are the server's own state, not a call's: not declared for a client that did not.
+  assert.ok(!listed.includes('get-roots-list'), 'roots are not added');
+
+  const { client: able } = await connectClient(proxy.url, 'sse', { capabilities: { sampling: {} } });
+  t.after(() => able.close());
+  able.setRequestHandler(CreateMessageRequestSchema, async () => ({ role: 'assistant', model: 'm', content: { type: 'text', text: 'sampled by able' } }));
+  assert.ok((await toolsOf(able)).includes('trigger-sampling-request'));
+  const sampled = await withDeadline(able.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } }), 30_000, 'sampling');
+  assert.match(JSON.stringify(sampled.content), /sampled by able/);
+  // The client that cannot sample answers with its own error, which the server reports; nothing reaches `able`.
+  const refused = await withDeadline(bare.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } }).catch((err: Error) => ({ content: err.message })), 30_000, 'refused sampling');
+  assert.doesNotMatch(JSON.stringify(refused), /sampled by able/);
 });

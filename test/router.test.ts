@@ -19,7 +19,7 @@ const CHILD_RESULT = {
 };
 
 /** A Hub whose every output is recorded (copied, since the hub owns and rewrites what it hands out). */
-function harness(options: { shared?: boolean } = {}) {
+function harness(options: { shared?: boolean; relay?: JsonObject } = {}) {
   let nowMs = 1_000;
   let childAccepts = true;
   const toChild: JsonRpcMessage[] = [];
@@ -40,7 +40,7 @@ function harness(options: { shared?: boolean } = {}) {
     callDone(method, outcome) {
       callsDone.push({ method, outcome });
     },
-  }, { cacheInitialize: options.shared ?? true, now: () => nowMs });
+  }, { cacheInitialize: options.shared ?? true, ...(options.relay === undefined ? {} : { relayCapabilities: options.relay }), now: () => nowMs });
 
   return {
     hub, toChild, toSession, notes, callsDone,
@@ -172,6 +172,29 @@ test('shared: initialize goes to the child once; later sessions get the cached r
   assert.deepEqual(negotiateVersion('2025-11-25', '2025-06-18'), '2025-06-18');
   assert.deepEqual(h.takeChild(), [], 'neither initialize nor notifications/initialized is re-sent');
   assert.deepEqual(h.hub.initializeResult, CHILD_RESULT);
+});
+
+test('shared: the kept handshake declares what the proxy relays beside the first client\'s own; a restart re-sends the same', () => {
+  const relay = { sampling: {}, elicitation: { form: {} }, roots: {} };
+  const h = harness({ relay });
+  h.hub.addSession('a');
+  const clientInfo = { name: 'a', version: '1' };
+  h.request('a', 0, 'initialize', { protocolVersion: '2025-06-18', capabilities: { elicitation: { form: {}, url: {} }, experimental: { x: {} } }, clientInfo });
+  const expected = { protocolVersion: '2025-06-18', capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {}, experimental: { x: {} } }, clientInfo };
+  assert.deepEqual(h.lastChildRequest('initialize').params, expected, "the client's own declarations win");
+  h.childReply(h.lastChildRequest('initialize').id, CHILD_RESULT);
+  h.notify('a', 'notifications/initialized');
+  h.takeChild();
+  h.hub.childDown('exited with code 1');
+  h.hub.childUp();
+  assert.deepEqual(h.lastChildRequest('initialize').params, expected);
+  assert.deepEqual(relay, { sampling: {}, elicitation: { form: {} }, roots: {} }, 'the option is not changed');
+
+  // Independent mode: each child is the client's own, initialized with exactly what it declared.
+  const own = harness({ shared: false, relay });
+  own.hub.addSession('b');
+  own.request('b', 0, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo });
+  assert.deepEqual(own.lastChildRequest('initialize').params, { protocolVersion: '2025-06-18', capabilities: {}, clientInfo });
 });
 
 test('shared: a session initializing while the first is pending waits, then is answered', () => {

@@ -20,6 +20,12 @@ export interface HubOutput {
 export interface HubOptions {
   /** Shared mode: initialize the child once and answer later `initialize` requests from the cache. */
   cacheInitialize: boolean;
+  /**
+   * Shared mode: capabilities the proxy relays to a call's client, added to those of the client whose
+   * handshake the child keeps, so what a shared server offers (tools it lists by capability) does not
+   * depend on which client came first. A client that lacks one answers that request with its own error.
+   */
+  relayCapabilities?: JsonObject;
   now(): number;
 }
 

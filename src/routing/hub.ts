@@ -257,7 +257,11 @@ export class Hub {
         session.isInitialized = true;
         const upstreamId = this.#nextId;
         this.#init = { state: 'pending', upstreamId, waiting: [] };
-        this.#forward(sessionId, session, req, structuredClone(params));
+        if (this.#opts.relayCapabilities !== undefined) {
+          const own = isObject(params.capabilities) ? params.capabilities : {};
+          req.params = { ...params, capabilities: { ...structuredClone(this.#opts.relayCapabilities), ...own } };
+        }
+        this.#forward(sessionId, session, req, structuredClone(req.params as JsonObject));
         const state = this.#init as InitState;
         if (state.state === 'pending' && state.upstreamId === upstreamId && !this.#calls.has(upstreamId)) {
           // Not sent (the child is down): the client has its error and may try again.

@@ -9,8 +9,16 @@
 import { VERSION } from '../config/version.ts';
 import { LATEST_LEGACY_VERSION } from '../protocol/versions.ts';
 
+/**
+ * What a client's first handshake with a shared child gets added: requests asked while serving one
+ * call, which go back to that call's client. Not roots: a server applies roots to itself as a whole
+ * (server-filesystem replaces its allowed directories with them), so on a shared child they stay what
+ * the first client declared, never something any later client could set for everyone.
+ */
+export const PER_CALL_CAPABILITIES = { sampling: {}, elicitation: { form: {} } };
+
 export const PROXY_INITIALIZE = {
   protocolVersion: LATEST_LEGACY_VERSION,
-  capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} },
+  capabilities: { ...PER_CALL_CAPABILITIES, roots: {} },
   clientInfo: { name: 'mcpproxy', version: VERSION },
 };

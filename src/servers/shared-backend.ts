@@ -9,6 +9,7 @@ import { Hub } from '../routing/hub.ts';
 import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
 import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
 import { remoteOptions } from './remote-member.ts';
+import { PER_CALL_CAPABILITIES } from './proxy-initialize.ts';
 import { reportBreach, LEGACY, childOptions, hubOutput, startSweep, type BackendDeps, type ChildUsage } from './backend-deps.ts';
 
 /** How long a caller without a handshake waits for the shared child's first initialize. */
@@ -42,7 +43,7 @@ export class SharedBackend implements Backend, StatelessTarget {
       for (const wake of this.#initWaiters) wake(result);
       this.#initWaiters.clear();
     };
-    this.#hub = new Hub(output, { cacheInitialize: true, now: Date.now });
+    this.#hub = new Hub(output, { cacheInitialize: true, relayCapabilities: PER_CALL_CAPABILITIES, now: Date.now });
     // The child starts only after the era probe's sibling is done: two first runs of `npx -y pkg` at
     // once race on npm's cache (ENOTEMPTY), and the probe's run warms it. Messages wait in the route.
     const start = (era: UpstreamEra): void => {
