@@ -88,5 +88,6 @@ test('a shared server on its own route offers its capability tools whatever the 
   assert.match(JSON.stringify(sampled.content), /sampled by able/);
   // The client that cannot sample answers with its own error, which the server reports; nothing reaches `able`.
   const refused = await withDeadline(bare.callTool({ name: 'trigger-sampling-request', arguments: { prompt: 'hi' } }).catch((err: Error) => ({ content: err.message })), 30_000, 'refused sampling');
+  assert.match(JSON.stringify(refused), /-32601/, 'the bare client\'s own Method not found, reported by the server');
   assert.doesNotMatch(JSON.stringify(refused), /sampled by able/);
 });

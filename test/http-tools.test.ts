@@ -27,9 +27,10 @@ const ARGS: Record<string, Record<string, unknown>> = {
 /** Each call flips server state: compared as a pair of calls, which ends where it began. */
 const TOGGLES = new Set(['toggle-simulated-logging', 'toggle-subscriber-updates']);
 
-/** server-everything stamps made-on-demand resources with the wall clock (`7:40:12 PM`): two calls a second
- * apart differ in that alone, so the clock is masked (in text and decoded blobs) before comparing. */
-const CLOCK = /\d{1,2}:\d{2}:\d{2}\s?[AP]M/g;
+/** server-everything stamps made-on-demand resources with the wall clock (`7:40:12 PM`, or `19:40:12` in a
+ * 24-hour locale): two calls a second apart differ in that alone, so the clock is masked (in text and
+ * decoded blobs) before comparing. */
+const CLOCK = /\d{1,2}:\d{2}:\d{2}(?:\s?[AP]M)?/g;
 const timeless = (value: unknown): unknown => JSON.parse(JSON.stringify(value), (key, field) => {
   if (typeof field !== 'string') return field;
   const text = key === 'blob' ? Buffer.from(field, 'base64').toString() : field;

@@ -62,7 +62,7 @@ test('server-everything over Streamable HTTP (session), legacy SSE and the state
   // A member whose catalog read failed once (a remote still starting) is read again: it joins soon after.
   let names: string[] = [];
   await eventually(async () => {
-    names = (await all.listTools()).tools.map((tool) => tool.name);
+    names = await all.listTools().then(({ tools }) => tools.map((tool) => tool.name), () => names);
     return ['session__echo', 'old__echo', 'modern__echo'].every((name) => names.includes(name));
   }, 20_000, 'every remote member on the aggregate').catch((err: Error) => assert.fail(`${err.message}: ${names.join(',')}\n${proxy.logs()}`));
   assert.equal(textOf(await all.callTool({ name: 'old__echo', arguments: { message: 'via sse' } })), 'Echo: via sse');

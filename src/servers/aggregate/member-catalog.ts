@@ -88,6 +88,8 @@ export class MemberCatalog implements ClientLink {
   #settled: (() => void) | undefined;
   #retryMs = FIRST_RETRY_MS;
   #retry: NodeJS.Timeout | undefined;
+  /** Lists whose last read failed: each retry reads all of them, and the catalog is healthy only without any. */
+  #stale = new Set<ListKind>();
   #isClosed = false;
   lastError: string | undefined;
 
@@ -115,6 +117,8 @@ export class MemberCatalog implements ClientLink {
     if (this.#snapshot !== undefined || this.unit.spec.isDisabled || this.unit.fatalReason !== undefined) return Promise.resolve();
     const state = this.unit.state;
     if (state === 'failed' || state === 'restarting') return Promise.resolve();
+    // A handshake that failed is retried in its time; lists do not wait on the backoff.
+    if (this.#state === 'closed' && this.#retry !== undefined) return Promise.resolve();
     if (state === 'sleeping') void this.#connect();
     this.#firstRun ??= new Promise<void>((resolve) => { this.#settled = resolve; });
     return this.#firstRun;
@@ -177,6 +181,7 @@ export class MemberCatalog implements ClientLink {
       this.#settle();
     } catch (err) {
       this.#settle();
+      if (this.#isClosed) return; // closed under it (a reload, shutdown): nothing to retry
       if (this.#state === 'opening') {
         this.#state = 'closed';
         this.unit.close(this.#sessionId);
@@ -213,25 +218,27 @@ export class MemberCatalog implements ClientLink {
     if (initialize === undefined) return;
     const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
     const fresh: Partial<CatalogSnapshot['lists']> = {};
-    const failed: ListKind[] = [];
     const reasons: string[] = [];
     for (const { kind, method, capability } of LISTS) {
       if (!kinds.includes(kind)) continue;
       try {
         fresh[kind] = capabilities[capability] === undefined ? [] : await readAllPages((m, p) => this.#request(m, p), method, kind);
+        this.#stale.delete(kind);
       } catch (err) {
-        // A failed read keeps what was known, and is read again.
-        failed.push(kind);
+        // A failed read keeps what was known, and is read again (while the catalog's session is open).
+        this.#stale.add(kind);
         reasons.push((err as Error).message);
       }
     }
+    if (this.#isClosed) return;
     const snapshot = { initialize, lists: { ...(this.#snapshot?.lists ?? emptyLists()), ...fresh } };
     this.#snapshot = snapshot;
     this.#save(snapshot);
     this.#changed();
-    if (failed.length === 0) return this.#succeeded();
+    if (this.#stale.size === 0) return this.#succeeded();
+    if (reasons.length === 0) return; // this read went well; the stale lists' retry is already set
     this.#failed(reasons.join('; '), () => {
-      if (this.#state === 'open') void this.#read(failed);
+      if (this.#state === 'open') void this.#read([...this.#stale]);
     });
   }
 
