@@ -168,7 +168,8 @@ test('a member that refused its first handshake or list is read again: it joins 
   const status = (await (await fetch(`${proxy.url}/status`)).json()) as { servers: Array<{ name: string; lastError?: string }> };
   const errors = Object.fromEntries(status.servers.map((server) => [server.name, server.lastError]));
   assert.match(errors.noinit ?? '', /initialize refused/);
-  assert.match(errors.nolist ?? '', /tools\/list failed/);
+  assert.match(errors.nolist ?? '', /tools\/list failed.*prompts\/list failed/);
+  assert.ok(!(await client.listPrompts()).prompts.some((prompt) => prompt.name.startsWith('nolist__')));
   const changed = new Promise<void>((resolve) => client.setNotificationHandler(ToolListChangedNotificationSchema, () => resolve()));
   writeFileSync(flag, '');
   await withDeadline(changed, 40_000, 'list_changed when they were read');
@@ -177,6 +178,7 @@ test('a member that refused its first handshake or list is read again: it joins 
     return ['noinit__echo', 'nolist__echo'].every((name) => listed.includes(name));
   }, 40_000, 'both listed');
   assert.equal(textOf(await client.callTool({ name: 'nolist__echo', arguments: { text: 'read again' } })), 'read again');
+  await eventually(async () => (await client.listPrompts()).prompts.some((prompt) => prompt.name === 'nolist__greet'), 10_000, 'prompts read again too');
   const after = (await (await fetch(`${proxy.url}/status`)).json()) as { servers: Array<{ name: string; lastError?: string }> };
   assert.deepEqual(after.servers.map((server) => server.lastError ?? null), [null, null, null]);
 });
