@@ -30,6 +30,13 @@ async function aggregateProxy(t: TestContext, servers: Record<string, unknown>, 
   return { proxy, dir };
 }
 
+/** A file the fault fixture's `--…-while-missing` flags wait for: the test writes it when the member should come up. */
+function readyFlag(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-ready-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'ready');
+}
+
 async function v2Client(t: TestContext, url: string, mode: Mode, name: string, options: Partial<ClientOptions> = {}): Promise<Client> {
   const versionNegotiation: ClientOptions['versionNegotiation'] = mode === 'legacy' ? undefined : mode === 'auto' ? { mode: 'auto' } : { mode: { pin: '2026-07-28' } };
   const client = new Client({ name, version: '1.0.0' }, {
@@ -120,9 +127,7 @@ test('aggregate over SDK 1.32 SSE: subscribe and resources/updated with namespac
 });
 
 test('a member that never came up joins later: its tools appear with list_changed; --max-children refuses a session past the bound', { timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-late-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const flag = join(dir, 'ready');
+  const flag = readyFlag(t);
   const { proxy } = await aggregateProxy(t, {
     steady: { command: node, args: [FIXTURE] },
     late: { command: node, args: [FIXTURE, `--fail-while-missing=${flag}`] },
@@ -151,9 +156,7 @@ test('a member that never came up joins later: its tools appear with list_change
 });
 
 test('a member that refused its first handshake or list is read again: it joins with list_changed, /status says why meanwhile', { timeout: 60_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-unready-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const flag = join(dir, 'ready');
+  const flag = readyFlag(t);
   const { proxy } = await aggregateProxy(t, {
     steady: { command: node, args: [FIXTURE] },
     noinit: { command: node, args: [FIXTURE, `--refuse-initialize-while-missing=${flag}`] },
