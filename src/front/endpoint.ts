@@ -86,6 +86,16 @@ function protectionOf(config: Config): Protection {
  * of its own there (an access key, named keys or an OAuth token).
  */
 function forwardable(forwarding: HeaderForwarding | undefined, config: Config): HeaderForwarding | undefined {
-  if (forwarding === undefined || protectionOf(config).kind === 'none') return forwarding;
-  return { ...forwarding, names: () => forwarding.names().filter((name) => name !== 'authorization') };
+  if (forwarding === undefined || !config.requiresCredentials) return forwarding;
+  // Filtered once per list: the routes hand out the same array until a reload changes it.
+  let from: readonly string[] | undefined;
+  let kept: readonly string[] = [];
+  return {
+    ...forwarding,
+    names: () => {
+      const names = forwarding.names();
+      if (names !== from) [from, kept] = [names, names.filter((name) => name !== 'authorization')];
+      return kept;
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { unionAllowLists } from '../config/env-policy.ts';
 import { Aggregate } from '../servers/aggregate/aggregate.ts';
 import type { Registry, ReloadDiff } from '../servers/registry.ts';
 import type { ServerUnit } from '../servers/server-unit.ts';
+import type { EnvPolicy } from '../http/request-env.ts';
 import { Endpoint, type EndpointShared } from './endpoint.ts';
 
 /** `openapi`, `docs`, `tool`: the tools as plain HTTP (downstream/http-tools). */
@@ -37,11 +38,18 @@ export class Routes {
     }
     const aggregate = new Aggregate(registry, shared.config.stateDir, shared.log, shared.identity.claimNames);
     this.aggregate = aggregate;
+    // What the root takes from requests follows the members, so it is worked out at start and on each reload, not per request.
+    let policy = aggregateEnvPolicy(registry);
+    let names = forwardedByAny(registry);
+    registry.onReload(() => {
+      policy = aggregateEnvPolicy(registry);
+      names = forwardedByAny(registry);
+    });
     this.root = new Endpoint(shared, {
       backend: aggregate, stateless: aggregate, basePath: '', server: 'aggregate', maxSessions: 0,
-      envPolicy: () => ({ allow: unionAllowLists(registry.units.map((unit) => unit.spec.allowEnv)), isShared: registry.units.every((unit) => unit.spec.shared) }),
+      envPolicy: () => policy,
       // Each member session takes its own listed headers of these (servers/aggregate/route-message.ts).
-      forwarding: { names: () => [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))] },
+      forwarding: { names: () => names },
     });
     for (const unit of registry.units) this.#servers.set(unit.spec.name, this.#endpointFor(unit, `/servers/${unit.spec.name}`));
   }
@@ -99,12 +107,23 @@ export class Routes {
   #endpointFor(unit: ServerUnit, basePath: string): Endpoint {
     const { spec } = unit;
     const forwardHeaders = spec.remote?.forwardHeaders ?? [];
+    const policy = { allow: spec.allowEnv, isShared: spec.shared };
     return new Endpoint(this.#shared, {
       backend: unit, stateless: unit, basePath, server: spec.name, maxSessions: spec.maxSessions,
-      envPolicy: () => ({ allow: spec.allowEnv, isShared: spec.shared }),
+      envPolicy: () => policy,
       forwarding: forwardHeaders.length === 0 ? undefined : { names: () => forwardHeaders },
     });
   }
+}
+
+/** The aggregate's environment policy: what any member allows; shared only when every member is. */
+function aggregateEnvPolicy(registry: Registry): EnvPolicy {
+  return { allow: unionAllowLists(registry.units.map((unit) => unit.spec.allowEnv)), isShared: registry.units.every((unit) => unit.spec.shared) };
+}
+
+/** Every header some remote member forwards, once each. */
+function forwardedByAny(registry: Registry): string[] {
+  return [...new Set(registry.units.flatMap((unit) => unit.spec.remote?.forwardHeaders ?? []))];
 }
 
 /** A percent-encoded path segment, or undefined when it is absent or not valid UTF-8. */
