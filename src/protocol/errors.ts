@@ -33,3 +33,8 @@ export class ProxyError extends Error {
     this.headers = options.headers ?? {};
   }
 }
+
+/** A 2026-07-28 request whose headers (`Mcp-Name`, `Mcp-Param-*`) disagree with its body: 400, -32020. */
+export function headerMismatch(message: string): ProxyError {
+  return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
+}

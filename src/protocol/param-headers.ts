@@ -5,7 +5,7 @@
  * and writes them toward a stateless remote. Pure: schemas, arguments and headers in, declarations,
  * headers or a ProxyError out.
  */
-import { ProxyError, RpcCode } from './errors.ts';
+import { headerMismatch } from './errors.ts';
 import { isObject, type JsonObject } from './message.ts';
 import { decodeHeaderValue, encodeHeaderValue, type Headers } from './header-values.ts';
 
@@ -110,18 +110,14 @@ export function checkParamHeaders(declared: ParamHeader[], args: unknown, header
     const expected = headerForm(value);
     if (expected === undefined) continue; // absent or null: the header is not expected
     const raw = headers[`mcp-param-${headerName.toLowerCase()}`];
-    if (typeof raw !== 'string') throw mismatch(`Mcp-Param-${headerName} header required for arguments.${path.join('.')}`);
+    if (typeof raw !== 'string') throw headerMismatch(`Mcp-Param-${headerName} header required for arguments.${path.join('.')}`);
     const decoded = decodeHeaderValue(raw);
     // Numbers compare numerically (42 and 42.0 are the same argument).
     const isEqual = (type === 'integer' || type === 'number') && typeof value === 'number' && /^-?\d+(\.\d+)?$/.test(decoded)
       ? Number(decoded) === value
       : decoded === expected;
-    if (!isEqual) throw mismatch(`Mcp-Param-${headerName} differs from arguments.${path.join('.')}`);
+    if (!isEqual) throw headerMismatch(`Mcp-Param-${headerName} differs from arguments.${path.join('.')}`);
   }
-}
-
-function mismatch(message: string): ProxyError {
-  return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
 }
 
 /** What the proxy knows of each tool's declarations, learnt from the tools/list results it relays. */
@@ -146,9 +142,9 @@ export class ParamHeaderRegistry {
     const onExcluded = this.#onExcluded;
     toolsListResult.tools = toolsListResult.tools.filter((tool) => {
       if (!isObject(tool) || typeof tool.name !== 'string') return true;
-      const fault = onExcluded && paramHeaderFault(tool.inputSchema);
-      if (onExcluded !== undefined && fault !== undefined) {
-        if (this.#excluded.get(tool.name) !== fault) onExcluded(tool.name, fault);
+      const fault = onExcluded === undefined ? undefined : paramHeaderFault(tool.inputSchema);
+      if (fault !== undefined) {
+        if (this.#excluded.get(tool.name) !== fault) onExcluded?.(tool.name, fault);
         this.#excluded.set(tool.name, fault);
         this.#byTool.delete(tool.name);
         return false;

@@ -3,7 +3,7 @@
  * its body (never by a missing header), and checking headers against the body in the spec's order.
  * Pure: values in, ProxyError out.
  */
-import { ProxyError, RpcCode } from '../../protocol/errors.ts';
+import { headerMismatch, ProxyError, RpcCode } from '../../protocol/errors.ts';
 import { isObject, type JsonObject } from '../../protocol/message.ts';
 import { isLogLevel } from '../../protocol/log-levels.ts';
 import { isModernVersion, MODERN_VERSIONS } from '../../protocol/versions.ts';
@@ -48,10 +48,6 @@ export function classifyPost(body: unknown, headers: Headers): 'legacy' | 'moder
     throw new ProxyError(400, RpcCode.invalidParams, `Invalid params: MCP-Protocol-Version ${versionHeader} requires the _meta envelope`);
   }
   return 'legacy';
-}
-
-function headerMismatch(message: string): ProxyError {
-  return new ProxyError(400, RpcCode.headerMismatch, `Header mismatch: ${message}`);
 }
 
 /** The body field a method's `Mcp-Name` header must equal. */
