@@ -79,3 +79,9 @@ export function readEventStream(
     res.once('close', () => finish(res.complete ? undefined : 'the stream was cut off'));
   });
 }
+
+/** Every message of one request's answer, a JSON body or an event stream scoped to it; a broken body is no message. */
+export async function readAnswer(res: IncomingMessage, maxBytes: number, onMessage: (msg: JsonRpcMessage) => void): Promise<void> {
+  if (isEventStream(res)) await readEventStream(res, maxBytes, undefined, { message: onMessage });
+  else await readJsonAnswer(res, maxBytes, onMessage).catch(() => {});
+}

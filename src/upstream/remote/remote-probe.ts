@@ -10,7 +10,7 @@ import type { Logger } from '../../observe/log.ts';
 import { isResponse, type JsonRpcMessage, type JsonRpcRequest } from '../../protocol/message.ts';
 import { MODERN_VERSIONS } from '../../protocol/versions.ts';
 import { classifyProbeReply, discoverRequest, PROBE_ID, type ProbeVerdict, type UpstreamEra } from '../era-probe.ts';
-import { isEventStream, readEventStream, readJsonAnswer } from './answer.ts';
+import { isEventStream, readAnswer, readEventStream } from './answer.ts';
 import { call, discard, RemoteError, type RemoteTarget } from './http-call.ts';
 import { modernHeaders } from './stateless-client.ts';
 
@@ -86,8 +86,7 @@ async function discover(opts: RemoteProbeOptions, request: JsonRpcRequest, id: s
   const take = (msg: JsonRpcMessage): void => {
     if (isResponse(msg) && msg.id === id) verdict = classifyProbeReply(msg);
   };
-  if (isEventStream(res)) await readEventStream(res, opts.maxMessageBytes, undefined, { message: take });
-  else await readJsonAnswer(res, opts.maxMessageBytes, take).catch(() => {});
+  await readAnswer(res, opts.maxMessageBytes, take);
   return { verdict, status };
 }
 

@@ -15,7 +15,7 @@ import { RpcCode } from '../../protocol/errors.ts';
 import { encodeHeaderValue } from '../../protocol/header-values.ts';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
 import type { ParamHeaderRegistry } from '../../protocol/param-headers.ts';
-import { isEventStream, readEventStream, readJsonAnswer } from './answer.ts';
+import { readAnswer } from './answer.ts';
 import { call, discard, RemoteError } from './http-call.ts';
 import type { RemoteTransport, TransportEvents, TransportOptions } from './transport.ts';
 
@@ -179,12 +179,6 @@ export class StatelessClient implements RemoteTransport {
     for (const abort of this.#inFlight.values()) abort.abort();
     this.#events.lost(reason);
   }
-}
-
-/** Every message of an answer, JSON or an event stream scoped to the request. */
-async function readAnswer(res: IncomingMessage, maxBytes: number, onMessage: (msg: JsonRpcMessage) => void): Promise<void> {
-  if (isEventStream(res)) await readEventStream(res, maxBytes, undefined, { message: onMessage });
-  else await readJsonAnswer(res, maxBytes, onMessage).catch(() => {});
 }
 
 /** The 2026-07-28 envelope of a request (version, capabilities, client), for a request of the client's own. */
