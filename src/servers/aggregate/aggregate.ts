@@ -154,7 +154,7 @@ export class Aggregate implements Backend, StatelessSource {
   /** `mayWait`: a name nothing listed yet waits (bounded) for members that have never listed, then is routed once more. */
   #route(session: AggregateSession, req: JsonRpcRequest, params: JsonObject, mayWait: boolean): void {
     const routed = routeMessage(session.view ?? this.#view, this.#registry, req.method, params);
-    const waiting = 'error' in routed && mayWait ? firstRuns(this.#listSources, session) : undefined;
+    const waiting = 'error' in routed && routed.isUnknown === true && mayWait ? firstRuns(this.#listSources, session) : undefined;
     if (waiting !== undefined) return void waiting.then(() => this.#route(session, req, params, false));
     if ('error' in routed) return reply(session, errorResponse(req.id, routed.code, routed.error));
     if (session.scope !== undefined && !session.scope.has(routed.server)) {

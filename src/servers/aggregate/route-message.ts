@@ -12,7 +12,8 @@ import type { Registry } from '../registry.ts';
 import type { CatalogView } from './catalog-view.ts';
 import { exposedUri, memberUri } from './namespace.ts';
 
-export type Routed = { server: string } | { error: string; code: number };
+/** `isUnknown`: the name or URI is in no member's list (yet): a member still starting may bring it. */
+export type Routed = { server: string } | { error: string; code: number; isUnknown?: true };
 
 export function routeMessage(view: CatalogView, registry: Registry, method: string, params: JsonObject): Routed {
   switch (method) {
@@ -37,7 +38,7 @@ export function routeMessage(view: CatalogView, registry: Registry, method: stri
 function byName(index: CatalogView['tools'], params: JsonObject, what: string): Routed {
   const name = params.name;
   const target = typeof name === 'string' ? index.get(name) : undefined;
-  if (target === undefined) return { error: `Unknown ${what}: ${String(name).slice(0, 100)}`, code: RpcCode.invalidParams };
+  if (target === undefined) return { error: `Unknown ${what}: ${String(name).slice(0, 100)}`, code: RpcCode.invalidParams, isUnknown: true };
   params.name = target.memberName;
   return { server: target.server };
 }
@@ -53,9 +54,9 @@ function byUri(view: CatalogView, registry: Registry, params: JsonObject, key = 
     const inner = spec === undefined ? undefined : memberUri(spec.prefix, uri);
     if (server !== undefined && inner !== undefined) target = { server, memberName: inner };
   }
-  if (target === undefined) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams };
+  if (target === undefined) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams, isUnknown: true };
   const matcher = matcherOf(registry.get(target.server)?.spec.filter);
-  if (matcher !== undefined && !matcher.allows(target.memberName)) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams };
+  if (matcher !== undefined && !matcher.allows(target.memberName)) return { error: `Unknown resource: ${uri.slice(0, 200)}`, code: RpcCode.invalidParams, isUnknown: true };
   params[key] = target.memberName;
   return { server: target.server };
 }
