@@ -23,6 +23,7 @@ const LISTS: Array<{ kind: ListKind; method: string; capability: string }> = [
   { kind: 'resources', method: 'resources/list', capability: 'resources' },
   { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources' },
 ];
+const ALL_KINDS = LISTS.map((list) => list.kind);
 const CHANGED: Record<string, ListKind[]> = {
   'notifications/tools/list_changed': ['tools'],
   'notifications/prompts/list_changed': ['prompts'],
@@ -63,12 +64,22 @@ export async function readAllPages(request: Requester, method: string, kind: Lis
   return items;
 }
 
-/** Every list the member's capabilities promise, through `request`; a failed list is empty. */
-export async function readLists(request: Requester, initialize: JsonObject): Promise<CatalogSnapshot['lists']> {
+/**
+ * The lists of `kinds` through `request` (empty where the member's capabilities promise none); a list
+ * whose read failed is left out of the answer and told to `onFailed`.
+ */
+export async function readLists(
+  request: Requester, initialize: JsonObject, kinds: readonly ListKind[] = ALL_KINDS, onFailed: (kind: ListKind, err: Error) => void = () => {},
+): Promise<Partial<CatalogSnapshot['lists']>> {
   const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
-  const lists = emptyLists();
+  const lists: Partial<CatalogSnapshot['lists']> = {};
   for (const { kind, method, capability } of LISTS) {
-    if (capabilities[capability] !== undefined) lists[kind] = await readAllPages(request, method, kind).catch(() => []);
+    if (!kinds.includes(kind)) continue;
+    try {
+      lists[kind] = capabilities[capability] === undefined ? [] : await readAllPages(request, method, kind);
+    } catch (err) {
+      onFailed(kind, err as Error);
+    }
   }
   return lists;
 }
@@ -177,7 +188,7 @@ export class MemberCatalog implements ClientLink {
       if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
       this.#state = 'open';
-      await this.#read(LISTS.map((list) => list.kind), init.result);
+      await this.#read(ALL_KINDS, init.result);
       this.#settle();
     } catch (err) {
       this.#settle();
@@ -216,20 +227,13 @@ export class MemberCatalog implements ClientLink {
    */
   async #read(kinds: ListKind[], initialize = this.#snapshot?.initialize): Promise<void> {
     if (initialize === undefined) return;
-    const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
-    const fresh: Partial<CatalogSnapshot['lists']> = {};
     const reasons: string[] = [];
-    for (const { kind, method, capability } of LISTS) {
-      if (!kinds.includes(kind)) continue;
-      try {
-        fresh[kind] = capabilities[capability] === undefined ? [] : await readAllPages((m, p) => this.#request(m, p), method, kind);
-        this.#stale.delete(kind);
-      } catch (err) {
-        // A failed read keeps what was known, and is read again (while the catalog's session is open).
-        this.#stale.add(kind);
-        reasons.push((err as Error).message);
-      }
-    }
+    // A failed read keeps what was known, and is read again (while the catalog's session is open).
+    const fresh = await readLists((m, p) => this.#request(m, p), initialize, kinds, (kind, err) => {
+      this.#stale.add(kind);
+      reasons.push(err.message);
+    });
+    for (const kind of Object.keys(fresh) as ListKind[]) this.#stale.delete(kind);
     if (this.#isClosed) return;
     const snapshot = { initialize, lists: { ...(this.#snapshot?.lists ?? emptyLists()), ...fresh } };
     this.#snapshot = snapshot;

@@ -8,7 +8,7 @@ import { matcherOf } from '../name-filter.ts';
 import type { Registry } from '../registry.ts';
 import type { AggregateSession } from './aggregate-session.ts';
 import { buildView, type CatalogView } from './catalog-view.ts';
-import { readLists, type CatalogSnapshot, type ListKind, type MemberCatalog } from './member-catalog.ts';
+import { emptyLists, readLists, type CatalogSnapshot, type ListKind, type MemberCatalog } from './member-catalog.ts';
 import type { MemberSession } from './member-session.ts';
 import { decodeCursor } from './namespace.ts';
 import { serverOfUri } from './route-message.ts';
@@ -75,7 +75,8 @@ async function personalView(src: ListSources, session: AggregateSession, persona
   await Promise.all(personal.map(async ({ unit, snapshot }) => {
     const member = src.member(session, unit.spec.name);
     const initialize = snapshot?.initialize ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
-    own.set(unit.spec.name, { initialize, lists: await readLists((method, params) => member.request(method, params), initialize) });
+    // A list that failed to read is empty for this answer; the next list request reads it again.
+    own.set(unit.spec.name, { initialize, lists: { ...emptyLists(), ...await readLists((method, params) => member.request(method, params), initialize) } });
   }));
   session.view = viewOf(src.catalogs(), own);
   return session.view;
