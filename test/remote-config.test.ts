@@ -103,6 +103,6 @@ test('an aggregate session\'s environment: a forwarding remote takes its listed 
 test('a member connection sends only the client headers its forwardHeaders lists, under the operator\'s own', () => {
   const spec = remoteOf({ url: 'https://x/mcp', mode: 'independent', headers: { 'x-team': 'operator' }, forwardHeaders: ['X-User', 'X-Team'] });
   // A session's map on the member's own route: its forwarded headers, plus a variable from a token claim.
-  const options = remoteOptions(spec, { era: 'legacy' }, new Logger('error', 'text', { write: () => {} }), 1024, { ...headersBesideVariables({ 'x-user': 'ada', 'x-team': 'mine' }), USER_EMAIL: 'ada@example.com' });
+  const options = remoteOptions({ spec, config: { maxMessageBytes: 1024 } }, { era: 'legacy' }, new Logger('error', 'text', { write: () => {} }), { ...headersBesideVariables({ 'x-user': 'ada', 'x-team': 'mine' }), USER_EMAIL: 'ada@example.com' });
   assert.deepEqual(options.target.headers, { 'x-user': 'ada', 'x-team': 'operator' });
 });

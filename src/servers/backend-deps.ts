@@ -2,6 +2,7 @@
  * What both ways of serving sessions need: a server's dependencies, the child budget, a child's options,
  * the Hub's output wiring and the request-timeout sweep.
  */
+import type { ParamHeaderRegistry } from '../protocol/param-headers.ts';
 import type { ClientLink } from './contract.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
 import type { ChildExit, ChildOptions } from '../upstream/child.ts';
@@ -33,6 +34,8 @@ export interface BackendDeps {
   sandboxHost?: { facts: HostFacts; hidden: string[] } | undefined;
   /** This server's sandbox (plan, home); undefined runs children as they are. */
   sandbox?: SandboxRun | undefined;
+  /** A remote member's tool declarations (Mcp-Param-* headers), one for all its connections and restarts. */
+  paramHeaders?: ParamHeaderRegistry;
 }
 
 /** 503 when a new child would pass --max-children. */

@@ -61,10 +61,10 @@ export class IndependentBackend implements Backend {
         if (this.#sessions.get(sessionId)?.child === child) this.#links.get(sessionId)?.end(reason);
       },
     };
-    const { spec, config } = this.#deps;
+    const { spec } = this.#deps;
     const child = spec.remote === undefined
       ? new Child(childOptions({ ...this.#deps, log }, env), events)
-      : new RemoteSession(remoteOptions(spec, era, log, config.maxMessageBytes, env), events);
+      : new RemoteSession(remoteOptions(this.#deps, era, log, env), events);
     const failed = await child.spawned;
     if (failed !== undefined) {
       for (const value of Object.values(env)) log.removeSecret(value);

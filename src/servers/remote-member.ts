@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { headersFor } from '../config/forwarded-headers.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
+import type { BackendDeps } from './backend-deps.ts';
 import { VERSION } from '../config/version.ts';
 import type { Logger } from '../observe/log.ts';
 import { ParamHeaderRegistry } from '../protocol/param-headers.ts';
@@ -51,28 +52,25 @@ export function remoteEra(
   });
 }
 
-/** Each member's tool declarations, by its spec (a reload's new spec starts afresh): one for all its connections. */
-const declarations = new WeakMap<ServerSpec, ParamHeaderRegistry>();
-
-function declarationsOf(spec: ServerSpec, log: Logger): ParamHeaderRegistry {
-  let registry = declarations.get(spec);
-  if (registry === undefined) {
-    registry = new ParamHeaderRegistry((tool, why) => log.warn('tool left out: invalid x-mcp-header declaration', { server: spec.name, tool, why }));
-    declarations.set(spec, registry);
-  }
-  return registry;
+/** A remote member's tool declarations; tools whose declarations are invalid are left out, and logged. */
+export function paramHeaderRegistry(log: Logger): ParamHeaderRegistry {
+  return new ParamHeaderRegistry((tool, why) => log.warn('tool left out: invalid x-mcp-header declaration', { tool, why }));
 }
 
 /**
  * One upstream connection's options. `forwarded`: the session's map (independent mode), of which only
  * the headers the member's `forwardHeaders` lists pass (its variables, those set from token claims
  * too, are for children); the member's configured headers win over them, so a client cannot replace
- * the operator's credentials.
+ * the operator's credentials. Tool declarations are the unit's, shared by all its connections.
  */
-export function remoteOptions(spec: ServerSpec, era: UpstreamEra, log: Logger, maxMessageBytes: number, forwarded: Record<string, string> = {}): RemoteOptions {
+export function remoteOptions(
+  deps: Pick<BackendDeps, 'spec' | 'paramHeaders'> & { config: Pick<BackendDeps['config'], 'maxMessageBytes'> },
+  era: UpstreamEra, log: Logger, forwarded: Record<string, string> = {},
+): RemoteOptions {
+  const { spec } = deps;
   const verdict: RemoteVerdict = 'kind' in era ? (era as RemoteVerdict) : { ...era, kind: 'streamable' };
   return {
     name: spec.name, target: remoteTarget(spec, headersFor(spec.remote!.forwardHeaders, forwarded)), verdict, requestTimeoutMs: spec.requestTimeoutMs,
-    maxMessageBytes, clientVersion: VERSION, log, paramHeaders: declarationsOf(spec, log),
+    maxMessageBytes: deps.config.maxMessageBytes, clientVersion: VERSION, log, paramHeaders: deps.paramHeaders ?? paramHeaderRegistry(log), // outside a unit: its own
   };
 }

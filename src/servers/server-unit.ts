@@ -16,7 +16,7 @@ import { SharedBackend } from './shared-backend.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from './contract.ts';
 import { matcherOf } from './name-filter.ts';
 import { ReplicaPool, type ReplicaStatus } from './replica-pool.ts';
-import { remoteEra } from './remote-member.ts';
+import { paramHeaderRegistry, remoteEra } from './remote-member.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 import { PrincipalBackend } from './principal-backend.ts';
@@ -81,7 +81,7 @@ export class ServerUnit implements Backend, StatelessSource {
   constructor(spec: ServerSpec, deps: Omit<BackendDeps, 'spec' | 'era' | 'log'> & { log: Logger }) {
     this.spec = spec;
     this.log = spec.name === 'default' ? deps.log : deps.log.child({ server: spec.name });
-    this.#deps = deps;
+    this.#deps = spec.remote === undefined ? deps : { ...deps, paramHeaders: paramHeaderRegistry(this.log) };
     const matcher = matcherOf(spec.filter);
     if (matcher !== undefined) this.#gate = new ToolGate(matcher);
     if (!spec.isDisabled) {

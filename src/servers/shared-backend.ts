@@ -67,7 +67,7 @@ export class SharedBackend implements Backend, StatelessTarget {
       };
       const supervisor = deps.spec.remote === undefined
         ? new Supervisor(childOptions(deps, env), events)
-        : new RemoteUpstream(remoteOptions(deps.spec, era, deps.log, deps.config.maxMessageBytes, env), events);
+        : new RemoteUpstream(remoteOptions(deps, era, deps.log, env), events);
       this.#supervisor = supervisor;
       this.#route.connect(era, (msg) => supervisor.send(msg));
     };
