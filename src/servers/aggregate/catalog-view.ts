@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../../protocol/message.ts';
 import type { NameMatcher } from '../name-filter.ts';
-import { emptyLists, type CatalogSnapshot, type ListKind } from './member-catalog.ts';
+import { emptyLists, type CatalogSnapshot, type ListKind } from './list-reading.ts';
 import { exposedName, exposedUri } from './namespace.ts';
 
 export interface MemberView {
