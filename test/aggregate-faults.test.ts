@@ -105,6 +105,30 @@ test('aggregate: a member whose tools/list never answers holds the lists once (a
   assert.equal(late.lastError, undefined, 'no longer late once listed');
 });
 
+test('aggregate: an independent member listing for a session\'s own environment is waited for about 2 s, then joins that session by list_changed', { timeout: 60_000 }, async (t) => {
+  const flagDir = mkdtempSync(join(tmpdir(), 'mcpproxy-late-'));
+  t.after(() => rmSync(flagDir, { recursive: true, force: true }));
+  const answerFile = join(flagDir, 'answer');
+  const { proxy } = await aggregateProxy(t, {
+    everything: { command: node, args: [EVERYTHING] },
+    solo: { command: node, args: [FIXTURE, `--hold-tools-list=${answerFile}`], mode: 'independent', allowEnv: ['EXTRA_TOOL'] },
+  });
+  const other = await sdkClient(t, proxy.url, { name: 'bystander' });
+  await eventually(async () => (await names(other)).includes('everything__echo'), 30_000, 'server-everything listed');
+  let changes = 0;
+  const alice = await sdkClient(t, proxy.url, { headers: { 'X-MCP-Env': 'EXTRA_TOOL=alpha' } });
+  alice.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes++; });
+  // Before: her lists waited for her own child's tools/list for as long as it took (here: until the file).
+  const lists = withDeadline((async () => {
+    for (let i = 0; i < 3; i++) assert.ok((await names(alice)).includes('everything__echo'));
+  })(), 8000, 'three lists while her own child does not answer tools/list');
+  const seen = await bystander(other, lists);
+  assert.equal(seen.wrong, 0, `the bystander's calls stay right (${seen.calls} calls)`);
+  writeFileSync(answerFile, '');
+  await eventually(() => changes > 0, 15_000, 'list_changed when her child lists');
+  await eventually(async () => (await names(alice)).includes('solo__alpha'), 15_000, 'her own list');
+});
+
 test('aggregate and a server\'s own route: entries that break the MCP schema are repaired or dropped, SDK 1.32 and v2 clients list them', { timeout: 90_000 }, async (t) => {
   const { proxy } = await aggregateProxy(t, {
     everything: { command: node, args: [EVERYTHING] },

@@ -15,7 +15,7 @@ import {
 import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../contract.ts';
 import type { Registry } from '../registry.ts';
-import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
+import { AGGREGATE_CAPABILITIES, buildView, changedLists, joinInstructions, type CatalogView } from './catalog-view.ts';
 import type { ListKind } from './list-reading.ts';
 import { MemberCatalog } from './member-catalog.ts';
 import { newSession, type AggregateSession } from './aggregate-session.ts';
@@ -28,6 +28,8 @@ const COALESCE_MS = 250;
 const LIST_METHODS: Record<string, ListKind> = {
   'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources', 'resources/templates/list': 'resourceTemplates',
 };
+/** The notification that tells clients a list changed: templates are told as resources. */
+const NOTIFIED_AS: Record<ListKind, 'tools' | 'prompts' | 'resources'> = { tools: 'tools', prompts: 'prompts', resources: 'resources', resourceTemplates: 'resources' };
 const CHANGED_NOTIFICATION: Record<'tools' | 'prompts' | 'resources', string> = {
   tools: 'notifications/tools/list_changed', prompts: 'notifications/prompts/list_changed', resources: 'notifications/resources/list_changed',
 };
@@ -89,6 +91,7 @@ export class Aggregate implements Backend, StatelessSource {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return;
     this.#sessions.delete(sessionId);
+    session.isClosed = true;
     for (const member of session.members.values()) member.close();
   }
 
@@ -286,12 +289,7 @@ export class Aggregate implements Backend, StatelessSource {
     for (const { server, from, to } of this.#view.renamed) if (!known.has(`${server}/${from}`)) this.#log.warn('name changed for the aggregate', { server, from, to });
     const shadowed = new Set(previous.shadowed.map((s) => `${s.server}/${s.name}`));
     for (const { server, name, winner } of this.#view.shadowed) if (!shadowed.has(`${server}/${name}`)) this.#log.warn('name shadowed in the aggregate', { server, name, winner });
-    for (const kind of ['tools', 'prompts', 'resources'] as const) {
-      const changed = JSON.stringify(previous.lists[kind]) !== JSON.stringify(this.#view.lists[kind])
-        || (kind === 'resources' && JSON.stringify(previous.lists.resourceTemplates) !== JSON.stringify(this.#view.lists.resourceTemplates));
-      if (changed) this.#pendingChanges.add(kind);
-    }
-    for (const kind of announced) this.#pendingChanges.add(kind === 'resourceTemplates' ? 'resources' : kind);
+    for (const kind of [...changedLists(previous, this.#view), ...announced]) this.#pendingChanges.add(NOTIFIED_AS[kind]);
     if (this.#pendingChanges.size > 0 && this.#coalesceTimer === undefined) {
       this.#coalesceTimer = setTimeout(() => this.#announce(), COALESCE_MS);
       this.#coalesceTimer.unref();

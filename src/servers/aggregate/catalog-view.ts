@@ -73,6 +73,11 @@ export function buildView(members: MemberView[]): CatalogView {
   return view;
 }
 
+/** The lists that differ between two views (any field of any entry, or the order). */
+export function changedLists(previous: CatalogView, next: CatalogView): ListKind[] {
+  return (Object.keys(next.lists) as ListKind[]).filter((kind) => JSON.stringify(previous.lists[kind]) !== JSON.stringify(next.lists[kind]));
+}
+
 /**
  * What the aggregate declares: every list with list_changed, subscriptions, logging and completions,
  * whatever members are up. Clients keep a session's capabilities for its life, and members come, go

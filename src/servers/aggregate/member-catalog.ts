@@ -11,6 +11,7 @@ import type { ClientLink } from '../contract.ts';
 import type { ServerUnit } from '../server-unit.ts';
 import { CatalogFile } from './catalog-file.ts';
 import { ALL_KINDS, CHANGED, emptyLists, readLists, type CatalogSnapshot, type ListKind } from './list-reading.ts';
+import { settlesWithin } from './settles-within.ts';
 
 /** The principal the catalog's own session is opened as (shown in /status `children[]`). */
 const CATALOG_PRINCIPAL = '~catalog';
@@ -92,12 +93,7 @@ export class MemberCatalog implements ClientLink {
     const run = this.ensure();
     if (this.#firstRun === undefined) return run;
     this.#waitedSince ??= Date.now();
-    const leftMs = this.#waitedSince + budgetMs - Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    const isSettled = leftMs > 0 && await Promise.race([
-      run.then(() => true),
-      new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), leftMs); }),
-    ]).finally(() => clearTimeout(timer));
+    const isSettled = await settlesWithin(run, this.#waitedSince + budgetMs - Date.now());
     if (!isSettled && this.#snapshot === undefined) this.#late(Date.now() - this.#waitedSince);
   }
 

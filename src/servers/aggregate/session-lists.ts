@@ -13,6 +13,7 @@ import type { MemberCatalog } from './member-catalog.ts';
 import type { MemberSession } from './member-session.ts';
 import { decodeCursor } from './namespace.ts';
 import { serverOfUri } from './route-message.ts';
+import { settlesWithin } from './settles-within.ts';
 
 /**
  * How long, at most, lists and calls wait for a member that has never listed (a lazy one's first start, a
@@ -77,15 +78,38 @@ async function personalView(src: ListSources, session: AggregateSession, persona
     session.view = undefined;
     return src.view();
   }
+  await Promise.all(personal.map(({ unit, snapshot }) => readOwn(src, session, unit.spec.name, snapshot?.initialize)));
   const own = new Map<string, CatalogSnapshot>();
-  await Promise.all(personal.map(async ({ unit, snapshot }) => {
-    const member = src.member(session, unit.spec.name);
-    const initialize = snapshot?.initialize ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
-    // A list that failed to read is empty for this answer; the next list request reads it again.
-    own.set(unit.spec.name, { initialize, lists: { ...emptyLists(), ...await readLists((method, params) => member.request(method, params), initialize) } });
-  }));
+  for (const { unit } of personal) {
+    // One not read yet (late) is empty for this answer, never the operator's catalog in its place.
+    own.set(unit.spec.name, session.ownLists.get(unit.spec.name) ?? { initialize: {}, lists: emptyLists() });
+  }
   session.view = viewOf(src.catalogs(), own);
   return session.view;
+}
+
+/**
+ * Reads a personal member's lists into `session.ownLists`, one read at a time per member, and waits for it
+ * as lists wait for a catalog: at most the list bound, and not at all once the member was late for this
+ * session. A read that comes late tells the session its lists changed.
+ */
+async function readOwn(src: ListSources, session: AggregateSession, server: string, known: JsonObject | undefined): Promise<void> {
+  let read = session.ownReads.get(server);
+  if (read === undefined) {
+    const member = src.member(session, server);
+    const initialize = known ?? { capabilities: { tools: {}, prompts: {}, resources: {} } };
+    const entry = { isLate: false, done: Promise.resolve() };
+    // A list that failed to read is empty; the next list request reads it again.
+    entry.done = readLists((method, params) => member.request(method, params), initialize).then((lists) => {
+      session.ownReads.delete(server);
+      session.ownLists.set(server, { initialize, lists: { ...emptyLists(), ...lists } });
+      if (!entry.isLate || session.isClosed) return;
+      for (const kind of ['tools', 'prompts', 'resources']) session.link.deliver({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` }, undefined);
+    });
+    session.ownReads.set(server, entry);
+    read = entry;
+  }
+  if (!read.isLate && !await settlesWithin(read.done, FIRST_RUN_WAIT_MS.list)) read.isLate = true;
 }
 
 function listOf(session: AggregateSession, src: ListSources, view: CatalogView, kind: ListKind, cursor: unknown): JsonObject {
