@@ -81,14 +81,19 @@ test('aggregate: a member whose tools/list never answers holds the lists once (a
   const client = await sdkClient(t, proxy.url, { name: 'watcher' });
   client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changes++; });
   const other = await sdkClient(t, proxy.url, { name: 'bystander' });
+  const first = Date.now();
+  await names(client);
+  t.diagnostic(`the first list, with three members never listed: ${Date.now() - first} ms`);
   await eventually(async () => (await names(client)).includes('everything__echo'), 30_000, 'server-everything listed');
 
   // Before: each list waited 10 s for the two members that never listed (30 s for three). Now they held
   // the first lists once, for about 2 s; these are answered from what is known.
+  const started = Date.now();
   const lists = withDeadline((async () => {
     for (let i = 0; i < 3; i++) assert.ok((await names(client)).includes('everything__echo'));
   })(), 8000, 'three lists with a member that never answers');
   const seen = await bystander(other, lists);
+  t.diagnostic(`three lists in ${Date.now() - started} ms; bystander ${seen.calls} calls, ${seen.wrong} wrong`);
   assert.equal(seen.wrong, 0, `the bystander's calls stay right (${seen.calls} calls)`);
 
   const hung = (await status(proxy)).servers.find((server) => server.name === 'hung')!;
@@ -167,6 +172,7 @@ test('aggregate and a server\'s own route: entries that break the MCP schema are
     }
   })();
   const seen = await bystander(other, checks);
+  t.diagnostic(`bystander ${seen.calls} calls, ${seen.wrong} wrong`);
   assert.equal(seen.wrong, 0, `the bystander's calls stay right (${seen.calls} calls)`);
   const logs = proxy.logs();
   assert.equal(logs.match(/list entry dropped.*reason="inputSchema is not an object"/g)?.length, 1, 'each reason is logged once, however many lists were read');
@@ -195,6 +201,7 @@ test('aggregate: 5,000 list_changed from one member cost at most two re-reads of
   const before = await flood;
   // Before: one read per notification (5,000); the read this call comes after is counted by the fixture.
   const after = await reads();
+  t.diagnostic(`re-reads for 5,000 list_changed: ${after - before}; bystander ${seen.calls} calls, ${seen.wrong} wrong`);
   assert.ok(after - before >= 1 && after - before <= 2, `re-reads for 5,000 notifications: ${after - before}`);
   assert.equal(seen.wrong, 0, `the bystander's calls stay right (${seen.calls} calls)`);
 });
