@@ -40,7 +40,7 @@ export class ToolGate {
     this.#log = log;
   }
 
-  /** The link the backend should deliver to for this session: list answers filtered. */
+  /** The link the backend should deliver to for this session: list answers checked and filtered. */
   attach(sessionId: string, link: ClientLink): ClientLink {
     const entry = { link, lists: new Map<JsonRpcId, string>() };
     this.#links.set(sessionId, entry);
