@@ -75,6 +75,8 @@ export class ServerUnit implements Backend, StatelessSource {
   #isStopped = false;
   /** List answers checked (and the `tools` filter, if any) on every session and caller, the aggregate's catalog included. */
   #gate: ToolGate;
+  /** Each stateless target of the pool, behind the gate. */
+  #gated = new WeakMap<StatelessTarget, StatelessTarget>();
   /** Ends a remote member's wait for its server when the unit stops. */
   #probeAbort = new AbortController();
 
@@ -188,6 +190,13 @@ export class ServerUnit implements Backend, StatelessSource {
   get(env: Record<string, string>, principalId?: string): StatelessTarget {
     this.#lastUsedMs = Date.now();
     const target = this.#ensureRunning().pool.get(env, principalId);
+    // The same target for the same backend: callers key what they learn of it (x-mcp-header declarations) by it.
+    let gated = this.#gated.get(target);
+    if (gated === undefined) this.#gated.set(target, (gated = this.#gatedTarget(target)));
+    return gated;
+  }
+
+  #gatedTarget(target: StatelessTarget): StatelessTarget {
     const gate = this.#gate;
     return {
       attachStateless: (sessionId, link) => target.attachStateless(sessionId, gate.attach(sessionId, link)),
