@@ -39,20 +39,25 @@ async function v2Client(t: TestContext, url: string): Promise<V2Client> {
   return client;
 }
 
+/** A tool that echoes: what to send it and what it must answer. */
+interface Echo { name: string; args(text: string): Record<string, unknown>; answer(text: string): string }
+const EVERYTHING_ECHO: Echo = { name: 'everything__echo', args: (message) => ({ message }), answer: (text) => `Echo: ${text}` };
+const FIXTURE_ECHO: Echo = { name: 'echo', args: (text) => ({ text }), answer: (text) => text };
+
 /**
- * A bystander's calls to server-everything while `during` runs (at least 5): every answer must be its
- * own echo. Returns the count of wrong or failed calls; rejects with `during`'s error.
+ * A bystander's calls to `echo` (server-everything's, by default) while `during` runs (at least 5): every
+ * answer must be its own. Returns the count of wrong or failed calls; rejects with `during`'s error.
  */
-async function bystander(client: Client, during: Promise<unknown>): Promise<{ calls: number; wrong: number }> {
+async function bystander(client: Client, during: Promise<unknown>, echo = EVERYTHING_ECHO): Promise<{ calls: number; wrong: number }> {
   let isDone = false;
   const outcome = during.then(() => undefined, (error: unknown) => ({ error })).finally(() => { isDone = true; });
   let calls = 0;
   let wrong = 0;
   do {
     const text = `b${calls}`;
-    const answer = await client.callTool({ name: 'everything__echo', arguments: { message: text } }).then(textOf, (err: Error) => err.message);
+    const answer = await client.callTool({ name: echo.name, arguments: echo.args(text) }).then(textOf, (err: Error) => err.message);
     calls++;
-    if (answer !== `Echo: ${text}`) wrong++;
+    if (answer !== echo.answer(text)) wrong++;
   } while (!isDone || calls < 5);
   const failed = await outcome;
   if (failed !== undefined) throw failed.error;
@@ -161,15 +166,9 @@ test('aggregate and a server\'s own route: entries that break the MCP schema are
       const { resources } = await client.listResources();
       assert.ok(resources.some((r) => r.uri === 'bad+fixture://nameless' && r.name === 'fixture://nameless'), 'a nameless resource is named by its URI');
     }
-    // The same failure on the server's own route (the SDK refused its whole list there too): the same answer.
-    const own = await sdkClient(t, `${proxy.url}/servers/bad`);
-    const ownV2 = await v2Client(t, `${proxy.url}/servers/bad/mcp`);
-    for (const client of [own, ownV2]) {
-      const listed = await names(client);
-      assert.ok(listed.includes('bad-schema-missing') && !listed.includes('bad-schema-string'), `own route: ${listed.join(', ')}`);
-      assert.ok((await client.listPrompts()).prompts.some((p) => p.name === 'greet'));
-      assert.ok((await client.listResources()).resources.some((r) => r.uri === 'fixture://nameless'));
-    }
+    // The member's own route in the same deployment reads through the same gate.
+    const own = await v2Client(t, `${proxy.url}/servers/bad/mcp`);
+    assert.ok((await names(own)).includes('bad-schema-missing'));
   })();
   const seen = await bystander(other, checks);
   t.diagnostic(`bystander ${seen.calls} calls, ${seen.wrong} wrong`);
@@ -224,4 +223,21 @@ test('a member\'s list_changed reaches the aggregate\'s clients even when its li
     await eventually(() => aggregateChanges > aggregateBefore && ownChanges > ownBefore, 15_000, `list_changed on both routes, round ${round}`);
   }
   assert.deepEqual(await names(client), listed, 'the list itself is the same');
+});
+
+test('a single server\'s own route: entries that break the MCP schema are repaired or dropped the same way, SDK 1.32 and v2 clients list them', { timeout: 60_000 }, async (t) => {
+  const proxy = await startProxy(['--', node, FIXTURE, '--bad-entries']);
+  t.after(() => proxy.stop());
+  const other = await sdkClient(t, proxy.url, { name: 'bystander' });
+  const checks = (async () => {
+    // Before: the SDK refused the server's whole list here too (a ZodError), with either client.
+    for (const client of [await sdkClient(t, proxy.url), await v2Client(t, `${proxy.url}/mcp`)]) {
+      const listed = await names(client);
+      assert.ok(listed.includes('echo') && listed.includes('bad-schema-missing') && !listed.includes('bad-schema-string'), `listed: ${listed.join(', ')}`);
+      assert.deepEqual((await client.listPrompts()).prompts.map((p) => p.name).sort(), ['bad-prompt-description', 'greet']);
+      assert.ok((await client.listResources()).resources.some((r) => r.uri === 'fixture://nameless' && r.name === 'fixture://nameless'));
+    }
+  })();
+  const seen = await bystander(other, checks, FIXTURE_ECHO);
+  assert.equal(seen.wrong, 0, `the bystander's calls stay right (${seen.calls} calls)`);
 });
