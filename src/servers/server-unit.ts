@@ -73,8 +73,10 @@ export class ServerUnit implements Backend, StatelessSource {
   #idleTimer: NodeJS.Timeout | undefined;
   #stateListeners = new Set<() => void>();
   #isStopped = false;
-  /** The `tools` filter on this server's own sessions and callers; undefined when it has none. */
-  #gate: ToolGate | undefined;
+  /** List answers checked (and the `tools` filter, if any) on every session and caller, the aggregate's catalog included. */
+  #gate: ToolGate;
+  /** Each stateless target of the pool, behind the gate. */
+  #gated = new WeakMap<StatelessTarget, StatelessTarget>();
   /** Ends a remote member's wait for its server when the unit stops. */
   #probeAbort = new AbortController();
 
@@ -82,8 +84,7 @@ export class ServerUnit implements Backend, StatelessSource {
     this.spec = spec;
     this.log = spec.name === 'default' ? deps.log : deps.log.child({ server: spec.name });
     this.#deps = spec.remote === undefined ? deps : { ...deps, paramHeaders: paramHeaderRegistry(this.log) };
-    const matcher = matcherOf(spec.filter);
-    if (matcher !== undefined) this.#gate = new ToolGate(matcher);
+    this.#gate = new ToolGate(matcherOf(spec.filter), this.log);
     if (!spec.isDisabled) {
       this.#sandbox = sandboxForServer(spec, deps.sandboxHost?.facts, deps.sandboxHost?.hidden ?? [], this.log);
       this.#fatal = this.#sandbox.fatal;
@@ -167,21 +168,21 @@ export class ServerUnit implements Backend, StatelessSource {
   async open(sessionId: string, link: ClientLink, env: Record<string, string>, _scope?: string[], principalId?: string): Promise<void> {
     const running = this.#ensureRunning();
     try {
-      await running.backend.open(sessionId, this.#gate?.attach(sessionId, link) ?? link, env, undefined, principalId);
+      await running.backend.open(sessionId, this.#gate.attach(sessionId, link), env, undefined, principalId);
     } catch (err) {
-      this.#gate?.detach(sessionId);
+      this.#gate.detach(sessionId);
       throw err;
     }
   }
 
   receive(sessionId: string, msg: JsonRpcMessage): void {
     this.#lastUsedMs = Date.now();
-    if (this.#gate?.admit(sessionId, msg) === false) return;
+    if (!this.#gate.admit(sessionId, msg)) return;
     this.#running?.backend.receive(sessionId, msg);
   }
 
   close(sessionId: string): void {
-    this.#gate?.detach(sessionId);
+    this.#gate.detach(sessionId);
     this.#running?.backend.close(sessionId);
   }
 
@@ -189,8 +190,14 @@ export class ServerUnit implements Backend, StatelessSource {
   get(env: Record<string, string>, principalId?: string): StatelessTarget {
     this.#lastUsedMs = Date.now();
     const target = this.#ensureRunning().pool.get(env, principalId);
+    // The same target for the same backend: callers key what they learn of it (x-mcp-header declarations) by it.
+    let gated = this.#gated.get(target);
+    if (gated === undefined) this.#gated.set(target, (gated = this.#gatedTarget(target)));
+    return gated;
+  }
+
+  #gatedTarget(target: StatelessTarget): StatelessTarget {
     const gate = this.#gate;
-    if (gate === undefined) return target;
     return {
       attachStateless: (sessionId, link) => target.attachStateless(sessionId, gate.attach(sessionId, link)),
       receive: (sessionId, msg) => {

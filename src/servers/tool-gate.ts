@@ -1,18 +1,23 @@
 /**
- * A server's `tools` filter on its own routes: what it hides is left out of every list answer and
- * refused when called by name, exactly as in the aggregate. Sits between a transport and the backend:
- * requests are checked on the way in, list results filtered on the way out.
+ * Between a transport (or the aggregate's catalog) and a server's backend, on every route: list answers
+ * are held to the shape clients parse (`list-entries.ts`: a broken entry is repaired or dropped, logged
+ * once per list and reason) and, when the server has a `tools` filter, what it hides is left out of
+ * every list answer and refused when called by name, exactly as in the aggregate. Requests are checked
+ * on the way in, list results on the way out.
  */
+import type { Logger } from '../observe/log.ts';
 import { RpcCode } from '../protocol/errors.ts';
 import { errorResponse, isObject, isRequest, isResponse, type JsonObject, type JsonRpcId, type JsonRpcMessage } from '../protocol/message.ts';
 import type { ClientLink } from './contract.ts';
+import { checkEntries, type EntryKind } from './list-entries.ts';
 import type { NameMatcher } from './name-filter.ts';
 
-/** What each list method returns, and the key that names an item. */
-const LISTS: Record<string, { key: string; field: string }> = {
+/** What each list method returns, and the key that names an item (for the filter; templates are not filtered). */
+const LISTS: Record<string, { key: EntryKind; field: string | undefined }> = {
   'tools/list': { key: 'tools', field: 'name' },
   'prompts/list': { key: 'prompts', field: 'name' },
   'resources/list': { key: 'resources', field: 'uri' },
+  'resources/templates/list': { key: 'resourceTemplates', field: undefined },
 };
 /** Requests that name a filtered thing, and where its name is. */
 const NAMED: Record<string, { field: string; what: string }> = {
@@ -23,14 +28,19 @@ const NAMED: Record<string, { field: string; what: string }> = {
 };
 
 export class ToolGate {
-  #matcher: NameMatcher;
+  #matcher: NameMatcher | undefined;
+  #log: Logger;
   #links = new Map<string, { link: ClientLink; lists: Map<JsonRpcId, string> }>();
+  /** `list|reason|action` already logged: a fixed set of phrases per list, so bounded. */
+  #logged = new Set<string>();
 
-  constructor(matcher: NameMatcher) {
+  /** `matcher`: the server's `tools` filter, or undefined when it has none (lists are still checked). */
+  constructor(matcher: NameMatcher | undefined, log: Logger) {
     this.#matcher = matcher;
+    this.#log = log;
   }
 
-  /** The link the backend should deliver to for this session: list answers filtered. */
+  /** The link the backend should deliver to for this session: list answers checked and filtered. */
   attach(sessionId: string, link: ClientLink): ClientLink {
     const entry = { link, lists: new Map<JsonRpcId, string>() };
     this.#links.set(sessionId, entry);
@@ -41,7 +51,7 @@ export class ToolGate {
         const method = isResponse(msg) && msg.id !== null ? entry.lists.get(msg.id) : undefined;
         if (method !== undefined) {
           entry.lists.delete((msg as { id: JsonRpcId }).id);
-          if (isResponse(msg) && isObject(msg.result)) this.#filter(method, msg.result);
+          if (isResponse(msg) && isObject(msg.result)) this.#check(method, msg.result);
         }
         link.deliver(msg, relatedId);
       },
@@ -62,14 +72,24 @@ export class ToolGate {
     }
     const named = NAMED[msg.method];
     const value = named !== undefined && isObject(msg.params) ? msg.params[named.field] : undefined;
-    if (typeof value !== 'string' || this.#matcher.allows(value)) return true;
+    if (typeof value !== 'string' || this.#matcher === undefined || this.#matcher.allows(value)) return true;
     entry?.link.deliver(errorResponse(msg.id, RpcCode.invalidParams, `Unknown ${named!.what}: ${value.slice(0, 100)} (not allowed on this server)`), msg.id);
     return false;
   }
 
-  #filter(method: string, result: JsonObject): void {
+  /** Repairs or drops the entries clients would refuse, then applies the filter; in place. */
+  #check(method: string, result: JsonObject): void {
     const { key, field } = LISTS[method]!;
     const items = result[key];
-    if (Array.isArray(items)) result[key] = items.filter((item) => !isObject(item) || typeof item[field] !== 'string' || this.#matcher.allows(item[field]));
+    if (!Array.isArray(items)) return;
+    const checked = checkEntries(key, items);
+    for (const { reason, action, name } of checked.problems) {
+      const seen = `${key}|${reason}|${action}`;
+      if (this.#logged.has(seen)) continue;
+      this.#logged.add(seen);
+      this.#log.warn(`list entry ${action}: it breaks the MCP schema clients parse`, { list: key, reason, name: name ?? null, note: 'logged once per list and reason' });
+    }
+    const matcher = this.#matcher;
+    result[key] = matcher === undefined || field === undefined ? checked.items : checked.items.filter((item) => typeof item[field] !== 'string' || matcher.allows(item[field]));
   }
 }

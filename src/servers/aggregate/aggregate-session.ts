@@ -4,6 +4,7 @@ import type { JsonObject, JsonRpcId } from '../../protocol/message.ts';
 import { LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { ClientLink } from '../contract.ts';
 import type { CatalogView } from './catalog-view.ts';
+import type { CatalogSnapshot } from './list-reading.ts';
 import type { MemberSession } from './member-session.ts';
 import { RequestRenumbering } from '../request-renumbering.ts';
 
@@ -24,6 +25,10 @@ export interface AggregateSession {
   serverRequests: RequestRenumbering<string>;
   /** This session's own view when independent members list for its environment; else the shared one. */
   view: CatalogView | undefined;
+  /** Those members' lists as last read through this session's own children, and the read in flight for each. */
+  ownLists: Map<string, CatalogSnapshot>;
+  ownReads: Map<string, { done: Promise<void>; isLate: boolean }>;
+  isClosed: boolean;
 }
 
 export function newSession(
@@ -33,5 +38,6 @@ export function newSession(
     link, env, principalId, scope: scope === undefined ? undefined : new Set(scope), isStateless, isInitialized: isStateless,
     initParams: { protocolVersion: LATEST_LEGACY_VERSION, capabilities: {}, clientInfo: { name: 'mcpproxy-aggregate', version: VERSION } },
     logLevel: undefined, members: new Map(), inFlight: new Map(), serverRequests: new RequestRenumbering<string>(), view: undefined,
+    ownLists: new Map(), ownReads: new Map(), isClosed: false,
   };
 }

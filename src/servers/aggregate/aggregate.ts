@@ -15,8 +15,9 @@ import {
 import { isLegacyVersion, LATEST_LEGACY_VERSION } from '../../protocol/versions.ts';
 import type { Backend, ClientLink, StatelessSource, StatelessTarget } from '../contract.ts';
 import type { Registry } from '../registry.ts';
-import { AGGREGATE_CAPABILITIES, buildView, joinInstructions, type CatalogView } from './catalog-view.ts';
-import { MemberCatalog, type ListKind } from './member-catalog.ts';
+import { AGGREGATE_CAPABILITIES, buildView, changedLists, joinInstructions, type CatalogView } from './catalog-view.ts';
+import type { ListKind } from './list-reading.ts';
+import { MemberCatalog } from './member-catalog.ts';
 import { newSession, type AggregateSession } from './aggregate-session.ts';
 import { answerList, firstRuns, viewOf, type ListSources } from './session-lists.ts';
 import { MemberSession } from './member-session.ts';
@@ -27,6 +28,8 @@ const COALESCE_MS = 250;
 const LIST_METHODS: Record<string, ListKind> = {
   'tools/list': 'tools', 'prompts/list': 'prompts', 'resources/list': 'resources', 'resources/templates/list': 'resourceTemplates',
 };
+/** The notification that tells clients a list changed: templates are told as resources. */
+const NOTIFIED_AS: Record<ListKind, 'tools' | 'prompts' | 'resources'> = { tools: 'tools', prompts: 'prompts', resources: 'resources', resourceTemplates: 'resources' };
 const CHANGED_NOTIFICATION: Record<'tools' | 'prompts' | 'resources', string> = {
   tools: 'notifications/tools/list_changed', prompts: 'notifications/prompts/list_changed', resources: 'notifications/resources/list_changed',
 };
@@ -88,6 +91,7 @@ export class Aggregate implements Backend, StatelessSource {
     const session = this.#sessions.get(sessionId);
     if (session === undefined) return;
     this.#sessions.delete(sessionId);
+    session.isClosed = true;
     for (const member of session.members.values()) member.close();
   }
 
@@ -154,7 +158,7 @@ export class Aggregate implements Backend, StatelessSource {
   /** `mayWait`: a name nothing listed yet waits (bounded) for members that have never listed, then is routed once more. */
   #route(session: AggregateSession, req: JsonRpcRequest, params: JsonObject, mayWait: boolean): void {
     const routed = routeMessage(session.view ?? this.#view, this.#registry, req.method, params);
-    const waiting = 'error' in routed && routed.isUnknown === true && mayWait ? firstRuns(this.#listSources, session) : undefined;
+    const waiting = 'error' in routed && routed.isUnknown === true && mayWait ? firstRuns(this.#listSources, session, 'call') : undefined;
     if (waiting !== undefined) return void waiting.then(() => this.#route(session, req, params, false));
     if ('error' in routed) return reply(session, errorResponse(req.id, routed.code, routed.error));
     if (session.scope !== undefined && !session.scope.has(routed.server)) {
@@ -267,23 +271,25 @@ export class Aggregate implements Backend, StatelessSource {
       }
     }
     const next = new Map<string, MemberCatalog>();
-    for (const unit of units) next.set(unit.spec.name, this.#catalogs.get(unit.spec.name) ?? new MemberCatalog(unit, this.#stateDir, () => this.#rebuild()));
+    for (const unit of units) next.set(unit.spec.name, this.#catalogs.get(unit.spec.name) ?? new MemberCatalog(unit, this.#stateDir, (announced) => this.#rebuild(announced)));
     this.#catalogs = next;
     this.#rebuild();
   }
 
-  #rebuild(): void {
+  /**
+   * `announced`: lists a member said changed, re-read now. Clients hear of them as they would from the
+   * server on its own route, even when the re-read list is the same (a server may use it to say that
+   * what its entries stand for changed); the diff adds what the aggregate itself changed (a member
+   * came, went, was reloaded).
+   */
+  #rebuild(announced: readonly ListKind[] = []): void {
     const previous = this.#view;
     this.#view = viewOf(this.#catalogs.values());
     const known = new Set(previous.renamed.map((r) => `${r.server}/${r.from}`));
     for (const { server, from, to } of this.#view.renamed) if (!known.has(`${server}/${from}`)) this.#log.warn('name changed for the aggregate', { server, from, to });
     const shadowed = new Set(previous.shadowed.map((s) => `${s.server}/${s.name}`));
     for (const { server, name, winner } of this.#view.shadowed) if (!shadowed.has(`${server}/${name}`)) this.#log.warn('name shadowed in the aggregate', { server, name, winner });
-    for (const kind of ['tools', 'prompts', 'resources'] as const) {
-      const changed = JSON.stringify(previous.lists[kind]) !== JSON.stringify(this.#view.lists[kind])
-        || (kind === 'resources' && JSON.stringify(previous.lists.resourceTemplates) !== JSON.stringify(this.#view.lists.resourceTemplates));
-      if (changed) this.#pendingChanges.add(kind);
-    }
+    for (const kind of [...changedLists(previous, this.#view), ...announced]) this.#pendingChanges.add(NOTIFIED_AS[kind]);
     if (this.#pendingChanges.size > 0 && this.#coalesceTimer === undefined) {
       this.#coalesceTimer = setTimeout(() => this.#announce(), COALESCE_MS);
       this.#coalesceTimer.unref();

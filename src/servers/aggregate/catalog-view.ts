@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from '../../protocol/message.ts';
 import type { NameMatcher } from '../name-filter.ts';
-import { emptyLists, type CatalogSnapshot, type ListKind } from './member-catalog.ts';
+import { emptyLists, type CatalogSnapshot, type ListKind } from './list-reading.ts';
 import { exposedName, exposedUri } from './namespace.ts';
 
 export interface MemberView {
@@ -71,6 +71,11 @@ export function buildView(members: MemberView[]): CatalogView {
     }
   }
   return view;
+}
+
+/** The lists that differ between two views (any field of any entry, or the order). */
+export function changedLists(previous: CatalogView, next: CatalogView): ListKind[] {
+  return (Object.keys(next.lists) as ListKind[]).filter((kind) => JSON.stringify(previous.lists[kind]) !== JSON.stringify(next.lists[kind]));
 }
 
 /**

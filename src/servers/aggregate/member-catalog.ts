@@ -1,116 +1,65 @@
 /**
  * What the aggregate knows of one member: its InitializeResult and every page of its tools, prompts,
  * resources and resource templates, read through an internal session on the member (the same interface a
- * transport uses) and re-read on its `list_changed`. The last known lists stay while the member restarts;
- * a lazy member's catalog is kept on disk so a restarted proxy lists it without starting it.
+ * transport uses) and re-read on its `list_changed` (one read in flight and one queued per member, however
+ * many notifications come). The last known lists stay while the member restarts; a lazy member's catalog
+ * is kept on disk so a restarted proxy lists it without starting it.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { RpcCode } from '../../protocol/errors.ts';
 import { isObject, isRequest, isResponse, type JsonObject, type JsonRpcMessage, type JsonRpcResponse } from '../../protocol/message.ts';
 import { PROXY_INITIALIZE } from '../proxy-initialize.ts';
 import type { ClientLink } from '../contract.ts';
 import type { ServerUnit } from '../server-unit.ts';
+import { CatalogFile } from './catalog-file.ts';
+import { ALL_KINDS, CHANGED, emptyLists, readLists, type CatalogSnapshot, type ListKind } from './list-reading.ts';
+import { settlesWithin } from './settles-within.ts';
 
 /** The principal the catalog's own session is opened as (shown in /status `children[]`). */
 const CATALOG_PRINCIPAL = '~catalog';
-
-export type ListKind = 'tools' | 'prompts' | 'resources' | 'resourceTemplates';
-
-const LISTS: Array<{ kind: ListKind; method: string; capability: string }> = [
-  { kind: 'tools', method: 'tools/list', capability: 'tools' },
-  { kind: 'prompts', method: 'prompts/list', capability: 'prompts' },
-  { kind: 'resources', method: 'resources/list', capability: 'resources' },
-  { kind: 'resourceTemplates', method: 'resources/templates/list', capability: 'resources' },
-];
-const ALL_KINDS = LISTS.map((list) => list.kind);
-const CHANGED: Record<string, ListKind[]> = {
-  'notifications/tools/list_changed': ['tools'],
-  'notifications/prompts/list_changed': ['prompts'],
-  'notifications/resources/list_changed': ['resources', 'resourceTemplates'],
-};
-/** Pages read per list at most: a member that pages forever must not hold the catalog. */
-const MAX_PAGES = 100;
 /** A failed handshake or list read is tried again, from this wait doubling to the cap: a member that
  * refused once at start (still starting, a timeout) must not stay out of the aggregate until it restarts. */
 const FIRST_RETRY_MS = 1000;
 const MAX_RETRY_MS = 30_000;
 
-export interface CatalogSnapshot {
-  initialize: JsonObject;
-  lists: Record<ListKind, JsonObject[]>;
-}
-
-type Requester = (method: string, params: JsonObject) => Promise<JsonRpcResponse>;
-
-export function emptyLists(): CatalogSnapshot['lists'] {
-  return { tools: [], prompts: [], resources: [], resourceTemplates: [] };
-}
-
-/** Every page of one list through `request`; rejects, saying why, when a page fails. */
-export async function readAllPages(request: Requester, method: string, kind: ListKind): Promise<JsonObject[]> {
-  const items: JsonObject[] = [];
-  let cursor: unknown;
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const res = await request(method, cursor === undefined ? {} : { cursor });
-    // A member that declares resources may still not serve templates: that list is empty, not failed.
-    if (res.error?.code === RpcCode.methodNotFound) return items;
-    if (res.error !== undefined || !isObject(res.result)) throw new Error(`${method}: ${res.error?.message ?? 'no result'}`);
-    const pageItems = res.result[kind];
-    if (Array.isArray(pageItems)) items.push(...pageItems.filter(isObject));
-    cursor = res.result.nextCursor;
-    if (typeof cursor !== 'string' || cursor === '') break;
-  }
-  return items;
-}
-
-/**
- * The lists of `kinds` through `request` (empty where the member's capabilities promise none); a list
- * whose read failed is left out of the answer and told to `onFailed`.
- */
-export async function readLists(
-  request: Requester, initialize: JsonObject, kinds: readonly ListKind[] = ALL_KINDS, onFailed: (kind: ListKind, err: Error) => void = () => {},
-): Promise<Partial<CatalogSnapshot['lists']>> {
-  const capabilities = isObject(initialize.capabilities) ? initialize.capabilities : {};
-  const lists: Partial<CatalogSnapshot['lists']> = {};
-  for (const { kind, method, capability } of LISTS) {
-    if (!kinds.includes(kind)) continue;
-    try {
-      lists[kind] = capabilities[capability] === undefined ? [] : await readAllPages(request, method, kind);
-    } catch (err) {
-      onFailed(kind, err as Error);
-    }
-  }
-  return lists;
-}
+/** What the catalog tells its owner: the lists or the member's availability changed; `announced` are the
+ * lists the member itself said changed (re-read now), which clients hear of whether or not they differ. */
+export type CatalogChanged = (announced: readonly ListKind[]) => void;
 
 export class MemberCatalog implements ClientLink {
   readonly isReconnectable = true;
   readonly unit: ServerUnit;
   #sessionId: string;
+  #initialize: JsonObject | undefined;
   #snapshot: CatalogSnapshot | undefined;
   #state: 'closed' | 'opening' | 'open' = 'closed';
   #nextId = 1;
-  #waiting = new Map<number, (res: JsonRpcResponse) => void>();
-  #changed: () => void;
-  #stateDir: string | undefined;
+  #waiting = new Map<number, { method: string; wake: (res: JsonRpcResponse) => void }>();
+  #changed: CatalogChanged;
+  #file: CatalogFile;
   #unsubscribe: () => void;
   #firstRun: Promise<void> | undefined;
   #settled: (() => void) | undefined;
+  /** When something first waited for this member's first lists (ms since the epoch): waits are bounded from it. */
+  #waitedSince: number | undefined;
+  #isLate = false;
   #retryMs = FIRST_RETRY_MS;
   #retry: NodeJS.Timeout | undefined;
   /** Lists whose last read failed: each retry reads all of them, and the catalog is healthy only without any. */
   #stale = new Set<ListKind>();
+  /** Lists to read once the read in flight is done: a flood of `list_changed` costs two reads, not one each. */
+  #queued = new Set<ListKind>();
+  /** Of those, the ones the member said changed. */
+  #announced = new Set<ListKind>();
+  #isReading = false;
   #isClosed = false;
   lastError: string | undefined;
 
-  /** `changed`: the lists or the member's availability changed (the aggregate coalesces these). */
-  constructor(unit: ServerUnit, stateDir: string | undefined, changed: () => void) {
+  constructor(unit: ServerUnit, stateDir: string | undefined, changed: CatalogChanged) {
     this.unit = unit;
     this.#sessionId = `~catalog-${unit.spec.name}`;
     this.#changed = changed;
-    this.#stateDir = stateDir;
-    if (unit.spec.lifecycle === 'lazy') this.#snapshot = this.#load();
+    this.#file = new CatalogFile(unit, stateDir);
+    if (unit.spec.lifecycle === 'lazy') this.#snapshot = this.#file.load();
+    this.#initialize = this.#snapshot?.initialize;
     this.#unsubscribe = unit.onStateChange(() => this.#follow());
     this.#follow();
   }
@@ -135,21 +84,34 @@ export class MemberCatalog implements ClientLink {
     return this.#firstRun;
   }
 
+  /**
+   * `ensure()`, bounded: settles at the latest `budgetMs` after anything first waited for this member, so
+   * a member that never answers holds the lists once, not each list. Past it the member is late: named
+   * once in the log and in /status until its lists come (and the aggregate then tells its clients).
+   */
+  async waitFirstRun(budgetMs: number): Promise<void> {
+    const run = this.ensure();
+    if (this.#firstRun === undefined) return run;
+    this.#waitedSince ??= Date.now();
+    const isSettled = await settlesWithin(run, this.#waitedSince + budgetMs - Date.now());
+    if (!isSettled && this.#snapshot === undefined) this.#late(Date.now() - this.#waitedSince);
+  }
+
   close(): void {
     this.#isClosed = true;
     clearTimeout(this.#retry);
     this.#unsubscribe();
     if (this.#state !== 'closed') this.unit.close(this.#sessionId);
     this.#state = 'closed';
-    for (const wake of this.#waiting.values()) wake({ jsonrpc: '2.0', id: 0, error: { code: -32000, message: 'catalog closed' } });
+    for (const { wake } of this.#waiting.values()) wake({ jsonrpc: '2.0', id: 0, error: { code: -32000, message: 'catalog closed' } });
     this.#waiting.clear();
   }
 
   deliver(msg: JsonRpcMessage): void {
     if (isResponse(msg)) {
-      const wake = typeof msg.id === 'number' ? this.#waiting.get(msg.id) : undefined;
+      const waiting = typeof msg.id === 'number' ? this.#waiting.get(msg.id) : undefined;
       this.#waiting.delete(msg.id as number);
-      wake?.(msg);
+      waiting?.wake(msg);
       return;
     }
     if (isRequest(msg)) {
@@ -161,12 +123,12 @@ export class MemberCatalog implements ClientLink {
       return;
     }
     const kinds = CHANGED[msg.method];
-    if (kinds !== undefined && this.#state === 'open') void this.#read(kinds);
+    if (kinds !== undefined && this.#state === 'open') this.#refresh(kinds, true);
   }
 
   end(): void {
     this.#state = 'closed';
-    this.#changed();
+    this.#changed([]);
   }
 
   /** Connects when the member runs and is ready; a sleeping lazy member is never woken for its catalog once one is known. */
@@ -175,7 +137,7 @@ export class MemberCatalog implements ClientLink {
     if (now === 'failed' || now === 'restarting' || now === 'disabled') this.#settle();
     const state = this.unit.state;
     if (state === 'ready' && this.#state === 'closed') void this.#connect();
-    this.#changed();
+    this.#changed([]);
   }
 
   async #connect(): Promise<void> {
@@ -187,9 +149,9 @@ export class MemberCatalog implements ClientLink {
       const init = await this.#request('initialize', structuredClone(PROXY_INITIALIZE));
       if (init.error !== undefined || !isObject(init.result)) throw new Error(init.error?.message ?? 'no initialize result');
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', method: 'notifications/initialized' });
+      this.#initialize = init.result;
       this.#state = 'open';
-      await this.#read(ALL_KINDS, init.result);
-      this.#settle();
+      this.#refresh(ALL_KINDS, false);
     } catch (err) {
       this.#settle();
       if (this.#isClosed) return; // closed under it (a reload, shutdown): nothing to retry
@@ -200,7 +162,7 @@ export class MemberCatalog implements ClientLink {
       this.#failed(`catalog handshake failed: ${(err as Error).message}`, () => {
         if (this.unit.state === 'ready') void this.#connect();
       });
-      this.#changed();
+      this.#changed([]);
     }
   }
 
@@ -221,11 +183,45 @@ export class MemberCatalog implements ClientLink {
     this.#retryMs = FIRST_RETRY_MS;
   }
 
+  /** Lists waited past their bound for this member's first lists: say so once, with what it has not answered. */
+  #late(waitedMs: number): void {
+    if (this.#isLate) return;
+    this.#isLate = true;
+    const pending = this.#waiting.values().next().value?.method;
+    const reason = `late: ${pending === undefined ? `still ${this.unit.state}` : `${pending} not answered`} after ${waitedMs} ms; lists answered without it`;
+    this.unit.log.warn('catalog late, lists answered without this server until it lists', { reason });
+    this.lastError = reason;
+  }
+
+  /** Reads `kinds` now, or after the read in flight; `isAnnounced`: the member said they changed. */
+  #refresh(kinds: readonly ListKind[], isAnnounced: boolean): void {
+    for (const kind of kinds) {
+      this.#queued.add(kind);
+      if (isAnnounced) this.#announced.add(kind);
+    }
+    if (!this.#isReading) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#isReading = true;
+    try {
+      while (this.#queued.size > 0 && this.#state === 'open' && !this.#isClosed) {
+        const kinds = [...this.#queued];
+        this.#queued.clear();
+        const announced = kinds.filter((kind) => this.#announced.delete(kind));
+        await this.#read(kinds, announced);
+      }
+    } finally {
+      this.#isReading = false;
+    }
+  }
+
   /**
    * Re-reads `kinds` and swaps them in at once: /status and the aggregate never see a member that is
    * up with half-read (or, on its first run, empty) lists.
    */
-  async #read(kinds: ListKind[], initialize = this.#snapshot?.initialize): Promise<void> {
+  async #read(kinds: ListKind[], announced: ListKind[]): Promise<void> {
+    const initialize = this.#initialize;
     if (initialize === undefined) return;
     const reasons: string[] = [];
     // A failed read keeps what was known, and is read again (while the catalog's session is open).
@@ -237,12 +233,14 @@ export class MemberCatalog implements ClientLink {
     if (this.#isClosed) return;
     const snapshot = { initialize, lists: { ...(this.#snapshot?.lists ?? emptyLists()), ...fresh } };
     this.#snapshot = snapshot;
-    this.#save(snapshot);
-    this.#changed();
+    this.#isLate = false;
+    this.#file.save(snapshot);
+    this.#settle();
+    this.#changed(announced);
     if (this.#stale.size === 0) return this.#succeeded();
     if (reasons.length === 0) return; // this read went well; the stale lists' retry is already set
     this.#failed(reasons.join('; '), () => {
-      if (this.#state === 'open') void this.#read([...this.#stale]);
+      if (this.#state === 'open') this.#refresh([...this.#stale], false);
     });
   }
 
@@ -255,41 +253,9 @@ export class MemberCatalog implements ClientLink {
 
   #request(method: string, params: JsonObject): Promise<JsonRpcResponse> {
     const id = this.#nextId++;
-    return new Promise((resolve) => {
-      this.#waiting.set(id, resolve);
+    return new Promise((wake) => {
+      this.#waiting.set(id, { method, wake });
       this.unit.receive(this.#sessionId, { jsonrpc: '2.0', id, method, params });
     });
-  }
-
-  #path(): string | undefined {
-    return this.#stateDir === undefined ? undefined : join(this.#stateDir, 'catalogs', `${this.unit.spec.name}.json`);
-  }
-
-  #load(): CatalogSnapshot | undefined {
-    const path = this.#path();
-    if (path === undefined) return undefined;
-    try {
-      const value = JSON.parse(readFileSync(path, 'utf8')) as { command?: unknown; snapshot?: CatalogSnapshot };
-      // A catalog of another command is not this server's.
-      return value.command === this.#commandKey() ? value.snapshot : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #save(snapshot: CatalogSnapshot): void {
-    const path = this.#path();
-    if (path === undefined || this.unit.spec.lifecycle !== 'lazy') return;
-    try {
-      mkdirSync(join(this.#stateDir!, 'catalogs'), { recursive: true });
-      writeFileSync(`${path}.tmp`, JSON.stringify({ command: this.#commandKey(), snapshot }));
-      renameSync(`${path}.tmp`, path);
-    } catch (err) {
-      this.unit.log.warn('cannot save the catalog', { path, error: (err as NodeJS.ErrnoException).code ?? String(err) });
-    }
-  }
-
-  #commandKey(): string {
-    return JSON.stringify([this.unit.spec.command, ...this.unit.spec.args]);
   }
 }
