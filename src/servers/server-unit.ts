@@ -25,6 +25,12 @@ import { sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
 
 const IDLE_CHECK_MS = 1_000;
+/**
+ * Longest a later child waits for the server's first child to answer once (a cold `npx -y` install
+ * typically fits); past it the later child starts anyway, so a first session that never sends anything
+ * cannot hold every other one back.
+ */
+const FIRST_START_WAIT_MS = 60_000;
 
 type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend | PrincipalBackend; pool: StatelessPool };
 
@@ -67,7 +73,7 @@ export class ServerUnit implements Backend, StatelessSource {
       this.#eras = new EraMemory({
         pin: spec.upstreamProtocol,
         file: stateDir === undefined ? undefined : eraFile(stateDir, spec.command, spec.args, spec.cwd),
-        gateMs: spec.requestTimeoutMs,
+        gateMs: Math.min(FIRST_START_WAIT_MS, spec.requestTimeoutMs),
         log: this.log,
         onFatal: (reason) => this.#cannotServe(reason),
       });

@@ -67,7 +67,10 @@ export class UpstreamRoute {
     this.#startedMs = this.#opts.now();
     const isRestart = this.#hasBeenUp;
     this.#hasBeenUp = true;
-    if (this.#adapter !== undefined) return void (isRestart ? this.#adapter.reset() : undefined);
+    if (this.#adapter !== undefined) {
+      if (isRestart) this.#adapter.reset();
+      return;
+    }
     const memory = this.#opts.memory;
     if (memory === undefined || this.#queue === undefined) return;
     const known = memory.known;
@@ -101,7 +104,11 @@ export class UpstreamRoute {
   /** From the Hub; false when the child cannot take it (or the wait queue is full). */
   send(msg: JsonRpcMessage): boolean {
     const detecting = this.#detecting;
-    if (detecting !== undefined && detecting.first === 'initialize' && detecting.initialize === undefined && isRequest(msg) && msg.method === 'initialize') {
+    if (detecting !== undefined && detecting.initialize === undefined && isRequest(msg) && msg.method === 'initialize') {
+      if (detecting.first === 'discover') {
+        detecting.initialize = msg; // held for the verdict: the adapter answers it, or a legacy child gets it
+        return true;
+      }
       // Legacy is tried first with the Hub's own handshake: a legacy child costs nothing more.
       detecting.initialize = structuredClone(msg);
       const isSent = this.#toChild!(msg);
@@ -110,8 +117,7 @@ export class UpstreamRoute {
     }
     if (this.#queue !== undefined) {
       if (this.#queue.length >= MAX_QUEUED_MESSAGES) return false;
-      if (detecting !== undefined && detecting.initialize === undefined && isRequest(msg) && msg.method === 'initialize') detecting.initialize = msg;
-      else this.#queue.push(msg);
+      this.#queue.push(msg);
       return true;
     }
     // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
