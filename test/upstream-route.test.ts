@@ -139,3 +139,11 @@ test('the start gate: the first child starts at once, later ones when it answere
   assert.equal(isSecondStarted, true);
   await memory.mayStart(); // open from then on
 });
+
+test('the start gate opens when the first child ends without ever coming up (a command that cannot be spawned)', { timeout: 5000 }, async () => {
+  const { memory } = memoryFor();
+  await memory.mayStart();
+  const second = memory.mayStart();
+  harness(memory).route.childGone();
+  await second; // would wait the gate's 60 s otherwise (the test's own timeout is shorter)
+});

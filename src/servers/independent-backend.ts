@@ -70,7 +70,7 @@ export class IndependentBackend implements Backend {
       : new RemoteSession(remoteOptions(this.#deps, era ?? LEGACY, log, env), events);
     const failed = await child.spawned;
     if (failed !== undefined) {
-      this.#deps.eras?.firstStartOver();
+      route.childGone();
       for (const value of Object.values(env)) log.removeSecret(value);
       this.#lastSpawnError = describeExit(failed);
       throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);

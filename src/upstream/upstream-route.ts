@@ -91,10 +91,11 @@ export class UpstreamRoute {
   /** The child exited. One that died on its first request makes the next child try the other era first. */
   childGone(): void {
     this.#startedMs = undefined;
+    // Its first start is over, answered or not (a command that cannot be spawned never came up).
+    this.#opts.memory?.firstStartOver();
     const detecting = this.#detecting;
     if (detecting === undefined) return;
     this.#detecting = undefined;
-    this.#opts.memory?.firstStartOver();
     const diedOnFirst = detecting.first === 'initialize' ? detecting.initialize !== undefined && detecting.refusal === undefined : detecting.discoverId === PROBE_ID;
     if (diedOnFirst && !this.#isClosed) this.#opts.memory?.diedOn(detecting.first);
     // The Hub failed every call of that child; nothing queued for it may reach the next one.
