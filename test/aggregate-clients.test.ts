@@ -56,7 +56,7 @@ async function v2Client(t: TestContext, url: string, mode: Mode, name: string, o
 const MEMBERS = {
   everything: { command: node, args: [EVERYTHING] },
   fault: { command: node, args: [FIXTURE] },
-  modern: { command: node, args: [MODERN_FIXTURE] },
+  modern: { command: node, args: [MODERN_FIXTURE], upstreamProtocol: 'modern' }, // dual-era: pinned to cover the modern adapter
 };
 
 for (const mode of MODES) {

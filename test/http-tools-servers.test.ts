@@ -24,7 +24,7 @@ test('documents of real servers and fixtures validate; filters, typed tools and 
     memory: { command: node, args: [MEMORY], env: { MEMORY_FILE_PATH: join(dir, 'memory.json') } },
     files: { command: node, args: [FILESYSTEM, dir] },
     fault: { command: node, args: [FIXTURE, '--typed-tool'], tools: { deny: ['crash', 'kill-*'] } },
-    modern: { command: node, args: [MODERN] },
+    modern: { command: node, args: [MODERN], upstreamProtocol: 'modern' }, // dual-era: pinned to cover the modern adapter
   } }));
   const proxy = await startProxy(['--config', file]);
   t.after(() => proxy.stop());

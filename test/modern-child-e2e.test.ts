@@ -9,11 +9,13 @@ import { Client as ClientV2, StreamableHTTPClientTransport as StreamableV2 } fro
 import { connectClient, eventually, FIXTURE, startProxy, textOf, withDeadline, type TransportKind } from './helpers/proxy.ts';
 
 const MODERN_FIXTURE = new URL('./fixtures/modern-server.mjs', import.meta.url).pathname;
+// serveStdio is dual-era, so unpinned it runs legacy (the era the proxy serves fully); pinned, it covers the modern adapter.
+const PIN_MODERN = ['--upstream-protocol', 'modern'];
 
 for (const mode of ['shared', 'independent'] as const) {
   for (const kind of ['sse', 'streamable'] as TransportKind[]) {
     test(`modern child, ${mode} mode, SDK 1.32 client over ${kind}: tools, progress, elicitation round trip`, { timeout: 60_000 }, async (t) => {
-      const proxy = await startProxy([...(mode === 'shared' ? ['--shared'] : []), '--', process.execPath, MODERN_FIXTURE]);
+      const proxy = await startProxy([...(mode === 'shared' ? ['--shared'] : []), ...PIN_MODERN, '--', process.execPath, MODERN_FIXTURE]);
       t.after(() => proxy.stop());
       await proxy.waitForLog(/upstream protocol era=modern version=2026-07-28/);
       const { client } = await connectClient(proxy.url, kind, { capabilities: { elicitation: {} } });
@@ -48,7 +50,7 @@ for (const mode of ['shared', 'independent'] as const) {
 }
 
 test('modern child: list_changed and resources/updated reach a legacy client through the proxy listen', { timeout: 60_000 }, async (t) => {
-  const proxy = await startProxy(['--shared', '--', process.execPath, MODERN_FIXTURE]);
+  const proxy = await startProxy(['--shared', ...PIN_MODERN, '--', process.execPath, MODERN_FIXTURE]);
   t.after(() => proxy.stop());
   const { client } = await connectClient(proxy.url, 'streamable');
   t.after(() => client.close());
@@ -87,7 +89,7 @@ test('--upstream-protocol modern against a legacy child fails loudly; legacy ski
 // The SDK v2 client in each negotiation mode in front of the modern child: every era pair.
 for (const mode of ['legacy', 'auto', 'pinned'] as const) {
   test(`modern child, SDK v2 client (${mode}): tools, resources, prompts, progress, two-round elicitation, list_changed`, { timeout: 60_000 }, async (t) => {
-    const proxy = await startProxy(['--', process.execPath, MODERN_FIXTURE]);
+    const proxy = await startProxy([...PIN_MODERN, '--', process.execPath, MODERN_FIXTURE]);
     t.after(() => proxy.stop());
     await proxy.waitForLog(/upstream protocol era=modern/);
     let changes = 0;

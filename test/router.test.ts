@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Hub } from '../src/routing/hub.ts';
 import { RpcCode } from '../src/protocol/errors.ts';
-import { negotiateVersion } from '../src/protocol/versions.ts';
+import { LATEST_LEGACY_VERSION, negotiateVersion } from '../src/protocol/versions.ts';
 import type { JsonObject, JsonRpcId, JsonRpcMessage, JsonRpcRequest, JsonRpcResponse } from '../src/protocol/message.ts';
 
 interface Delivery {
@@ -174,13 +174,36 @@ test('shared: initialize goes to the child once; later sessions get the cached r
   assert.deepEqual(h.hub.initializeResult, CHILD_RESULT);
 });
 
+test('shared: the child is initialized with the proxy\'s version; the first client gets its own negotiated answer, later ones theirs', () => {
+  for (const first of ['1999-01-01', '2024-11-05', '2025-06-18', undefined]) {
+    const h = harness();
+    h.hub.addSession('a');
+    const params: JsonObject = { capabilities: {}, clientInfo: { name: 'a', version: '1' } };
+    if (first !== undefined) params.protocolVersion = first;
+    h.request('a', 0, 'initialize', params);
+    const init = h.lastChildRequest('initialize');
+    assert.equal((init.params as JsonObject).protocolVersion, LATEST_LEGACY_VERSION, `first client asked ${first}`);
+    // A child that echoes what it was asked.
+    h.childReply(init.id, { ...CHILD_RESULT, protocolVersion: LATEST_LEGACY_VERSION });
+    const [reply] = h.takeSessions();
+    assert.equal(((reply!.msg as JsonRpcResponse).result as JsonObject).protocolVersion, negotiateVersion(first, LATEST_LEGACY_VERSION));
+    assert.equal(h.hub.initializeResult?.protocolVersion, LATEST_LEGACY_VERSION, 'the kept result is the child\'s own');
+    for (const later of ['2025-11-25', '2025-06-18', '2024-11-05']) {
+      h.hub.addSession(later);
+      h.request(later, 0, 'initialize', { protocolVersion: later, capabilities: {} });
+      assert.equal(((h.takeSessions()[0]!.msg as JsonRpcResponse).result as JsonObject).protocolVersion, later, `after a first ${first}`);
+    }
+  }
+});
+
 test('shared: the kept handshake declares what the proxy relays beside the first client\'s own; a restart re-sends the same', () => {
   const relay = { sampling: {}, elicitation: { form: {} }, roots: {} };
   const h = harness({ relay });
   h.hub.addSession('a');
   const clientInfo = { name: 'a', version: '1' };
   h.request('a', 0, 'initialize', { protocolVersion: '2025-06-18', capabilities: { elicitation: { form: {}, url: {} }, experimental: { x: {} } }, clientInfo });
-  const expected = { protocolVersion: '2025-06-18', capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {}, experimental: { x: {} } }, clientInfo };
+  // The version is the proxy's (its newest), not the first client's: the handshake is every session's.
+  const expected = { protocolVersion: LATEST_LEGACY_VERSION, capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {}, experimental: { x: {} } }, clientInfo };
   assert.deepEqual(h.lastChildRequest('initialize').params, expected, "the client's own declarations win");
   h.childReply(h.lastChildRequest('initialize').id, CHILD_RESULT);
   h.notify('a', 'notifications/initialized');
@@ -569,7 +592,7 @@ test('childUp after a restart re-initializes with the cached params, re-subscrib
   h.hub.childUp();
   const init = h.takeChild();
   assert.deepEqual(methods(init), ['initialize'], 'nothing else before the initialize result (spec order)');
-  assert.deepEqual((init[0] as JsonRpcRequest).params, params);
+  assert.deepEqual((init[0] as JsonRpcRequest).params, { ...params, protocolVersion: LATEST_LEGACY_VERSION });
   assert.deepEqual(h.takeSessions(), []);
   h.childReply((init[0] as JsonRpcRequest).id, CHILD_RESULT);
   const sent = h.takeChild();

@@ -57,5 +57,9 @@ export interface SessionState {
 
 export type InitState =
   | { state: 'none' }
-  | { state: 'pending'; upstreamId: number; waiting: Array<{ sessionId: string; request: JsonRpcRequest }> }
+  | {
+    state: 'pending'; upstreamId: number; waiting: Array<{ sessionId: string; request: JsonRpcRequest }>;
+    /** The version the client whose handshake this is asked for (its answer is negotiated from the result). */
+    requested?: unknown;
+  }
   | { state: 'ready'; params: JsonObject; result: JsonObject };

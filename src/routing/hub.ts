@@ -13,7 +13,7 @@ import {
   type JsonObject, type JsonRpcId, type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse,
 } from '../protocol/message.ts';
 import { RELATED_REQUEST_META } from '../protocol/meta-keys.ts';
-import { negotiateVersion } from '../protocol/versions.ts';
+import { LATEST_LEGACY_VERSION, negotiateVersion } from '../protocol/versions.ts';
 import { isLogLevel, MCP_LOG_LEVELS } from '../protocol/log-levels.ts';
 import { SharedLogLevel } from './shared-log-level.ts';
 import { SharedSubscriptions } from './shared-subscriptions.ts';
@@ -256,10 +256,13 @@ export class Hub {
       case 'none': {
         session.isInitialized = true;
         const upstreamId = this.#nextId;
-        this.#init = { state: 'pending', upstreamId, waiting: [] };
+        this.#init = { state: 'pending', upstreamId, waiting: [], requested: params.protocolVersion };
+        // The shared child's handshake is everyone's: the proxy picks its version (its newest), never the
+        // first client, whose own answer is negotiated from the result like every later client's.
+        req.params = { ...params, protocolVersion: LATEST_LEGACY_VERSION };
         if (this.#opts.relayCapabilities !== undefined) {
           const own = isObject(params.capabilities) ? params.capabilities : {};
-          req.params = { ...params, capabilities: { ...structuredClone(this.#opts.relayCapabilities), ...own } };
+          req.params.capabilities = { ...structuredClone(this.#opts.relayCapabilities), ...own };
         }
         this.#forward(sessionId, session, req, structuredClone(req.params as JsonObject));
         const state = this.#init as InitState;
@@ -355,6 +358,7 @@ export class Hub {
     if (res.error === undefined && isObject(res.result)) {
       const result = res.result;
       this.#init = { state: 'ready', params: call.initParams!, result };
+      if (call.sessionId !== undefined) res.result = this.#initResultFor({ protocolVersion: pending.requested }, result);
       // The proxy's own initialize is followed by its own `initialized`; a client's comes from the client.
       if (call.sessionId === undefined && !this.#hasSentInitialized) {
         this.#hasSentInitialized = true;

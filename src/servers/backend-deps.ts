@@ -16,7 +16,10 @@ import type { JsonRpcMessage } from '../protocol/message.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
+import type { EraMemory } from '../upstream/era-memory.ts';
 import type { Hub, HubOutput } from '../routing/hub.ts';
+import { UpstreamRoute } from '../upstream/upstream-route.ts';
+import { VERSION } from '../config/version.ts';
 
 const STOP_GRACE_MS = 2000;
 const SWEEP_INTERVAL_MS = 1000;
@@ -26,8 +29,10 @@ export interface BackendDeps {
   spec: ServerSpec;
   log: Logger;
   metrics: Metrics;
-  /** The child's protocol era, once the startup probe knows it; absent means legacy. */
+  /** A remote's protocol era, once its probe knows it; absent means legacy. */
   era?: Promise<UpstreamEra>;
+  /** A stdio server's era as its children show it (detected on the first child's handshake, then kept); absent means legacy. */
+  eras?: EraMemory | undefined;
   /** Children running across every server now; with --max-children, new per-session children past it are refused. */
   childTotal?: () => number;
   /** The host as probed once at start, and paths no child may see; units build their sandbox from it. */
@@ -57,6 +62,19 @@ export function reportBreach(deps: BackendDeps, exit: ChildExit, hub: Hub): void
 }
 
 export const LEGACY: UpstreamEra = { era: 'legacy' };
+
+/** The route a backend's Hub reaches its child through, detecting a stdio child's era on the child itself. */
+export function upstreamRoute(deps: BackendDeps, log: Logger, toHub: (msg: JsonRpcMessage) => void): UpstreamRoute {
+  return new UpstreamRoute(toHub, { memory: deps.spec.remote === undefined ? deps.eras : undefined, log, clientVersion: VERSION, now: Date.now });
+}
+
+/** What a backend must wait for before it starts a child: a remote's era; the unit's start gate for a stdio child. */
+export async function beforeStart(deps: BackendDeps): Promise<UpstreamEra | undefined> {
+  if (deps.spec.remote !== undefined) return deps.era ?? LEGACY;
+  if (deps.eras === undefined) return LEGACY;
+  await deps.eras.mayStart();
+  return undefined; // detected on the child
+}
 
 export function childOptions(deps: BackendDeps, sessionEnv: Record<string, string>): ChildOptions {
   const { config, spec, log } = deps;

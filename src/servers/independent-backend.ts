@@ -3,14 +3,15 @@ import type { Backend, ClientLink } from './contract.ts';
 import { Child, describeExit, type ChildEvents } from '../upstream/child.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
-import { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { Hub } from '../routing/hub.ts';
+import type { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { RemoteSession } from '../upstream/remote/remote-session.ts';
 import { remoteOptions } from './remote-member.ts';
-import { checkChildBudget, reportBreach, LEGACY, childOptions, hubOutput, startSweep, type BackendDeps, type ChildUsage } from './backend-deps.ts';
+import { beforeStart, checkChildBudget, reportBreach, LEGACY, childOptions, hubOutput, startSweep, upstreamRoute, type BackendDeps, type ChildUsage } from './backend-deps.ts';
 
 interface IsolatedSession {
   child: Child | RemoteSession;
+  route: UpstreamRoute;
   hub: Hub;
   secrets: string[];
 }
@@ -44,16 +45,18 @@ export class IndependentBackend implements Backend {
   }
 
   async #open(sessionId: string, link: ClientLink, env: Record<string, string>): Promise<void> {
-    const era = await (this.#deps.era ?? LEGACY);
+    // A remote's era; for a stdio child, the turn of its start (detection happens on the child itself).
+    const era = await beforeStart(this.#deps);
     if (this.#isStopped) throw new ProxyError(503, RpcCode.serverError, 'proxy shutting down');
     const log = this.#deps.log.child({ session: sessionId });
     for (const value of Object.values(env)) log.addSecret(value);
     let hub: Hub | undefined;
-    const route = new UpstreamRoute((msg) => hub?.fromChild(msg));
+    const route = upstreamRoute(this.#deps, log, (msg) => hub?.fromChild(msg));
     // A remote member's session takes the child's place; `env` then holds the client's forwarded headers.
     const events: ChildEvents = {
       message: (msg) => route.receive(msg),
       exit: (exit) => {
+        route.childGone();
         const reason = `child ${describeExit(exit)}`;
         if (hub !== undefined) reportBreach(this.#deps, exit, hub);
         hub?.childDown(reason);
@@ -64,9 +67,10 @@ export class IndependentBackend implements Backend {
     const { spec } = this.#deps;
     const child = spec.remote === undefined
       ? new Child(childOptions({ ...this.#deps, log }, env), events)
-      : new RemoteSession(remoteOptions(this.#deps, era, log, env), events);
+      : new RemoteSession(remoteOptions(this.#deps, era ?? LEGACY, log, env), events);
     const failed = await child.spawned;
     if (failed !== undefined) {
+      route.childGone();
       for (const value of Object.values(env)) log.removeSecret(value);
       this.#lastSpawnError = describeExit(failed);
       throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);
@@ -77,11 +81,12 @@ export class IndependentBackend implements Backend {
       void child.stop().then(() => { for (const value of Object.values(env)) log.removeSecret(value); });
       throw new ProxyError(503, RpcCode.serverError, 'proxy shutting down');
     }
-    route.connect(era, (msg) => child.send(msg));
+    route.connect((msg) => child.send(msg), era);
+    route.childUp();
     hub = new Hub(hubOutput(this.#deps, this.#links, (msg) => route.send(msg)), { cacheInitialize: false, now: Date.now });
     hub.addSession(sessionId);
     this.#links.set(sessionId, link);
-    this.#sessions.set(sessionId, { child, hub, secrets: Object.values(env) });
+    this.#sessions.set(sessionId, { child, route, hub, secrets: Object.values(env) });
   }
 
   receive(sessionId: string, msg: JsonRpcMessage): void {
@@ -94,6 +99,7 @@ export class IndependentBackend implements Backend {
     if (session === undefined) return;
     this.#sessions.delete(sessionId);
     session.hub.removeSession(sessionId);
+    session.route.close();
     const stopped = session.child.stop();
     // Values stay masked until the child (which may still log them) is gone.
     void stopped.then(() => { for (const value of session.secrets) this.#deps.log.removeSecret(value); });

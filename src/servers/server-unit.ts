@@ -5,11 +5,11 @@
  * and goes back to sleep after its idle timeout with nothing in flight.
  */
 import type { ServerSpec } from '../config/server-spec.ts';
-import { VERSION } from '../config/version.ts';
 import type { Logger } from '../observe/log.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
-import { detectUpstreamProtocol, type UpstreamEra } from '../upstream/era-probe.ts';
+import type { UpstreamEra } from '../upstream/era-probe.ts';
+import { EraMemory, eraFile } from '../upstream/era-memory.ts';
 import type { BackendDeps } from './backend-deps.ts';
 import { IndependentBackend } from './independent-backend.ts';
 import { SharedBackend } from './shared-backend.ts';
@@ -20,41 +20,19 @@ import { paramHeaderRegistry, remoteEra } from './remote-member.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 import { PrincipalBackend } from './principal-backend.ts';
-import { childEnv, sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
-import { launchSandboxed, type SandboxRun } from '../upstream/sandbox/launch.ts';
+import { sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
 
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';
 
-/**
- * How long the startup probe waits for `server/discover`; a silent child is legacy after this. Most
- * legacy servers answer a pre-initialize request with an error at once; a silent one delays the first
- * messages by this much (`upstreamProtocol: legacy` skips the probe).
- */
-const PROBE_TIMEOUT_MS = 5_000;
 const IDLE_CHECK_MS = 1_000;
+/**
+ * Longest a later child waits for the server's first child to answer once (a cold `npx -y` install
+ * typically fits); past it the later child starts anyway, so a first session that never sends anything
+ * cannot hold every other one back.
+ */
+const FIRST_START_WAIT_MS = 60_000;
 
-/** The child's era per upstreamProtocol: legacy without a probe; auto and modern probe a sibling (a remote: a POST). */
-async function upstreamEra(
-  spec: ServerSpec, log: Logger, sandbox: SandboxRun | undefined, maxMessageBytes: number, signal: AbortSignal, onUnreachable: (reason: string) => void,
-): Promise<UpstreamEra> {
-  if (spec.remote !== undefined) return remoteEra(spec, log, maxMessageBytes, signal, onUnreachable);
-  if (spec.upstreamProtocol === 'legacy') return { era: 'legacy' };
-  // The probe runs the same third-party code as the child: it gets the same sandbox.
-  const launch = sandbox === undefined ? undefined : launchSandboxed(sandbox, spec.command, spec.args);
-  const era = await detectUpstreamProtocol({
-    command: launch?.command ?? spec.command, args: launch?.args ?? spec.args, cwd: spec.cwd, env: childEnv(sandbox, spec, {}),
-    timeoutMs: Math.min(PROBE_TIMEOUT_MS, spec.requestTimeoutMs), log, clientVersion: VERSION,
-  }).finally(() => {
-    launch?.cgroup?.kill();
-    void launch?.cgroup?.remove();
-  });
-  if (spec.upstreamProtocol === 'modern' && era.era !== 'modern') {
-    throw new Error('upstream protocol modern: the MCP server did not answer server/discover as a 2026-07-28 server');
-  }
-  return era;
-}
-
-type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend | PrincipalBackend; pool: StatelessPool; era: Promise<UpstreamEra> };
+type Running = { backend: SharedBackend | ReplicaPool | IndependentBackend | PrincipalBackend; pool: StatelessPool };
 
 /** Independent mode: children come and go with their sessions (or principals); none is "the" child. */
 function isPerCaller(backend: Running['backend']): backend is IndependentBackend | PrincipalBackend {
@@ -67,7 +45,7 @@ export class ServerUnit implements Backend, StatelessSource {
   #deps: Omit<BackendDeps, 'spec' | 'era' | 'log'>;
   #sandbox: ServerSandbox | undefined;
   #running: Running | undefined;
-  /** Set when the era probe failed or the sandbox cannot be set up: the server cannot be served until it is reconfigured. */
+  /** Set when a pinned era is wrong or the sandbox cannot be set up: the server cannot be served until it is reconfigured. */
   #fatal: string | undefined;
   #lastUsedMs = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
@@ -79,6 +57,8 @@ export class ServerUnit implements Backend, StatelessSource {
   #gated = new WeakMap<StatelessTarget, StatelessTarget>();
   /** Ends a remote member's wait for its server when the unit stops. */
   #probeAbort = new AbortController();
+  /** A stdio server's era as its children showed it, kept for every later child (and across sleeps). */
+  #eras: EraMemory | undefined;
 
   constructor(spec: ServerSpec, deps: Omit<BackendDeps, 'spec' | 'era' | 'log'> & { log: Logger }) {
     this.spec = spec;
@@ -88,6 +68,16 @@ export class ServerUnit implements Backend, StatelessSource {
     if (!spec.isDisabled) {
       this.#sandbox = sandboxForServer(spec, deps.sandboxHost?.facts, deps.sandboxHost?.hidden ?? [], this.log);
       this.#fatal = this.#sandbox.fatal;
+    }
+    if (spec.remote === undefined) {
+      const { stateDir } = deps.config;
+      this.#eras = new EraMemory({
+        pin: spec.upstreamProtocol,
+        file: stateDir === undefined ? undefined : eraFile(stateDir, spec.command, spec.args, spec.cwd),
+        gateMs: Math.min(FIRST_START_WAIT_MS, spec.requestTimeoutMs),
+        log: this.log,
+        onFatal: (reason) => this.#cannotServe(reason),
+      });
     }
     if (!spec.isDisabled && this.#fatal === undefined && spec.lifecycle === 'eager') this.#wake();
   }
@@ -233,33 +223,34 @@ export class ServerUnit implements Backend, StatelessSource {
     return this.#running ?? this.#wake();
   }
 
-  /** Starts the server: the era probe first, the backend holding messages until it is known. Single-flight by construction. */
+  /** Starts the server (a remote: its era probe first, the backend holding messages until it is known). Single-flight by construction. */
   #wake(): Running {
     const log = this.log;
-    const sandbox = this.#sandbox?.run;
-    // A remote not reachable yet: its shared backend fails calls at once, naming why, until it is.
-    const unreachable = (reason: string): void => running.backend instanceof SharedBackend ? running.backend.unreachable(reason) : undefined;
-    const era = upstreamEra(this.spec, log, sandbox, this.#deps.config.maxMessageBytes, this.#probeAbort.signal, unreachable).then(
-      (verdict) => {
-        log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
-        return verdict;
-      },
-      (err: unknown): never => {
-        this.#fatal = (err as Error).message;
-        log.error('cannot serve the MCP server', { error: this.#fatal });
-        void this.stop().then(() => this.#changed());
-        throw err;
-      },
-    );
-    // A rejected era stops the unit above; the backends only ever see a resolved one.
-    const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
-    const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held, sandbox };
+    const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, sandbox: this.#sandbox?.run, eras: this.#eras };
+    if (this.spec.remote !== undefined) {
+      // A remote not reachable yet: its shared backend fails calls at once, naming why, until it is.
+      const unreachable = (reason: string): void => running.backend instanceof SharedBackend ? running.backend.unreachable(reason) : undefined;
+      const era = remoteEra(this.spec, log, this.#deps.config.maxMessageBytes, this.#probeAbort.signal, unreachable).then(
+        (verdict) => {
+          log.info('upstream protocol', verdict.era === 'modern' ? { era: 'modern', version: verdict.version } : { era: 'legacy', probe: this.spec.upstreamProtocol === 'legacy' ? 'off' : 'on' });
+          return verdict;
+        },
+        (err: unknown): never => {
+          this.#cannotServe((err as Error).message);
+          throw err;
+        },
+      );
+      // The remote probe waits until the remote answers or the unit stops; the backends only ever see a resolved era.
+      deps.era = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
+    } else if (this.spec.upstreamProtocol === 'legacy') {
+      log.info('upstream protocol', { era: 'legacy', probe: 'off' });
+    }
     const changed = (): void => this.#changed();
     const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
     const pool = new StatelessPool(deps, shared);
     const backend = shared ?? (this.spec.childPer === 'principal' ? new PrincipalBackend(pool) : new IndependentBackend(deps));
-    const running: Running = { backend, pool, era };
+    const running: Running = { backend, pool };
     this.#running = running;
     if (this.spec.lifecycle === 'lazy') {
       log.info('lazy server starting', { reason: 'first use' });
@@ -281,6 +272,16 @@ export class ServerUnit implements Backend, StatelessSource {
     this.log.info('lazy server sleeping', { idleMs });
     running.backend.endSessions('server went to sleep (idle)');
     void Promise.all([running.backend.stop(), running.pool.stop()]).then(() => this.#changed());
+  }
+
+  /** The server can never be served as configured (a pinned `modern` server that is not one): the unit stops. */
+  #cannotServe(reason: string): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = reason;
+    this.log.error('cannot serve the MCP server', { error: reason });
+    // Told at once (failed is failed), not after its child is stopped.
+    this.#changed();
+    void this.stop().then(() => this.#changed());
   }
 
   #changed(): void {

@@ -4,13 +4,13 @@ import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { JsonObject, JsonRpcMessage } from '../protocol/message.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
-import { UpstreamRoute } from '../upstream/upstream-route.ts';
+import type { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { Hub } from '../routing/hub.ts';
 import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
 import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
 import { remoteOptions } from './remote-member.ts';
 import { PER_CALL_CAPABILITIES } from './proxy-initialize.ts';
-import { reportBreach, LEGACY, childOptions, hubOutput, startSweep, type BackendDeps, type ChildUsage } from './backend-deps.ts';
+import { reportBreach, LEGACY, beforeStart, childOptions, hubOutput, startSweep, upstreamRoute, type BackendDeps, type ChildUsage } from './backend-deps.ts';
 
 /** How long a caller without a handshake waits for the shared child's first initialize. */
 const INITIALIZE_WAIT_MS = 30_000;
@@ -24,6 +24,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   #route: UpstreamRoute;
   #sweep: NodeJS.Timeout;
   #metrics: Metrics;
+  #isRemote: boolean;
   #initWaiters = new Set<(result: JsonObject) => void>();
   #hasBeenUp = false;
   #restarts = 0;
@@ -36,7 +37,8 @@ export class SharedBackend implements Backend, StatelessTarget {
    */
   constructor(deps: BackendDeps, env: Record<string, string> = {}, changed: () => void = () => {}, label?: string) {
     this.#metrics = deps.metrics;
-    this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg));
+    this.#isRemote = deps.spec.remote !== undefined;
+    this.#route = upstreamRoute(deps, deps.log, (msg) => this.#hub.fromChild(msg));
     const output = hubOutput(deps, this.#links, (msg) => this.#route.send(msg));
     output.initialized = (result) => {
       this.#hasBeenUp = true;
@@ -44,9 +46,9 @@ export class SharedBackend implements Backend, StatelessTarget {
       this.#initWaiters.clear();
     };
     this.#hub = new Hub(output, { cacheInitialize: true, relayCapabilities: PER_CALL_CAPABILITIES, now: Date.now });
-    // The child starts only after the era probe's sibling is done: two first runs of `npx -y pkg` at
-    // once race on npm's cache (ENOTEMPTY), and the probe's run warms it. Messages wait in the route.
-    const start = (era: UpstreamEra): void => {
+    // A remote starts once its era is known; a stdio child once no other child of its server is in its
+    // first start (two first runs of `npx -y pkg` at once race on npm's cache). Messages wait in the route.
+    const start = (era: UpstreamEra | undefined): void => {
       if (this.#isStopped) return;
       const events: SupervisorEvents = {
         message: (msg) => this.#route.receive(msg),
@@ -54,12 +56,13 @@ export class SharedBackend implements Backend, StatelessTarget {
           if (isRestart) {
             this.#restarts++;
             this.#metrics.childRestarted(deps.spec.name);
-            this.#route.restarted();
           }
+          this.#route.childUp();
           this.#hub.childUp();
           changed();
         },
         down: (reason, exit) => {
+          this.#route.childGone();
           reportBreach(deps, exit, this.#hub);
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
@@ -67,12 +70,11 @@ export class SharedBackend implements Backend, StatelessTarget {
       };
       const supervisor = deps.spec.remote === undefined
         ? new Supervisor(childOptions(deps, env), events)
-        : new RemoteUpstream(remoteOptions(deps, era, deps.log, env), events);
+        : new RemoteUpstream(remoteOptions(deps, era ?? LEGACY, deps.log, env), events);
       this.#supervisor = supervisor;
-      this.#route.connect(era, (msg) => supervisor.send(msg));
+      this.#route.connect((msg) => supervisor.send(msg), era);
     };
-    if (deps.era === undefined) start(LEGACY);
-    else void deps.era.then(start);
+    void beforeStart(deps).then(start);
     this.#sweep = startSweep(() => this.#hub.expireCalls(deps.spec.requestTimeoutMs));
   }
 
@@ -177,7 +179,8 @@ export class SharedBackend implements Backend, StatelessTarget {
   }
 
   notReadyReason(): string | undefined {
-    return this.#supervisor === undefined ? this.#unreachable ?? 'detecting the upstream protocol' : this.#supervisor.downReason;
+    if (this.#supervisor !== undefined) return this.#supervisor.downReason;
+    return this.#unreachable ?? (this.#isRemote ? 'detecting the upstream protocol' : 'starting');
   }
 
   get childCount(): number {
@@ -191,6 +194,7 @@ export class SharedBackend implements Backend, StatelessTarget {
   async stop(): Promise<void> {
     this.#isStopped = true;
     clearInterval(this.#sweep);
+    this.#route.close();
     await this.#supervisor?.stop();
   }
 }

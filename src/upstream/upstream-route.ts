@@ -1,38 +1,121 @@
 /**
  * The path between a Hub and its child. A legacy child is written to directly; a modern one through a
- * ModernChildAdapter. Until the child's era is known (the probe runs while the proxy already listens),
- * what the Hub sends waits here, bounded.
+ * ModernChildAdapter. A stdio child whose era its unit does not know yet is detected on its own first
+ * handshake (MCP-ERAS §2, no sibling process): the first `initialize` the Hub sends is forwarded; a
+ * result means legacy, an error means `server/discover` is asked on the same child, and a DiscoverResult
+ * then means modern (the adapter answers that initialize). Asked `server/discover` first instead (pinned
+ * `modern`, a remembered modern verdict, or a child that died on `initialize`), the order is reversed.
+ * Nothing here has a timer: a slow child is waited for like any other, bounded by the Hub's timeouts.
+ * Until the era is known, what the Hub sends waits here, bounded.
  */
-import type { JsonRpcMessage } from '../protocol/message.ts';
-import type { UpstreamEra } from './era-probe.ts';
+import { errorResponse, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/message.ts';
+import { RpcCode } from '../protocol/errors.ts';
+import type { Logger } from '../observe/log.ts';
+import { classifyProbeReply, discoverRequest, PREFERRED_MODERN_VERSION, PROBE_ID, RETRY_PROBE_ID, type UpstreamEra } from './era-probe.ts';
+import type { EraMemory, FirstAsk } from './era-memory.ts';
 import { ModernChildAdapter } from './modern-child.ts';
 
 /** Messages held while the era is unknown; past it the Hub is told the child cannot take more. */
 const MAX_QUEUED_MESSAGES = 1000;
 
+export interface RouteOptions {
+  /** The unit's memory of its children's era (a stdio child); absent for a remote, whose era comes with connect(). */
+  memory?: EraMemory | undefined;
+  log: Logger;
+  /** Our own version, sent as clientInfo with `server/discover`. */
+  clientVersion: string;
+  now(): number;
+}
+
+/** Detection on one child: which request is out, and the Hub's initialize it belongs to. */
+interface Detecting {
+  /** The request the child was sent first: if it dies before answering, the next child tries the other. */
+  first: FirstAsk;
+  /** The Hub's initialize, once it came (forwarded when legacy is tried first, else held). */
+  initialize: JsonRpcRequest | undefined;
+  /** The child's error to that initialize, held while `server/discover` decides. */
+  refusal: JsonRpcResponse | undefined;
+  /** Id of the `server/discover` out, if one is. */
+  discoverId: string | undefined;
+}
+
 export class UpstreamRoute {
   #toHub: (msg: JsonRpcMessage) => void;
+  #opts: RouteOptions;
   #toChild: ((msg: JsonRpcMessage) => boolean) | undefined;
   #adapter: ModernChildAdapter | undefined;
   #queue: JsonRpcMessage[] | undefined = [];
+  #detecting: Detecting | undefined;
+  /** When the running child was started and whether it answered yet (its start time is logged once). */
+  #startedMs: number | undefined;
+  #hasBeenUp = false;
+  #isClosed = false;
 
-  constructor(toHub: (msg: JsonRpcMessage) => void) {
+  constructor(toHub: (msg: JsonRpcMessage) => void, opts: RouteOptions) {
     this.#toHub = toHub;
+    this.#opts = opts;
   }
 
-  /** The era is known and the child can be written to: what waited is sent, in order. */
-  connect(era: UpstreamEra, toChild: (msg: JsonRpcMessage) => boolean): void {
+  /** The child can be written to; `era` for a remote (probed beforehand). A stdio child starts with childUp(). */
+  connect(toChild: (msg: JsonRpcMessage) => boolean, era?: UpstreamEra): void {
     this.#toChild = toChild;
-    if (era.era === 'modern') {
-      this.#adapter = new ModernChildAdapter(toChild, this.#toHub, { version: era.version, discover: era.discover, now: Date.now });
+    if (era !== undefined) this.#settle(era, 'known');
+  }
+
+  /** A child process is running (the first, or one that replaced the old one, before the Hub is told it is up). */
+  childUp(): void {
+    this.#startedMs = this.#opts.now();
+    const isRestart = this.#hasBeenUp;
+    this.#hasBeenUp = true;
+    if (this.#adapter !== undefined) {
+      if (isRestart) this.#adapter.reset();
+      return;
     }
-    const queued = this.#queue ?? [];
-    this.#queue = undefined;
-    for (const msg of queued) this.send(msg);
+    const memory = this.#opts.memory;
+    if (memory === undefined || this.#queue === undefined) return;
+    const known = memory.known;
+    if (known !== undefined) return this.#settle(known, 'known');
+    this.#detecting = { first: memory.first, initialize: undefined, refusal: undefined, discoverId: undefined };
+    if (memory.first === 'discover') this.#askDiscover(PROBE_ID, PREFERRED_MODERN_VERSION);
+    // What the Hub sent before the child ran (its initialize among it) goes through detection now.
+    const early = this.#queue;
+    this.#queue = [];
+    for (const msg of early) this.send(msg);
+  }
+
+  /** The proxy is stopping this route's child: its exit says nothing about the server. */
+  close(): void {
+    this.#isClosed = true;
+  }
+
+  /** The child exited. One that died on its first request makes the next child try the other era first. */
+  childGone(): void {
+    this.#startedMs = undefined;
+    // Its first start is over, answered or not (a command that cannot be spawned never came up).
+    this.#opts.memory?.firstStartOver();
+    const detecting = this.#detecting;
+    if (detecting === undefined) return;
+    this.#detecting = undefined;
+    const diedOnFirst = detecting.first === 'initialize' ? detecting.initialize !== undefined && detecting.refusal === undefined : detecting.discoverId === PROBE_ID;
+    if (diedOnFirst && !this.#isClosed) this.#opts.memory?.diedOn(detecting.first);
+    // The Hub failed every call of that child; nothing queued for it may reach the next one.
+    this.#queue = [];
   }
 
   /** From the Hub; false when the child cannot take it (or the wait queue is full). */
   send(msg: JsonRpcMessage): boolean {
+    const detecting = this.#detecting;
+    if (detecting !== undefined && detecting.initialize === undefined && isRequest(msg) && msg.method === 'initialize') {
+      if (detecting.first === 'discover') {
+        detecting.initialize = msg; // held for the verdict: the adapter answers it, or a legacy child gets it
+        return true;
+      }
+      // Legacy is tried first with the Hub's own handshake: a legacy child costs nothing more.
+      detecting.initialize = structuredClone(msg);
+      const isSent = this.#toChild!(msg);
+      if (!isSent) detecting.initialize = undefined; // the Hub answers it; the next initialize is tried instead
+      return isSent;
+    }
     if (this.#queue !== undefined) {
       if (this.#queue.length >= MAX_QUEUED_MESSAGES) return false;
       this.#queue.push(msg);
@@ -44,12 +127,80 @@ export class UpstreamRoute {
 
   /** From the child. */
   receive(msg: JsonRpcMessage): void {
+    if (this.#startedMs !== undefined && isResponse(msg)) this.#firstAnswer();
+    this.#fromChild(msg);
+  }
+
+  #fromChild(msg: JsonRpcMessage): void {
+    const detecting = this.#detecting;
+    if (detecting !== undefined && isResponse(msg)) {
+      if (msg.id === detecting.discoverId) return this.#discoverAnswered(detecting, msg);
+      if (detecting.initialize !== undefined && msg.id === detecting.initialize.id && detecting.first === 'initialize') {
+        if (msg.error === undefined) return this.#settle({ era: 'legacy' }, 'initialize', msg);
+        detecting.refusal = msg;
+        return this.#askDiscover(PROBE_ID, PREFERRED_MODERN_VERSION);
+      }
+    }
     if (this.#adapter !== undefined) this.#adapter.receive(msg);
     else this.#toHub(msg);
   }
 
-  /** A fresh child process replaced the old one (before the Hub is told it is up). */
-  restarted(): void {
-    this.#adapter?.reset();
+  /** Spawn to first answer: what a start costs (an install by npx or uvx included), logged for a stdio child. */
+  #firstAnswer(): void {
+    const memory = this.#opts.memory;
+    if (memory !== undefined) {
+      this.#opts.log.info('child answered first', { startMs: this.#opts.now() - this.#startedMs!, detecting: this.#detecting === undefined ? 'no' : 'yes' });
+      memory.firstStartOver();
+    }
+    this.#startedMs = undefined;
+  }
+
+  #askDiscover(id: string, version: string): void {
+    this.#detecting!.discoverId = id;
+    this.#toChild!(discoverRequest(id, version, this.#opts.clientVersion));
+  }
+
+  #discoverAnswered(detecting: Detecting, reply: JsonRpcResponse): void {
+    const verdict = classifyProbeReply(reply);
+    if (verdict.kind === 'retry' && detecting.discoverId === PROBE_ID) return this.#askDiscover(RETRY_PROBE_ID, verdict.version);
+    const via = detecting.first === 'discover' ? 'discover-first' : 'discover';
+    if (verdict.kind === 'modern') return this.#settle({ era: 'modern', version: verdict.version, discover: verdict.discover }, via);
+    const reason = verdict.kind === 'retry' ? 'a second -32022 after a corrective re-ask' : verdict.reason;
+    this.#opts.log.debug('server/discover: legacy', { reason });
+    const memory = this.#opts.memory!;
+    if (memory.pin === 'modern') {
+      this.#detecting = undefined;
+      memory.notModern(reason);
+      return this.#refuseQueued(detecting.initialize, `upstream protocol modern: the MCP server did not answer server/discover (${reason})`);
+    }
+    if (detecting.first === 'discover') {
+      // Legacy after all: the initialize held for the verdict goes to the child now, in its place.
+      return this.#settle({ era: 'legacy' }, via);
+    }
+    this.#settle({ era: 'legacy' }, 'initialize', detecting.refusal);
+  }
+
+  /** The era is known: the adapter if modern, then what waited, in order (the held initialize first). */
+  #settle(era: UpstreamEra, via: 'initialize' | 'discover' | 'discover-first' | 'known', legacyAnswer?: JsonRpcResponse): void {
+    const detecting = this.#detecting;
+    this.#detecting = undefined;
+    if (era.era === 'modern') {
+      this.#adapter = new ModernChildAdapter(this.#toChild!, this.#toHub, { version: era.version, discover: era.discover, now: this.#opts.now });
+    }
+    if (this.#opts.memory !== undefined && via !== 'known') this.#opts.memory.learned(era, via);
+    const queued = this.#queue ?? [];
+    this.#queue = undefined;
+    const held = detecting?.initialize;
+    // A legacy child already has the initialize it answered (legacyAnswer); anyone else still needs it sent.
+    if (held !== undefined && legacyAnswer === undefined) this.send(held);
+    for (const msg of queued) this.send(msg);
+    if (legacyAnswer !== undefined) this.#toHub(legacyAnswer);
+  }
+
+  /** The child cannot be served as configured: every request that waited is answered now. */
+  #refuseQueued(held: JsonRpcRequest | undefined, message: string): void {
+    const queued = [...(held === undefined ? [] : [held]), ...(this.#queue ?? [])];
+    this.#queue = [];
+    for (const msg of queued) if (isRequest(msg)) this.#toHub(errorResponse(msg.id, RpcCode.serverError, message));
   }
 }

@@ -9,7 +9,7 @@
 import type { Logger } from '../../observe/log.ts';
 import { isResponse, type JsonRpcMessage, type JsonRpcRequest } from '../../protocol/message.ts';
 import { MODERN_VERSIONS } from '../../protocol/versions.ts';
-import { classifyProbeReply, discoverRequest, PROBE_ID, type ProbeVerdict, type UpstreamEra } from '../era-probe.ts';
+import { classifyProbeReply, discoverRequest, PROBE_ID, RETRY_PROBE_ID, type ProbeVerdict, type UpstreamEra } from '../era-probe.ts';
 import { isEventStream, readAnswer, readEventStream } from './answer.ts';
 import { call, discard, RemoteError, type RemoteTarget } from './http-call.ts';
 import { modernHeaders } from './stateless-client.ts';
@@ -35,7 +35,6 @@ export type RemoteVerdict = UpstreamEra & { kind: RemoteKind };
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
-const RETRY_PROBE_ID = 'server-discover-probe-2';
 
 /** Probes until the server answers; rejects only when stopped, or when `modern` was required and it is not. */
 export async function detectRemoteProtocol(opts: RemoteProbeOptions): Promise<RemoteVerdict> {
