@@ -127,7 +127,8 @@ export class ModernChildAdapter {
         return this.#answer(req.id, {});
       }
     }
-    const request: JsonRpcRequest = { ...req, params: { ...params, _meta: { ...meta, ...this.#envelope() } } };
+    // A 2026-07-28 caller's own level (kept on its request) wins over the one legacy sessions set.
+    const request: JsonRpcRequest = { ...req, params: { ...params, _meta: { ...meta, ...this.#envelope(meta?.[LOG_LEVEL_KEY]) } } };
     if (!this.#toChild(request)) return false;
     this.#calls.set(req.id, { upstreamId: req.id, request, rounds: 0, waiting: new Map(), responses: {}, requestState: undefined });
     return true;
@@ -296,13 +297,14 @@ export class ModernChildAdapter {
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────
 
-  #envelope(): JsonObject {
+  #envelope(ownLevel?: unknown): JsonObject {
     const envelope: JsonObject = {
       [PROTOCOL_VERSION_KEY]: this.#opts.version,
       [CLIENT_CAPABILITIES_KEY]: this.#clientCapabilities,
     };
     if (this.#clientInfo !== undefined) envelope[CLIENT_INFO_KEY] = this.#clientInfo;
-    if (this.#logLevel !== undefined) envelope[LOG_LEVEL_KEY] = this.#logLevel;
+    const level = typeof ownLevel === 'string' ? ownLevel : this.#logLevel;
+    if (level !== undefined) envelope[LOG_LEVEL_KEY] = level;
     return envelope;
   }
 

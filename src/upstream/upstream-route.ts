@@ -3,7 +3,8 @@
  * ModernChildAdapter. Until the child's era is known (the probe runs while the proxy already listens),
  * what the Hub sends waits here, bounded.
  */
-import type { JsonRpcMessage } from '../protocol/message.ts';
+import { isObject, isRequest, type JsonRpcMessage } from '../protocol/message.ts';
+import { LOG_LEVEL_KEY } from '../protocol/meta-keys.ts';
 import type { UpstreamEra } from './era-probe.ts';
 import { ModernChildAdapter } from './modern-child.ts';
 
@@ -39,7 +40,9 @@ export class UpstreamRoute {
       return true;
     }
     // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
-    return this.#adapter === undefined ? this.#toChild!(msg) : this.#adapter.send(msg);
+    if (this.#adapter !== undefined) return this.#adapter.send(msg);
+    withoutLogLevel(msg);
+    return this.#toChild!(msg);
   }
 
   /** From the child. */
@@ -52,4 +55,16 @@ export class UpstreamRoute {
   restarted(): void {
     this.#adapter?.reset();
   }
+}
+
+/**
+ * A 2026-07-28 caller's request keeps its `logLevel` down to here, for a modern child's envelope; a
+ * legacy child has no per-request level (its logs are filtered per caller by the Hub and the transport).
+ */
+function withoutLogLevel(msg: JsonRpcMessage): void {
+  const params = isRequest(msg) && isObject(msg.params) ? msg.params : undefined;
+  const meta = params !== undefined && isObject(params._meta) ? params._meta : undefined;
+  if (meta === undefined || !(LOG_LEVEL_KEY in meta)) return;
+  delete meta[LOG_LEVEL_KEY];
+  if (Object.keys(meta).length === 0) delete params!._meta;
 }
