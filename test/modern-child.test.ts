@@ -100,6 +100,11 @@ test('ping, logging/setLevel and notifications/initialized end at the adapter; t
   h.request(3, 'tools/list', {});
   const [sent] = h.takeChild() as JsonRpcRequest[];
   assert.equal((sent!.params!._meta as JsonObject)[LEVEL], 'warning');
+  // A 2026-07-28 caller's request keeps its own level (the stateless front leaves it on the request).
+  h.request(4, 'tools/call', { name: 'echo', _meta: { [LEVEL]: 'debug' } });
+  const [own] = h.takeChild() as JsonRpcRequest[];
+  assert.equal((own!.params!._meta as JsonObject)[LEVEL], 'debug');
+  assert.equal((own!.params!._meta as JsonObject)[V], '2026-07-28');
 });
 
 test('a legacy request gets the envelope (keeping its progress token); its result loses the modern-only fields', () => {
