@@ -56,7 +56,9 @@ function serverProgress(p: { progress: number; total?: number }, into: number[])
 test('server-everything, SDK v2 pinned with roots: the child\'s post-handshake roots/list is not folded into the first call; its progress arrives', TIMEOUT, async (t) => {
   const proxy = await proxyFor(t, EVERYTHING);
   const { client, asked } = await pinnedClient(t, proxy.url, { roots: {}, elicitation: { form: {} } });
-  // The first call of a fresh proxy runs while server-everything asks for roots (350 ms after initialized).
+  // The first call of a fresh proxy runs while server-everything asks for roots (350 ms after
+  // initialized). Tools are listed first: the SDK lists them itself before its first call otherwise.
+  assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'trigger-long-running-operation'));
   const progress: number[] = [];
   const long = await client.callTool(
     { name: 'trigger-long-running-operation', arguments: { duration: 1.5, steps: 3 } },
@@ -115,6 +117,13 @@ test('server-everything: a log message during a call reaches a 2026-07-28 caller
 test('server-everything: trigger-url-elicitation is listed and works for SDK 1.32 (elicitation url) and SDK v2 pinned 2026-07-28', TIMEOUT, async (t) => {
   const proxy = await proxyFor(t, EVERYTHING);
   const url = 'https://example.com/authorize';
+  // A 2026-07-28 caller first: the handshake the shared child keeps is the proxy's, not a client's that names url.
+  const { client, asked } = await pinnedClient(t, proxy.url, { elicitation: { form: {}, url: {} } });
+  assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'trigger-url-elicitation'), 'listed for 2026-07-28');
+  const modernResult = await client.callTool({ name: 'trigger-url-elicitation', arguments: { url } });
+  assert.match(textOf(modernResult), /User completed the URL elicitation flow/);
+  assert.deepEqual(asked, ['elicitation/create:url']);
+
   const legacy = (await connectClient(proxy.url, 'streamable', { capabilities: { elicitation: { form: {}, url: {} } } })).client;
   t.after(() => legacy.close());
   const seen: Json[] = [];
@@ -128,12 +137,6 @@ test('server-everything: trigger-url-elicitation is listed and works for SDK 1.3
   assert.equal(seen[0]?.mode, 'url');
   assert.equal(seen[0]?.url, url);
   assert.equal(typeof seen[0]?.elicitationId, 'string', 'a 2025-11-25 client gets the elicitationId');
-
-  const { client, asked } = await pinnedClient(t, proxy.url, { elicitation: { form: {}, url: {} } });
-  assert.ok((await client.listTools()).tools.some((tool) => tool.name === 'trigger-url-elicitation'), 'listed for 2026-07-28');
-  const modernResult = await client.callTool({ name: 'trigger-url-elicitation', arguments: { url } });
-  assert.match(textOf(modernResult), /User completed the URL elicitation flow/);
-  assert.deepEqual(asked, ['elicitation/create:url']);
 });
 
 /** A venv with FastMCP 4 from this machine's package index, or why there is none. */
