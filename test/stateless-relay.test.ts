@@ -80,13 +80,13 @@ test('modern child, SDK v2 pinned: progress after an input_required round arrive
 });
 
 /** One stateless POST; every message of its answer (the notifications before the result, then the result). */
-async function statelessCall(base: string, id: number, name: string, meta: Json): Promise<Json[]> {
+async function statelessCall(base: string, id: number, name: string, meta: Json, args: Json = {}): Promise<Json[]> {
   const response = await fetch(`${base}/mcp`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': name },
     body: JSON.stringify({
       jsonrpc: '2.0', id, method: 'tools/call',
-      params: { name, arguments: {}, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, ...meta } },
+      params: { name, arguments: args, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientCapabilities': {}, ...meta } },
     }),
     signal: AbortSignal.timeout(15_000),
   });
@@ -112,6 +112,19 @@ test('server-everything: a log message during a call reaches a 2026-07-28 caller
   const without = await toggle(3, {});
   assert.ok(without.started, 'the child logged during this call too');
   assert.deepEqual(without.logs, [], 'never to a request without logLevel');
+});
+
+test('modern child: a 2026-07-28 caller\'s logLevel reaches the child, and its log the caller; none without logLevel', TIMEOUT, async (t) => {
+  const proxy = await proxyFor(t, MODERN_FIXTURE);
+  const call = async (id: number, meta: Json): Promise<{ text: string; logs: Json[] }> => {
+    const messages = await statelessCall(proxy.url, id, 'log', meta, { text: `log-${id}` });
+    return { text: textOf(messages.at(-1)!.result), logs: messages.filter((m) => m.method === 'notifications/message') };
+  };
+  const withLevel = await call(1, { 'io.modelcontextprotocol/logLevel': 'info' });
+  assert.equal(withLevel.text, 'level info', 'the child saw the caller\'s level');
+  assert.deepEqual(withLevel.logs.map((m) => m.params.data), ['log-1']);
+  assert.deepEqual(await call(2, {}), { text: 'level none', logs: [] });
+  assert.deepEqual(await call(3, { 'io.modelcontextprotocol/logLevel': 'error' }), { text: 'level error', logs: [] }, 'info is below error');
 });
 
 test('server-everything: trigger-url-elicitation is listed and works for SDK 1.32 (elicitation url) and SDK v2 pinned 2026-07-28', TIMEOUT, async (t) => {
