@@ -250,8 +250,10 @@ export class ModernChildAdapter {
       const inputId = `${INPUT_PREFIX}${this.#nextId++}`;
       call.waiting.set(key, inputId);
       this.#inputs.set(inputId, { call, key });
-      const params = isObject(request.params) ? request.params : {};
+      const params: JsonObject = isObject(request.params) ? { ...request.params } : {};
       const meta = isObject(params._meta) ? params._meta : {};
+      // 2026-07-28 dropped elicitationId; a 2025-11-25 client requires one on a URL elicitation (MCP-ERAS §3.3).
+      if (request.method === 'elicitation/create' && params.mode === 'url') params.elicitationId ??= inputId;
       // The Hub routes this to the client whose call it is, and strips the hint.
       this.#toHub({
         jsonrpc: '2.0', id: inputId, method: request.method as string,
