@@ -67,6 +67,9 @@ test('server-everything, SDK v2 pinned with roots: the child\'s post-handshake r
   assert.match(textOf(long), /Long running operation completed/);
   assert.deepEqual(asked, [], 'the caller was never asked for its roots');
   assert.deepEqual(progress, [1, 2, 3]);
+  // The shared child got the proxy's answer (no roots), never one caller's roots for everyone.
+  assert.match(textOf(await client.callTool({ name: 'get-roots-list', arguments: {} })), /no roots are currently configured/);
+  assert.deepEqual(asked, []);
 });
 
 test('modern child, SDK v2 pinned: progress after an input_required round arrives under the retry\'s token', TIMEOUT, async (t) => {
