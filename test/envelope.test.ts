@@ -162,13 +162,13 @@ test('decodeHeaderValue decodes only the whole sentinel form', () => {
   assert.equal(decodeHeaderValue('=?BASE64?eA==?='), '=?BASE64?eA==?=');
 });
 
-test('stripEnvelope removes the envelope keys and keeps progressToken and trace keys', () => {
+test('stripEnvelope removes the envelope keys the proxy makes anew and keeps logLevel, progressToken and trace keys', () => {
   const params: Record<string, unknown> = {
     name: 'echo',
     _meta: envelope({ [CLIENT_INFO_KEY]: { name: 'c', version: '1' }, [LOG_LEVEL_KEY]: 'info', progressToken: 7, traceparent: '00-x' }),
   };
   stripEnvelope(params);
-  assert.deepEqual(params, { name: 'echo', _meta: { progressToken: 7, traceparent: '00-x' } });
+  assert.deepEqual(params, { name: 'echo', _meta: { [LOG_LEVEL_KEY]: 'info', progressToken: 7, traceparent: '00-x' } });
   const only: Record<string, unknown> = { name: 'echo', _meta: envelope() };
   stripEnvelope(only);
   assert.deepEqual(only, { name: 'echo' }, 'an emptied _meta is removed');

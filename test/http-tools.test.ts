@@ -12,7 +12,7 @@ import { readerOf } from './helpers/raw-sse.ts';
 
 const node = process.execPath;
 /** server-everything registers these only for clients with roots, sampling, elicitation or tasks. */
-const NEEDS_CLIENT = /^(get-roots-list|trigger-(elicitation|sampling|url-elicitation)-.*|trigger-(elicitation|sampling)-request|simulate-research-query)$/;
+const NEEDS_CLIENT = /^(get-roots-list|trigger-(elicitation|sampling|url-elicitation)-.*|trigger-(elicitation|sampling)-request|trigger-url-elicitation|simulate-research-query)$/;
 /** Arguments per tool (others get {}); gzip's default would fetch a URL, so it gets a data: URI. */
 const ARGS: Record<string, Record<string, unknown>> = {
   echo: { message: 'hi there' },

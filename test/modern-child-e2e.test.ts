@@ -31,7 +31,7 @@ for (const mode of ['shared', 'independent'] as const) {
       assert.equal(client.getServerVersion()?.name, 'modern-fixture');
       assert.equal(client.getInstructions(), 'modern fixture for mcpproxy tests');
       const { tools } = await withDeadline(client.listTools(), 15_000, 'tools/list');
-      assert.deepEqual(tools.map((tool) => tool.name).sort(), ['add', 'add-tool', 'echo', 'greet', 'progress', 'touch']);
+      assert.deepEqual(tools.map((tool) => tool.name).sort(), ['add', 'add-tool', 'confirm-progress', 'echo', 'greet', 'log', 'progress', 'touch']);
       assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'héllo' } })), 'héllo');
       assert.equal(textOf(await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } })), '42');
 

@@ -100,6 +100,11 @@ test('ping, logging/setLevel and notifications/initialized end at the adapter; t
   h.request(3, 'tools/list', {});
   const [sent] = h.takeChild() as JsonRpcRequest[];
   assert.equal((sent!.params!._meta as JsonObject)[LEVEL], 'warning');
+  // A 2026-07-28 caller's request keeps its own level (the stateless front leaves it on the request).
+  h.request(4, 'tools/call', { name: 'echo', _meta: { [LEVEL]: 'debug' } });
+  const [own] = h.takeChild() as JsonRpcRequest[];
+  assert.equal((own!.params!._meta as JsonObject)[LEVEL], 'debug');
+  assert.equal((own!.params!._meta as JsonObject)[V], '2026-07-28');
 });
 
 test('a legacy request gets the envelope (keeping its progress token); its result loses the modern-only fields', () => {
@@ -148,6 +153,7 @@ test('input_required becomes real requests to the Hub, then a retry with a new i
   for (const ask of asks) assert.equal((ask.params!._meta as JsonObject)[RELATED_REQUEST_META], 11);
   assert.notEqual(asks[0]!.id, asks[1]!.id);
   assert.equal(asks[0]!.params!.message, 'Name?');
+  assert.equal(asks[0]!.params!.elicitationId, undefined, 'a form elicitation has none');
   h.adapter.send({ jsonrpc: '2.0', id: asks[1]!.id, result: { roots: [] } });
   assert.deepEqual(h.takeChild(), [], 'no retry until every input is in');
   h.adapter.send({ jsonrpc: '2.0', id: asks[0]!.id, result: { action: 'accept', content: { name: 'Bo' } } });
@@ -348,4 +354,21 @@ test('a refused write is reported to the Hub as false', () => {
   h.setChildAccepts(false);
   assert.equal(h.request(1, 'tools/list', {}), false);
   assert.equal(h.request(2, 'ping'), true, 'answered here');
+});
+
+test('a URL elicitation in input_required gets an elicitationId for a 2025-11-25 client; one the child gave is kept', () => {
+  const h = harness();
+  h.handshake();
+  h.request(12, 'tools/call', { name: 'login', arguments: {} });
+  h.takeChild();
+  h.childResult(12, {
+    resultType: 'input_required',
+    inputRequests: {
+      a: { method: 'elicitation/create', params: { mode: 'url', url: 'https://example.com/a', message: 'Open' } },
+      b: { method: 'elicitation/create', params: { mode: 'url', url: 'https://example.com/b', message: 'Open', elicitationId: 'own' } },
+    },
+  });
+  const [a, b] = h.takeHub() as JsonRpcRequest[];
+  assert.equal(a!.params!.elicitationId, a!.id, 'unique: the adapter\'s id of the request');
+  assert.equal(b!.params!.elicitationId, 'own');
 });

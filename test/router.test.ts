@@ -356,11 +356,13 @@ test('a server-to-client request goes to the session with the call in flight; it
   }
 });
 
-test('a server-to-client request with nothing in flight goes to the most recently active session, or is refused', () => {
+test('a server-to-client request with nothing in flight goes to the most recently active session, or is answered by the hub', () => {
   const h = harness();
   h.hub.fromChild({ jsonrpc: '2.0', id: 5, method: 'roots/list' });
+  assert.deepEqual(h.takeChild(), [{ jsonrpc: '2.0', id: 5, result: { roots: [] } }], 'nobody to ask: the proxy has no roots');
+  h.hub.fromChild({ jsonrpc: '2.0', id: 'e', method: 'elicitation/create', params: {} });
   const [refusal] = h.takeChild() as JsonRpcResponse[];
-  assert.equal(refusal!.id, 5);
+  assert.equal(refusal!.id, 'e');
   assert.equal(refusal!.error?.code, RpcCode.internalError);
 
   connect(h, 'a');
@@ -820,6 +822,62 @@ test('a server request with stateless callers among several in flight is refused
   assert.deepEqual(h.takeSessions().filter((d) => 'method' in d.msg), [], 'no caller is handed an ambiguous request');
   const refusal = h.takeChild().find((m) => 'id' in m && m.id === 'srv-2') as JsonRpcResponse | undefined;
   assert.equal(refusal?.error?.code, RpcCode.internalError);
+});
+
+test('shared: a first client naming only form elicitation keeps the relayed url mode beside it', () => {
+  const h = harness({ relay: { sampling: {}, elicitation: { form: {}, url: {} } } });
+  h.hub.addSession('a');
+  h.request('a', 0, 'initialize', { ...INIT_PARAMS, capabilities: { elicitation: { form: { own: true } }, sampling: 'odd' } });
+  assert.deepEqual(h.lastChildRequest('initialize').params!.capabilities, { sampling: 'odd', elicitation: { form: { own: true }, url: {} } });
+});
+
+test('a legacy child\'s request reaches a stateless call only when related: the one MRTR-capable call in flight, never roots', () => {
+  const ask = (h: Harness, id: string, method: string): Delivery[] => {
+    h.hub.fromChild({ jsonrpc: '2.0', id, method, params: {} });
+    return h.takeSessions().filter((d) => 'method' in d.msg);
+  };
+  // A fresh shared child asks for roots right after `initialized` while a stateless call runs.
+  const h = harness();
+  h.hub.addSession('s', { isStateless: true });
+  h.request('s', 1, 'tools/call', { name: 'long' });
+  h.takeChild();
+  assert.deepEqual(ask(h, 'r1', 'roots/list'), [], 'roots are never one call\'s input');
+  assert.deepEqual(h.takeChild(), [{ jsonrpc: '2.0', id: 'r1', result: { roots: [] } }]);
+  assert.deepEqual(ask(h, 'e1', 'elicitation/create').map((d) => [d.sessionId, d.relatedId]), [['s', 1]], 'the one MRTR call in flight');
+  // With a legacy session connected its roots are asked for, never the stateless caller's.
+  connect(h, 'legacy');
+  assert.deepEqual(ask(h, 'r2', 'roots/list').map((d) => d.sessionId), ['legacy']);
+  // A legacy call beside the stateless one: the child's request could be either's.
+  h.request('legacy', 0, 'tools/call', { name: 'other' });
+  h.takeChild();
+  assert.deepEqual(ask(h, 'e2', 'sampling/createMessage'), []);
+  assert.equal((h.takeChild().find((m) => 'id' in m && m.id === 'e2') as JsonRpcResponse).error?.code, RpcCode.internalError);
+  // A stateless tools/list cannot take input_required: the legacy call is the only candidate.
+  const list = harness();
+  connect(list, 'legacy');
+  list.hub.addSession('s', { isStateless: true });
+  list.request('s', 1, 'tools/list');
+  list.request('legacy', 0, 'tools/call', { name: 'ask' });
+  list.takeChild();
+  assert.deepEqual(ask(list, 'e3', 'elicitation/create').map((d) => [d.sessionId, d.relatedId]), [['legacy', 0]]);
+});
+
+test('a child\'s log reaches a stateless caller only on its call, when that call is the only one in flight; legacy sessions as before', () => {
+  const h = harness();
+  connect(h, 'legacy');
+  h.hub.addSession('s', { isStateless: true });
+  h.hub.addSession('idle', { isStateless: true }); // a listen stream: no call, no logs
+  const log = (): Array<[string, unknown]> => {
+    h.childNotify('notifications/message', { level: 'info', data: 'x' });
+    return h.takeSessions().map((d) => [d.sessionId, d.relatedId]);
+  };
+  assert.deepEqual(log(), [['legacy', undefined]], 'nothing in flight: unsolicited, legacy sessions only');
+  h.request('s', 7, 'tools/call', { name: 'work' });
+  h.takeChild();
+  assert.deepEqual(log(), [['legacy', undefined], ['s', 7]], 'the only call in flight: on its stream');
+  h.request('legacy', 0, 'tools/call', { name: 'other' });
+  h.takeChild();
+  assert.deepEqual(log(), [['legacy', undefined]], 'two calls in flight: not the stateless caller\'s to have');
 });
 
 test('a reused request id while the first is in flight is refused; the first call still gets its own answer', () => {

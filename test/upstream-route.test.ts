@@ -1,13 +1,16 @@
 // UpstreamRoute and EraMemory with plain values: detection on the child's own first handshake, the
 // verdict kept for later children, the order flipped after a child died on its first request, a pinned
-// `modern` that is not, and the start gate.
+// `modern` that is not, and the start gate; what a legacy child and a modern child's adapter are given
+// of a request's `_meta`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UpstreamRoute } from '../src/upstream/upstream-route.ts';
 import { EraMemory, type EraPin } from '../src/upstream/era-memory.ts';
 import { PROBE_ID } from '../src/upstream/era-probe.ts';
 import { Logger } from '../src/observe/log.ts';
-import type { JsonRpcMessage, JsonRpcRequest } from '../src/protocol/message.ts';
+import type { JsonObject, JsonRpcMessage, JsonRpcRequest } from '../src/protocol/message.ts';
+import { LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../src/protocol/meta-keys.ts';
+import type { UpstreamEra } from '../src/upstream/era-probe.ts';
 
 const log = new Logger('error', 'text', { write: () => {} });
 const DISCOVER = { resultType: 'complete', supportedVersions: ['2026-07-28'], capabilities: { tools: {} }, _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'm', version: '1' } } };
@@ -146,4 +149,22 @@ test('the start gate opens when the first child ends without ever coming up (a c
   const second = memory.mayStart();
   harness(memory).route.childGone();
   await second; // would wait the gate's 60 s otherwise (the test's own timeout is shorter)
+});
+
+const MODERN: UpstreamEra = { era: 'modern', version: '2026-07-28', discover: { supportedVersions: ['2026-07-28'], capabilities: {} } };
+
+function routed(era: UpstreamEra, meta: JsonObject): JsonRpcRequest {
+  const sent: JsonRpcMessage[] = [];
+  const route = new UpstreamRoute(() => {}, { log, clientVersion: 'test', now: Date.now });
+  route.connect((msg) => { sent.push(structuredClone(msg)); return true; }, era);
+  route.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', _meta: structuredClone(meta) } });
+  return sent.find((msg): msg is JsonRpcRequest => 'method' in msg && msg.method === 'tools/call')!;
+}
+
+test('a caller\'s logLevel reaches a modern child\'s envelope and never a legacy child', () => {
+  assert.deepEqual(routed({ era: 'legacy' }, { [LOG_LEVEL_KEY]: 'info' }).params, { name: 'echo' }, 'an emptied _meta is removed');
+  assert.deepEqual(routed({ era: 'legacy' }, { [LOG_LEVEL_KEY]: 'info', progressToken: 3 }).params, { name: 'echo', _meta: { progressToken: 3 } });
+  const modern = routed(MODERN, { [LOG_LEVEL_KEY]: 'info' }).params!._meta as JsonObject;
+  assert.equal(modern[LOG_LEVEL_KEY], 'info');
+  assert.equal(modern[PROTOCOL_VERSION_KEY], '2026-07-28');
 });

@@ -17,7 +17,8 @@ import { LATEST_LEGACY_VERSION, negotiateVersion } from '../protocol/versions.ts
 import { isLogLevel, MCP_LOG_LEVELS } from '../protocol/log-levels.ts';
 import { SharedLogLevel } from './shared-log-level.ts';
 import { SharedSubscriptions } from './shared-subscriptions.ts';
-import { attribute } from './attribution.ts';
+import { attribute, logOwner } from './attribution.ts';
+import { withRelayed } from './relay-capabilities.ts';
 import type { Call, HubOptions, HubOutput, InitState, SessionState } from './hub-types.ts';
 
 export type { HubOptions, HubOutput } from './hub-types.ts';
@@ -262,7 +263,7 @@ export class Hub {
         req.params = { ...params, protocolVersion: LATEST_LEGACY_VERSION };
         if (this.#opts.relayCapabilities !== undefined) {
           const own = isObject(params.capabilities) ? params.capabilities : {};
-          req.params.capabilities = { ...structuredClone(this.#opts.relayCapabilities), ...own };
+          req.params.capabilities = withRelayed(own, this.#opts.relayCapabilities);
         }
         this.#forward(sessionId, session, req, structuredClone(req.params as JsonObject));
         const state = this.#init as InitState;
@@ -402,7 +403,12 @@ export class Hub {
     if (hint !== undefined) delete meta![RELATED_REQUEST_META];
     // A hint that names no live call (it was cancelled or timed out) must not fall back to a guess.
     const hinted = typeof hint === 'number' ? this.#calls.get(hint) : undefined;
-    const target = hint !== undefined && hinted === undefined ? undefined : attribute(hinted, this.#calls.values(), this.#sessions);
+    const target = hint !== undefined && hinted === undefined ? undefined : attribute(hinted, req.method, this.#calls.values(), this.#sessions);
+    if (target === undefined && req.method === 'roots/list' && hint === undefined) {
+      // No legacy client to give its roots: the proxy has none of its own (its handshake declares roots).
+      this.#out.toChild(resultResponse(req.id, { roots: [] }));
+      return;
+    }
     if (target === undefined || target === 'ambiguous') {
       const reason = target === undefined ? 'no client connected to answer' : 'several callers are in flight; cannot tell which one should answer';
       this.#out.toChild(errorResponse(req.id, RpcCode.internalError, `${reason} ${req.method}`));
@@ -452,8 +458,11 @@ export class Hub {
       }
       case 'notifications/message': {
         for (const [sessionId, session] of this.#sessions) {
-          if (session.isInitialized && this.#logLevel.allows(sessionId, params?.level)) this.#out.toSession(sessionId, msg, undefined);
+          if (session.isInitialized && !session.isStateless && this.#logLevel.allows(sessionId, params?.level)) this.#out.toSession(sessionId, msg, undefined);
         }
+        // A 2026-07-28 caller has no stream for unsolicited logs: only its call's, which filters by the call's own level.
+        const call = logOwner(this.#calls.values(), this.#sessions);
+        if (call !== undefined) this.#out.toSession(call.sessionId!, msg, call.clientId);
         return;
       }
     }

@@ -13,9 +13,10 @@ import { LATEST_LEGACY_VERSION } from '../protocol/versions.ts';
  * What a client's first handshake with a shared child gets added: requests asked while serving one
  * call, which go back to that call's client. Not roots: a server applies roots to itself as a whole
  * (server-filesystem replaces its allowed directories with them), so on a shared child they stay what
- * the first client declared, never something any later client could set for everyone.
+ * the first client declared, never something any later client could set for everyone. Both modes of
+ * elicitation: a URL one reaches a legacy client as is and a 2026-07-28 caller as `input_required`.
  */
-export const PER_CALL_CAPABILITIES = { sampling: {}, elicitation: { form: {} } };
+export const PER_CALL_CAPABILITIES = { sampling: {}, elicitation: { form: {}, url: {} } };
 
 export const PROXY_INITIALIZE = {
   protocolVersion: LATEST_LEGACY_VERSION,

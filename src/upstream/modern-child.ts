@@ -127,7 +127,8 @@ export class ModernChildAdapter {
         return this.#answer(req.id, {});
       }
     }
-    const request: JsonRpcRequest = { ...req, params: { ...params, _meta: { ...meta, ...this.#envelope() } } };
+    // A 2026-07-28 caller's own level (kept on its request) wins over the one legacy sessions set.
+    const request: JsonRpcRequest = { ...req, params: { ...params, _meta: { ...meta, ...this.#envelope(meta?.[LOG_LEVEL_KEY]) } } };
     if (!this.#toChild(request)) return false;
     this.#calls.set(req.id, { upstreamId: req.id, request, rounds: 0, waiting: new Map(), responses: {}, requestState: undefined });
     return true;
@@ -249,8 +250,10 @@ export class ModernChildAdapter {
       const inputId = `${INPUT_PREFIX}${this.#nextId++}`;
       call.waiting.set(key, inputId);
       this.#inputs.set(inputId, { call, key });
-      const params = isObject(request.params) ? request.params : {};
+      const params: JsonObject = isObject(request.params) ? { ...request.params } : {};
       const meta = isObject(params._meta) ? params._meta : {};
+      // 2026-07-28 dropped elicitationId; a 2025-11-25 client requires one on a URL elicitation (MCP-ERAS §3.3).
+      if (request.method === 'elicitation/create' && params.mode === 'url') params.elicitationId ??= inputId;
       // The Hub routes this to the client whose call it is, and strips the hint.
       this.#toHub({
         jsonrpc: '2.0', id: inputId, method: request.method as string,
@@ -296,13 +299,14 @@ export class ModernChildAdapter {
 
   // ── helpers ───────────────────────────────────────────────────────────────────────────────────────
 
-  #envelope(): JsonObject {
+  #envelope(ownLevel?: unknown): JsonObject {
     const envelope: JsonObject = {
       [PROTOCOL_VERSION_KEY]: this.#opts.version,
       [CLIENT_CAPABILITIES_KEY]: this.#clientCapabilities,
     };
     if (this.#clientInfo !== undefined) envelope[CLIENT_INFO_KEY] = this.#clientInfo;
-    if (this.#logLevel !== undefined) envelope[LOG_LEVEL_KEY] = this.#logLevel;
+    const level = typeof ownLevel === 'string' ? ownLevel : this.#logLevel;
+    if (level !== undefined) envelope[LOG_LEVEL_KEY] = level;
     return envelope;
   }
 

@@ -8,8 +8,9 @@
  * Nothing here has a timer: a slow child is waited for like any other, bounded by the Hub's timeouts.
  * Until the era is known, what the Hub sends waits here, bounded.
  */
-import { errorResponse, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/message.ts';
+import { errorResponse, isObject, isRequest, isResponse, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '../protocol/message.ts';
 import { RpcCode } from '../protocol/errors.ts';
+import { LOG_LEVEL_KEY } from '../protocol/meta-keys.ts';
 import type { Logger } from '../observe/log.ts';
 import { classifyProbeReply, discoverRequest, PREFERRED_MODERN_VERSION, PROBE_ID, RETRY_PROBE_ID, type UpstreamEra } from './era-probe.ts';
 import type { EraMemory, FirstAsk } from './era-memory.ts';
@@ -122,7 +123,9 @@ export class UpstreamRoute {
       return true;
     }
     // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
-    return this.#adapter === undefined ? this.#toChild!(msg) : this.#adapter.send(msg);
+    if (this.#adapter !== undefined) return this.#adapter.send(msg);
+    withoutLogLevel(msg);
+    return this.#toChild!(msg);
   }
 
   /** From the child. */
@@ -203,4 +206,16 @@ export class UpstreamRoute {
     this.#queue = [];
     for (const msg of queued) if (isRequest(msg)) this.#toHub(errorResponse(msg.id, RpcCode.serverError, message));
   }
+}
+
+/**
+ * A 2026-07-28 caller's request keeps its `logLevel` down to here, for a modern child's envelope; a
+ * legacy child has no per-request level (its logs are filtered per caller by the Hub and the transport).
+ */
+function withoutLogLevel(msg: JsonRpcMessage): void {
+  const params = isRequest(msg) && isObject(msg.params) ? msg.params : undefined;
+  const meta = params !== undefined && isObject(params._meta) ? params._meta : undefined;
+  if (meta === undefined || !(LOG_LEVEL_KEY in meta)) return;
+  delete meta[LOG_LEVEL_KEY];
+  if (Object.keys(meta).length === 0) delete params!._meta;
 }

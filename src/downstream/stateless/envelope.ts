@@ -10,7 +10,8 @@ import { isModernVersion, MODERN_VERSIONS } from '../../protocol/versions.ts';
 import { decodeHeaderValue, type Headers } from '../../protocol/header-values.ts';
 
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
-const ENVELOPE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY];
+/** What stripEnvelope removes; the log level stays with its request (see there). */
+const REMADE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY];
 
 export function metaOf(params: unknown): JsonObject | undefined {
   return isObject(params) && isObject(params._meta) ? params._meta : undefined;
@@ -102,10 +103,14 @@ export function clientCapabilitiesOf(body: JsonObject): JsonObject {
   return (metaOf(body.params)?.[CLIENT_CAPABILITIES_KEY] as JsonObject | undefined) ?? {};
 }
 
-/** Removes the envelope keys (a legacy child knows nothing of them); progressToken and trace keys stay. */
+/**
+ * Removes the envelope keys the proxy makes anew for the child (a legacy child knows nothing of them;
+ * a modern one gets the proxy's). progressToken, trace keys and `logLevel` stay: the level is this
+ * request's own, sent on to a modern child, and removed by the upstream route for a legacy one.
+ */
 export function stripEnvelope(params: JsonObject): void {
   const meta = metaOf(params);
   if (meta === undefined) return;
-  for (const key of ENVELOPE_KEYS) delete meta[key];
+  for (const key of REMADE_KEYS) delete meta[key];
   if (Object.keys(meta).length === 0) delete params._meta;
 }

@@ -16,6 +16,8 @@ import type { ClientLink, StatelessTarget } from '../../servers/contract.ts';
 import type { ParamHeaderRegistry } from '../../protocol/param-headers.ts';
 import type { Principal } from '../../identity/principal.ts';
 import { digestOf } from './request-state.ts';
+import { LOG_LEVEL_KEY } from '../../protocol/meta-keys.ts';
+import { isLogLevel, MCP_LOG_LEVELS, type McpLogLevel } from '../../protocol/log-levels.ts';
 import { mapError, shapeResult } from './shape.ts';
 import { gatedLink, passInbound, type SessionGate } from '../session-gate.ts';
 
@@ -49,7 +51,10 @@ export class StatelessCall implements ClientLink {
   #capabilities: JsonObject;
   #paramHeaders: ParamHeaderRegistry;
   #res: ServerResponse;
-  #replyId: JsonRpcId;
+  #replyId!: JsonRpcId;
+  /** The progress token and log level of the request now waiting (the first, or the latest retry). */
+  #progressToken: JsonRpcId | undefined;
+  #logLevel: McpLogLevel | undefined;
   #writer: SseWriter | undefined;
   #state: 'running' | 'parked' | 'done' = 'running';
   /** When the current HTTP answer began (the first request, or the latest retry). */
@@ -78,7 +83,7 @@ export class StatelessCall implements ClientLink {
     this.#gate = handler.gateFor(this.sessionId, context.principal, req);
     this.#method = req.method;
     this.#forwardedId = req.id;
-    this.#replyId = req.id;
+    this.#waitingOn(req);
     this.#serverInfo = context.serverInfo;
     this.#capabilities = context.capabilities;
     this.#paramHeaders = context.paramHeaders;
@@ -105,13 +110,16 @@ export class StatelessCall implements ClientLink {
     }
   }
 
-  /** A retry with the client's answer: the parked child request gets it; this response takes over. */
-  resume(res: ServerResponse, replyId: JsonRpcId, answer: unknown): void {
+  /**
+   * A retry with the client's answer: the parked child request gets it; this response takes over, and
+   * what the child says from now on goes out under the retry's id, progress token and log level.
+   */
+  resume(res: ServerResponse, retry: JsonRpcRequest, answer: unknown): void {
     const { proxyId } = this.parked!;
     this.parked = undefined;
     this.#state = 'running';
     this.#res = res;
-    this.#replyId = replyId;
+    this.#waitingOn(retry);
     this.#writer = undefined;
     this.#startedMs = Date.now();
     this.#watch(res);
@@ -136,8 +144,15 @@ export class StatelessCall implements ClientLink {
       return;
     }
     if (isRequest(msg)) return this.#bridge(msg);
-    // Progress belongs to this call; other notifications (logs, list changes) have no modern route here.
-    if (msg.method === 'notifications/progress') this.#stream().send(JSON.stringify(msg));
+    // Only notifications related to the request may share its stream (spec): its progress, and the
+    // logs the Hub attributed to it when its level admits them (never without a level). List changes
+    // reach modern callers through their listen streams.
+    const params = isObject(msg.params) ? msg.params : {};
+    if (msg.method === 'notifications/progress' && this.#progressToken !== undefined) {
+      this.#stream().send(JSON.stringify({ ...msg, params: { ...params, progressToken: this.#progressToken } }));
+    } else if (msg.method === 'notifications/message' && this.#admits(params.level)) {
+      this.#stream().send(JSON.stringify(msg));
+    }
   }
 
   end(): void {
@@ -148,6 +163,17 @@ export class StatelessCall implements ClientLink {
   expire(): void {
     if (this.parked !== undefined) this.#backend.receive(this.sessionId, errorResponse(this.parked.proxyId, RpcCode.internalError, 'the client did not answer in time'));
     this.#close();
+  }
+
+  #waitingOn(req: JsonRpcRequest): void {
+    const meta = isObject(req.params) && isObject(req.params._meta) ? req.params._meta : {};
+    this.#replyId = req.id;
+    this.#progressToken = typeof meta.progressToken === 'string' || typeof meta.progressToken === 'number' ? meta.progressToken : undefined;
+    this.#logLevel = isLogLevel(meta[LOG_LEVEL_KEY]) ? meta[LOG_LEVEL_KEY] : undefined;
+  }
+
+  #admits(level: unknown): boolean {
+    return this.#logLevel !== undefined && isLogLevel(level) && MCP_LOG_LEVELS.indexOf(level) >= MCP_LOG_LEVELS.indexOf(this.#logLevel);
   }
 
   #shape(res: JsonRpcResponse): JsonRpcResponse {
@@ -165,7 +191,8 @@ export class StatelessCall implements ClientLink {
   #bridge(req: JsonRpcRequest): void {
     const capability = INPUT_CAPABILITY[req.method];
     if (capability === undefined || !MRTR_METHODS.has(this.#method)) return this.#refuse(req, `${req.method} cannot be relayed to a 2026-07-28 client`);
-    if (!isObject(this.#capabilities[capability])) return this.#refuse(req, `the client did not declare the ${capability} capability`);
+    const missing = missingCapability(req, this.#capabilities);
+    if (missing !== undefined) return this.#refuse(req, `the client did not declare the ${missing} capability`);
     if (!this.#handler.canPark) return this.#refuse(req, 'too many calls are waiting for client input');
     const key = `mcpproxy-${String(req.id)}`;
     const expiresMs = Date.now() + PARKED_TTL_MS;
@@ -174,6 +201,7 @@ export class StatelessCall implements ClientLink {
     const requestState = this.#handler.park(this, key, expiresMs);
     const params = isObject(req.params) ? { ...req.params } : {};
     delete params._meta;
+    delete params.elicitationId; // removed in 2026-07-28: a URL elicitation completes with its answer
     const result = { resultType: 'input_required', inputRequests: { [key]: { method: req.method, params } }, requestState };
     this.#respond(resultResponse(this.#replyId, shapeResult(this.#method, result, this.#serverInfo)));
   }
@@ -218,6 +246,21 @@ export class StatelessCall implements ClientLink {
       if (this.#res === res && this.#state === 'running') this.#close();
     });
   }
+}
+
+/**
+ * The capability a child's request needs that the caller did not declare, if any. A URL-mode
+ * elicitation needs `elicitation.url`; a form one `elicitation.form`, or an empty `elicitation` (the
+ * spec reads `{}` as form only).
+ */
+function missingCapability(req: JsonRpcRequest, declared: JsonObject): string | undefined {
+  const capability = INPUT_CAPABILITY[req.method]!;
+  const given = declared[capability];
+  if (!isObject(given)) return capability;
+  if (capability !== 'elicitation') return undefined;
+  const mode = isObject(req.params) && req.params.mode === 'url' ? 'url' : 'form';
+  const isFormOnly = Object.keys(given).length === 0;
+  return isObject(given[mode]) || (mode === 'form' && isFormOnly) ? undefined : `elicitation.${mode}`;
 }
 
 /** What a retry must repeat exactly: the method and params, without the MRTR fields and `_meta`. */

@@ -152,7 +152,7 @@ export class StatelessHandler implements CallOwner {
     const responses = params.inputResponses;
     if (!isObject(responses) || !(ref.key in responses)) return refuse(`inputResponses must answer "${ref.key}"`);
     this.#parked.delete(ref.token);
-    call.resume(res, msg.id, responses[ref.key]);
+    call.resume(res, msg, responses[ref.key]);
     return true;
   }
 
