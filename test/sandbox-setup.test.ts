@@ -9,7 +9,8 @@ import { parseCommandLine } from '../src/cli.ts';
 import type { Config } from '../src/config/config.ts';
 import type { ServerSpec } from '../src/config/server-spec.ts';
 import { Metrics } from '../src/observe/metrics.ts';
-import { childEnv, sandboxView } from '../src/servers/sandbox-setup.ts';
+import { childEnv } from '../src/servers/child-env.ts';
+import { sandboxView } from '../src/servers/sandbox-view.ts';
 import type { SandboxRun } from '../src/upstream/sandbox/launch.ts';
 import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import type { SandboxPlan } from '../src/upstream/sandbox/plan.ts';
@@ -74,7 +75,7 @@ test('the view: a relative script as its package root, hidden files in it masked
   assert.equal(sandboxView(spec({ command: 'npx', args: ['-y', 'pkg'] }), [], dir).workDir, undefined, 'nothing of the cwd shown: start in the home');
 });
 
-test('a child under bwrap gets a clean environment; with the network off, npm and uv are told to stay offline', () => {
+test('a child gets a clean environment with or without bwrap; with the network off, npm and uv are told to stay offline', () => {
   process.env.MCPPROXY_TEST_SECRET = 'leak';
   try {
     const plan = { bwrap: { path: '/usr/bin/bwrap', isNetworkOff: true } } as SandboxPlan;
@@ -85,7 +86,7 @@ test('a child under bwrap gets a clean environment; with the network off, npm an
     assert.deepEqual([env.TOKEN, env.SESSION, env.npm_config_offline, env.UV_OFFLINE], ['t', 's', 'true', '1']);
     const online = childEnv({ plan: { bwrap: { path: '/usr/bin/bwrap', isNetworkOff: false } } as SandboxPlan, home: '/h' }, spec({}), {});
     assert.equal(online.npm_config_offline, undefined);
-    assert.equal(childEnv(undefined, spec({}), {}).MCPPROXY_TEST_SECRET, 'leak', 'no bwrap: the environment is inherited as before');
+    assert.equal(childEnv(undefined, spec({}), {}).MCPPROXY_TEST_SECRET, undefined, 'no bwrap: the same allow-list');
   } finally {
     delete process.env.MCPPROXY_TEST_SECRET;
   }

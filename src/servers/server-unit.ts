@@ -20,7 +20,8 @@ import { paramHeaderRegistry, remoteEra } from './remote-member.ts';
 import { StatelessPool } from './stateless-pool.ts';
 import { ToolGate } from './tool-gate.ts';
 import { PrincipalBackend } from './principal-backend.ts';
-import { childEnv, sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
+import { childEnv } from './child-env.ts';
+import { sandboxForServer, type ServerSandbox } from './sandbox-setup.ts';
 import { launchSandboxed, type SandboxRun } from '../upstream/sandbox/launch.ts';
 
 export type ServerState = 'starting' | 'ready' | 'sleeping' | 'restarting' | 'failed' | 'disabled';

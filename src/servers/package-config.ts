@@ -1,0 +1,102 @@
+/**
+ * The operator's npm, pip and uv configuration (private registries, indexes, CA settings, proxies),
+ * carried read-only into a server's sandbox, where the home is private and /etc is not shown. Copies
+ * are made once per server start in `<stateDir>/carried/<server>`, with the credentials taken out
+ * (upstream/sandbox/credentials.ts) unless the server's sandbox says `packageCredentials`.
+ */
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, delimiter, dirname, join } from 'node:path';
+import { SANDBOX_HOME } from '../upstream/sandbox/bwrap-args.ts';
+import { sanitizeConfigText } from '../upstream/sandbox/credentials.ts';
+import type { SandboxPlan } from '../upstream/sandbox/plan.ts';
+
+export interface CarriedFile {
+  /** The host file the copy was made from (for the log). */
+  from: string;
+  /** Where the copy is bound inside. */
+  target: string;
+}
+
+/**
+ * Where npm, pip and uv look for configuration on the host (their documented places), and where each
+ * goes inside: files under the proxy's home to the same place under the sandbox home; files a
+ * variable names (npm_config_userconfig, npm_config_globalconfig, PIP_CONFIG_FILE, UV_CONFIG_FILE) and
+ * system-wide ones (npm's `<prefix>/etc/npmrc`, /etc/pip.conf, $XDG_CONFIG_DIRS/pip/pip.conf,
+ * /etc/uv/uv.toml) to their own path, so the variable still means the same file. Only existing files.
+ */
+export function packageConfigFiles(hostEnv: NodeJS.ProcessEnv, venvs: readonly string[]): CarriedFile[] {
+  const home = hostEnv.HOME || homedir();
+  const configHome = hostEnv.XDG_CONFIG_HOME || join(home, '.config');
+  const configDirs = (hostEnv.XDG_CONFIG_DIRS || '/etc/xdg').split(delimiter).filter((dir) => dir.startsWith('/'));
+  const inHome = (path: string): CarriedFile => ({ from: path, target: path.startsWith(`${home}/`) ? join(SANDBOX_HOME, path.slice(home.length + 1)) : path });
+  const samePath = (path: string): CarriedFile => ({ from: path, target: path });
+  const named = (name: string): string | undefined => Object.entries(hostEnv).find(([key]) => key.toLowerCase() === name.toLowerCase())?.[1];
+  const candidates: CarriedFile[] = [
+    inHome(join(home, '.npmrc')),
+    inHome(join(configHome, 'pip', 'pip.conf')),
+    inHome(join(home, '.pip', 'pip.conf')),
+    inHome(join(configHome, 'uv', 'uv.toml')),
+    ...npmPrefixes(hostEnv).map((prefix) => samePath(join(prefix, 'etc', 'npmrc'))),
+    samePath('/etc/pip.conf'),
+    ...configDirs.map((dir) => samePath(join(dir, 'pip', 'pip.conf'))),
+    samePath('/etc/uv/uv.toml'),
+    ...configDirs.map((dir) => samePath(join(dir, 'uv', 'uv.toml'))),
+    ...venvs.map((venv) => samePath(join(venv, 'pip.conf'))),
+    ...['npm_config_userconfig', 'npm_config_globalconfig', 'PIP_CONFIG_FILE', 'UV_CONFIG_FILE']
+      .map(named).filter((path): path is string => path !== undefined && path.startsWith('/')).map(samePath),
+  ];
+  const seen = new Set<string>();
+  return candidates.filter((file) => {
+    if (seen.has(file.target) || !isFile(file.from)) return false;
+    seen.add(file.target);
+    return true;
+  });
+}
+
+/** npm's global prefix: `npm_config_prefix`, else the directory above the `bin` of the node on PATH. */
+function npmPrefixes(hostEnv: NodeJS.ProcessEnv): string[] {
+  const prefixes = new Set<string>();
+  if (hostEnv.npm_config_prefix?.startsWith('/') === true) prefixes.add(hostEnv.npm_config_prefix);
+  for (const dir of (hostEnv.PATH ?? '').split(delimiter)) {
+    if (dir.startsWith('/') && basename(dir) === 'bin' && existsSync(join(dir, 'node'))) {
+      prefixes.add(dirname(dir));
+      break;
+    }
+  }
+  return [...prefixes];
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes the copies of `files` into `<stateDir>/carried/<server>` (made afresh: a file the operator
+ * removed is not carried again) and returns the binds; readable by the sandbox user, shown to no one
+ * else (the state dir is masked in every view). A file that cannot be read is left out.
+ */
+export function writeCarried(stateDir: string, server: string, files: readonly CarriedFile[], keepsCredentials: boolean, runAs: SandboxPlan['runAs']): Array<{ source: string; target: string }> {
+  const dir = join(stateDir, 'carried', server);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (runAs !== undefined) chownSync(dir, runAs.uid, runAs.gid);
+  const binds: Array<{ source: string; target: string }> = [];
+  files.forEach((file, i) => {
+    let text: string;
+    try {
+      text = readFileSync(file.from, 'utf8');
+    } catch {
+      return;
+    }
+    const source = join(dir, `${i}-${basename(file.from)}`);
+    writeFileSync(source, keepsCredentials ? text : sanitizeConfigText(text), { mode: 0o600 });
+    if (runAs !== undefined) chownSync(source, runAs.uid, runAs.gid);
+    binds.push({ source, target: file.target });
+  });
+  return binds;
+}
