@@ -49,7 +49,7 @@ const DENIED_PREFIXES = [
  * sets where traffic goes, what is trusted, or what code is loaded or run — the kind of variable that
  * turns a child holding the operator's API key into a key sent to the client's host
  * (`OPENAI_BASE_URL`, `AWS_ENDPOINT_URL`, `GITHUB_API_URL`, `AWS_CA_BUNDLE`, `OPENSSL_ENGINES`,
- * `RUSTC_WRAPPER`). Glued forms are caught by substrings (`KUBECONFIG`, `HTTPPROXY`, `BASEURL`), and
+ * `RUSTC_WRAPPER`). Glued forms are caught by substrings (`KUBECONFIG`, `HTTPPROXY`, `BASEURL`, `RUSTFLAGS`), and
  * the Go toolchain's one-word names (`GOSUMDB`, `GOPROXY`, `GOFLAGS`) by shape. Limits: a server that
  * reads its endpoint from a name that says nothing (`FOO`) is not caught, and values are not read.
  * An exact name the operator lists in --allow-env is taken at its word (`DATABASE_URL` for a
@@ -67,7 +67,7 @@ const RISKY_PARTS = new Set([
   'PATH', 'HOME', 'ROOT', 'DIR', 'DIRS', 'FILE', 'CONF', 'CONFIG', 'OPTIONS', 'OPTS', 'FLAGS', 'SHELL', 'COMMAND',
   'CMD', 'EXEC', 'EXECUTABLE', 'HOOK', 'HOOKS', 'INIT', 'STARTUP', 'INTERPRETER', 'LOADER', 'TOOLCHAIN',
 ]);
-const RISKY_SUBSTRINGS = ['PROXY', 'ENDPOINT', 'BASEURL', 'APIURL', 'CONFIG', 'WRAPPER', 'CABUNDLE', 'CERTFILE', 'SUMDB'];
+const RISKY_SUBSTRINGS = ['PROXY', 'ENDPOINT', 'BASEURL', 'APIURL', 'CONFIG', 'WRAPPER', 'CABUNDLE', 'CERTFILE', 'SUMDB', 'FLAGS'];
 /** GOPROXY, GOSUMDB, GONOSUMCHECK, GOFLAGS, GOENV, GOTOOLCHAIN…: one word after GO (GOOGLE_API_KEY has a `_`). */
 const GO_SETTING = /^GO[A-Z0-9]+$/;
 
