@@ -88,7 +88,10 @@ test('a symlinked bin outside the view runs by its real path; a global npm insta
   copyFileSync(FIXTURE, join(pkg, 'server.mjs'));
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'mcpproxy-global-fixture', version: '1.0.0', type: 'module', bin: { 'mcpproxy-global-fixture': 'server.mjs' } }));
   const prefix = join(dir, 'prefix');
-  execFileSync('npm', ['install', '--global', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', pkg], { stdio: 'ignore', env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const npmEnv = { ...process.env, npm_config_update_notifier: 'false' };
+  // From a tarball, as from the registry: a directory would be linked, not copied.
+  const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: pkg, encoding: 'utf8', env: npmEnv }).trim();
+  execFileSync('npm', ['install', '--global', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', join(dir, tarball)], { stdio: 'ignore', env: npmEnv });
   await t.test('global npm install', async (t) => {
     const { tools } = await throughSandbox(t, dir, [join(prefix, 'bin', 'mcpproxy-global-fixture')]);
     assert.ok(tools.includes('echo'), tools.join(','));
