@@ -3,13 +3,13 @@
 // are carried where (src/servers/package-config.ts), and the hidden-path diagnosis (hidden-path.ts).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseCommandLine } from '../src/cli.ts';
 import type { Config } from '../src/config/config.ts';
 import type { ServerSpec } from '../src/config/server-spec.ts';
-import { packageConfigFiles } from '../src/servers/package-config.ts';
+import { packageConfigFiles, referencedPaths, writeCarried } from '../src/servers/package-config.ts';
 import { sandboxView } from '../src/servers/sandbox-view.ts';
 import { bwrapArgs, isHostPathVisible } from '../src/upstream/sandbox/bwrap-args.ts';
 import { isCredentialVariable, sanitizeConfigText, stripUrlCredentials } from '../src/upstream/sandbox/credentials.ts';
@@ -129,6 +129,23 @@ test('configuration carried: user files under the sandbox home, system-wide and 
     '/home/mcp/.npmrc', '/home/mcp/.config/pip/pip.conf', '/home/mcp/.config/uv/uv.toml', join(dir, 'node/etc/npmrc'), join(dir, 'xdg/pip/pip.conf'),
     join(dir, 'venv/pip.conf'), join(dir, 'elsewhere/pip.conf'),
   ]);
+});
+
+test('a carried copy leaves out where the host writes (cache, prefix); what it names for reading is shown', (t) => {
+  const dir = tempDir(t);
+  layout(dir, {
+    'home/.npmrc': `cache=${dir}/home/.npm\nprefix=${dir}/home/.npm-global\ncafile=${dir}/corp-ca.pem\n//npm.corp/:_authToken=t\n`,
+    'home/pip.conf': `[global]\nconstraint = ${dir}/constraints.txt\nfind-links =\n    ${dir}/wheels\nextra-index-url = file://${dir}/pypi/simple https://pypi.org/simple\ncache-dir = ${dir}/home/.cache\n`,
+    'corp-ca.pem': '', 'constraints.txt': '', 'wheels/a.whl': '', 'pypi/simple/index.html': '', 'node-ca.pem': '',
+  });
+  const files = [{ from: join(dir, 'home/.npmrc'), target: '/home/mcp/.npmrc' }, { from: join(dir, 'home/pip.conf'), target: '/home/mcp/.config/pip/pip.conf' }];
+  const { binds, texts } = writeCarried(join(dir, 'state'), 'srv', files, false, undefined);
+  assert.deepEqual(binds.map((b) => b.target), ['/home/mcp/.npmrc', '/home/mcp/.config/pip/pip.conf']);
+  assert.equal(readFileSync(binds[0]!.source, 'utf8'), `cafile=${dir}/corp-ca.pem\n`);
+  assert.doesNotMatch(texts[1]!, /cache-dir/);
+  assert.deepEqual(referencedPaths(texts, { NODE_EXTRA_CA_CERTS: join(dir, 'node-ca.pem'), SSL_CERT_FILE: join(dir, 'missing.pem') }).sort(), [
+    join(dir, 'corp-ca.pem'), join(dir, 'constraints.txt'), join(dir, 'wheels'), join(dir, 'pypi/simple'), join(dir, 'node-ca.pem'),
+  ].sort());
 });
 
 test('the path a child\'s error names that the view hid; nothing for a file missing on the host too', (t) => {

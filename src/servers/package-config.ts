@@ -2,13 +2,14 @@
  * The operator's npm, pip and uv configuration (private registries, indexes, CA settings, proxies),
  * carried read-only into a server's sandbox, where the home is private and /etc is not shown. Copies
  * are made once per server start in `<stateDir>/carried/<server>`, with the credentials taken out
- * (upstream/sandbox/credentials.ts) unless the server's sandbox says `packageCredentials`.
+ * (upstream/sandbox/credentials.ts) unless the server's sandbox says `packageCredentials`, and without
+ * the settings that name where on the host they write; what they name for reading is shown.
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
-import { SANDBOX_HOME } from '../upstream/sandbox/bwrap-args.ts';
-import { sanitizeConfigText } from '../upstream/sandbox/credentials.ts';
+import { isHostPathVisible, SANDBOX_HOME } from '../upstream/sandbox/bwrap-args.ts';
+import { sanitizeConfigText, valuesOfKeys, withoutKeys } from '../upstream/sandbox/credentials.ts';
 import type { SandboxPlan } from '../upstream/sandbox/plan.ts';
 
 export interface CarriedFile {
@@ -75,17 +76,43 @@ function isFile(path: string): boolean {
   }
 }
 
+/** Variables that name a CA file or directory the package managers (and TLS in general) read. */
+const CA_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'PIP_CERT', 'npm_config_cafile', 'UV_NATIVE_TLS_CA_FILE'];
+/** Settings that name files to read: a CA bundle, a constraints file, a local index or wheel directory. */
+const READ_KEYS = /^(cafile|cert|constraint|find-links|index-url|extra-index-url|url)$/i;
+/**
+ * Settings that name where the package manager writes on the host (its cache, prefix, temp and log):
+ * inside they would point at nothing writable, so they are left out and the sandbox home's defaults hold.
+ */
+const HOST_PLACE_KEYS = /^(cache|cache-dir|prefix|tmp|target|root|src|log|userconfig|globalconfig|init-module)$/i;
+
+/**
+ * Host paths the carried configuration and the CA variables name for reading (`cafile`, `cert`,
+ * `constraint`, `find-links = /opt/wheels`, `index-url = file:///opt/pypi/simple`), shown read-only
+ * so the configuration still works inside. Only existing paths not already in every view (/etc/ssl).
+ */
+export function referencedPaths(texts: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
+  const words = texts.flatMap((text) => valuesOfKeys(text, READ_KEYS)).flatMap((value) => value.split(/[\s"',[\]]+/));
+  const named = CA_VARIABLES.map((name) => hostEnv[name]).filter((value): value is string => value !== undefined);
+  const paths = [...words, ...named].map((word) => (word.startsWith('file://') ? decodeURIComponent(word.slice('file://'.length)) : word))
+    .filter((path) => path.startsWith('/') && !isHostPathVisible({}, path) && existsSync(path));
+  return [...new Set(paths)];
+}
+
 /**
  * Writes the copies of `files` into `<stateDir>/carried/<server>` (made afresh: a file the operator
- * removed is not carried again) and returns the binds; readable by the sandbox user, shown to no one
- * else (the state dir is masked in every view). A file that cannot be read is left out.
+ * removed is not carried again) and returns the binds and the copies' text; readable by the sandbox
+ * user, shown to no one else (the state dir is masked in every view). A file that cannot be read is left out.
  */
-export function writeCarried(stateDir: string, server: string, files: readonly CarriedFile[], keepsCredentials: boolean, runAs: SandboxPlan['runAs']): Array<{ source: string; target: string }> {
+export function writeCarried(
+  stateDir: string, server: string, files: readonly CarriedFile[], keepsCredentials: boolean, runAs: SandboxPlan['runAs'],
+): { binds: Array<{ source: string; target: string }>; texts: string[] } {
   const dir = join(stateDir, 'carried', server);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (runAs !== undefined) chownSync(dir, runAs.uid, runAs.gid);
   const binds: Array<{ source: string; target: string }> = [];
+  const texts: string[] = [];
   files.forEach((file, i) => {
     let text: string;
     try {
@@ -94,9 +121,12 @@ export function writeCarried(stateDir: string, server: string, files: readonly C
       return;
     }
     const source = join(dir, `${i}-${basename(file.from)}`);
-    writeFileSync(source, keepsCredentials ? text : sanitizeConfigText(text), { mode: 0o600 });
+    const placeless = withoutKeys(text, HOST_PLACE_KEYS);
+    const carried = keepsCredentials ? placeless : sanitizeConfigText(placeless);
+    writeFileSync(source, carried, { mode: 0o600 });
     if (runAs !== undefined) chownSync(source, runAs.uid, runAs.gid);
     binds.push({ source, target: file.target });
+    texts.push(carried);
   });
-  return binds;
+  return { binds, texts };
 }

@@ -11,7 +11,7 @@ import type { ServerSpec } from '../config/server-spec.ts';
 import type { Logger } from '../observe/log.ts';
 import { prepareHome, type SandboxRun } from '../upstream/sandbox/launch.ts';
 import { buildPlan, describePlan, type HostFacts } from '../upstream/sandbox/plan.ts';
-import { packageConfigFiles, writeCarried } from './package-config.ts';
+import { packageConfigFiles, referencedPaths, writeCarried } from './package-config.ts';
 import { sandboxView } from './sandbox-view.ts';
 
 export interface ServerSandbox {
@@ -48,23 +48,29 @@ export function sandboxForServer(spec: ServerSpec, host: HostFacts | undefined, 
     log.error('sandbox', { error: fatal });
     return { run: undefined, fatal, summary };
   }
-  const view = sandboxView(spec, hidden);
-  if (plan.bwrap === undefined) return { run: { plan, home, ...view }, fatal: undefined, summary };
+  const commandView = sandboxView(spec, hidden);
+  if (plan.bwrap === undefined) return { run: { plan, home, ...commandView }, fatal: undefined, summary };
   // Without bubblewrap the child sees the host's files where they are; with it, copies are carried in.
-  const venvs = view.readOnly.filter((dir) => existsSync(join(dir, 'pyvenv.cfg')));
+  const venvs = commandView.readOnly.filter((dir) => existsSync(join(dir, 'pyvenv.cfg')));
   const carried = packageConfigFiles(process.env, venvs);
-  let files: Array<{ source: string; target: string }>;
+  let written: ReturnType<typeof writeCarried>;
   try {
-    files = writeCarried(stateDir, spec.name, carried, spec.sandbox.packageCredentials, plan.runAs);
+    written = writeCarried(stateDir, spec.name, carried, spec.sandbox.packageCredentials, plan.runAs);
   } catch (err) {
     const fatal = `sandbox: cannot copy package managers' configuration: ${(err as Error).message}; set --state-dir`;
     log.error('sandbox', { error: fatal });
     return { run: undefined, fatal, summary };
   }
-  if (files.length > 0) {
-    log.info('sandbox carried', { files: carried.map((f) => f.from).join(','), credentials: spec.sandbox.packageCredentials ? 'kept' : 'removed' });
+  const referenced = referencedPaths(written.texts, process.env);
+  if (written.binds.length > 0 || referenced.length > 0) {
+    log.info('sandbox carried', {
+      files: carried.map((f) => f.from).join(',') || undefined, shown: referenced.join(',') || undefined,
+      credentials: spec.sandbox.packageCredentials ? 'kept' : 'removed',
+    });
   }
-  return { run: { plan, home, ...view, files }, fatal: undefined, summary };
+  // What the configuration names is shown like a readOnly entry: hidden paths inside it stay masked.
+  const view = referenced.length === 0 ? commandView : sandboxView({ ...spec, sandbox: { ...spec.sandbox, readOnlyPaths: [...spec.sandbox.readOnlyPaths, ...referenced] } }, hidden);
+  return { run: { plan, home, ...view, files: written.binds }, fatal: undefined, summary };
 }
 
 /** systemd's StateDirectory when given (config.ts reads it); else a fixed place the sandbox user can traverse. */

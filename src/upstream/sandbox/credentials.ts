@@ -27,24 +27,36 @@ export function isCredentialVariable(name: string): boolean {
 
 /**
  * An ini-style configuration file (npmrc, pip.conf; uv.toml's `key = value` lines too) without its
- * secrets: lines whose key names one are dropped, with the continuation lines of a dropped pip value;
+ * secrets: settings whose key names one are dropped, with the continuation lines of a pip value;
  * every URL loses its userinfo. Comments and every other line are kept as they are.
  */
 export function sanitizeConfigText(text: string): string {
-  const out: string[] = [];
-  let isDropping = false;
+  return stripUrlCredentials(withoutKeys(text, SECRET_KEY));
+}
+
+/** `text` without the settings (a key's line and its continuation lines) whose key matches `keys`. */
+export function withoutKeys(text: string, keys: RegExp): string {
+  return settingsOf(text).filter((s) => s.key === undefined || !keys.test(s.key)).flatMap((s) => s.lines).join('\n');
+}
+
+/** The value text of each setting whose key matches `keys` (continuation lines included). */
+export function valuesOfKeys(text: string, keys: RegExp): string[] {
+  return settingsOf(text).filter((s) => s.key !== undefined && keys.test(s.key)).map((s) => {
+    const [first, ...rest] = s.lines;
+    const eq = first!.indexOf('=');
+    return [first!.slice((eq !== -1 ? eq : first!.indexOf(':')) + 1), ...rest].join('\n');
+  });
+}
+
+/** Lines grouped by setting: a `key = value` line with the indented lines that continue it (pip's configparser). */
+function settingsOf(text: string): Array<{ key: string | undefined; lines: string[] }> {
+  const settings: Array<{ key: string | undefined; lines: string[] }> = [];
   for (const line of text.split('\n')) {
-    // pip (configparser) continues a value on indented lines.
-    if (isDropping && /^[ \t]+\S/.test(line)) continue;
-    isDropping = false;
-    const key = keyOf(line);
-    if (key !== undefined && SECRET_KEY.test(key)) {
-      isDropping = true;
-      continue;
-    }
-    out.push(stripUrlCredentials(line));
+    const last = settings.at(-1);
+    if (last?.key !== undefined && /^[ \t]+\S/.test(line)) last.lines.push(line);
+    else settings.push({ key: keyOf(line), lines: [line] });
   }
-  return out.join('\n');
+  return settings;
 }
 
 /**
