@@ -29,12 +29,13 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 test('flags set every server\'s sandbox; STATE_DIRECTORY is the state dir when --state-dir is not given', () => {
-  const c = config(['--sandbox', 'strict', '--sandbox-memory', '1GiB', '--sandbox-network', 'off', '--', 'node', 's.js'], { STATE_DIRECTORY: '/var/lib/mcpproxy:/var/lib/other' });
+  const c = config(['--sandbox', 'strict', '--sandbox-memory', '1GiB', '--sandbox-network', 'off', '--sandbox-read', '/srv/a', '--sandbox-read', '/srv/b', '--sandbox-write', '/srv/out', '--package-credentials', '--', 'node', 's.js'], { STATE_DIRECTORY: '/var/lib/mcpproxy:/var/lib/other' });
   assert.ok(typeof c !== 'string', String(c));
   const { sandbox } = c.servers[0]!;
   assert.equal(sandbox.mode, 'strict');
   assert.equal(sandbox.limits.memoryBytes, 1024 ** 3);
   assert.equal(sandbox.network, 'off');
+  assert.deepEqual([sandbox.readOnlyPaths, sandbox.writablePaths, sandbox.packageCredentials], [['/srv/a', '/srv/b'], ['/srv/out'], true]);
   assert.equal(sandbox.stateDir, '/var/lib/mcpproxy');
   assert.equal(c.stateDir, '/var/lib/mcpproxy');
   assert.equal((config(['--', 'x']) as Config).servers[0]!.sandbox.mode, 'auto');
@@ -48,8 +49,8 @@ test('a bad sandbox flag or key is one line naming it (exit 2)', (t) => {
   writeFileSync(file, JSON.stringify({ mcpServers: { fetch: { command: 'x', sandbox: { memory: 'lots' } } } }));
   assert.match(String(config(['--config', file])), /server "fetch": servers\.fetch\.sandbox\.memory: expected a size/);
   writeFileSync(file, JSON.stringify({ mcpServers: { fetch: { command: 'x', sandbox: { network: 'off', writable: ['/srv/data'] } }, other: { command: 'y' } } }));
-  const c = config(['--config', file, '--sandbox-cpus', '2']) as Config;
-  assert.deepEqual(c.servers.map((s) => [s.sandbox.network, s.sandbox.limits.cpus, s.sandbox.writablePaths]), [['off', 2, ['/srv/data']], ['on', 2, []]]);
+  const c = config(['--config', file, '--sandbox-cpus', '2', '--sandbox-write', '/srv/all']) as Config;
+  assert.deepEqual(c.servers.map((s) => [s.sandbox.network, s.sandbox.limits.cpus, s.sandbox.writablePaths]), [['off', 2, ['/srv/all', '/srv/data']], ['on', 2, ['/srv/all']]]);
 });
 
 function spec(over: Partial<ServerSpec>): ServerSpec {
