@@ -33,7 +33,7 @@ const HOST: NodeJS.ProcessEnv = {
   TERM: 'xterm', SSH_AUTH_SOCK: '/tmp/agent', AWS_SECRET_ACCESS_KEY: 'aws', GITHUB_TOKEN: 'gh', OLDPWD: '/',
   npm_config_registry: 'https://user:pa55@registry.example.com/', npm_config__authToken: 'npm-tok', 'npm_config_//registry.example.com/:_authToken': 'npm-tok2',
   npm_config_cache: '/root/.npm', npm_config_fund: 'false', npm_package_name: 'mcpproxy', npm_lifecycle_script: 'node x',
-  PIP_INDEX_URL: 'https://me:secret@pypi.example.com/simple', PIP_DEFAULT_TIMEOUT: '60', UV_INDEX_PRIVATE_PASSWORD: 'uvpw', UV_CACHE_DIR: '/srv/app/.uv',
+  PIP_INDEX_URL: 'https://me:secret@pypi.example.com/simple', PIP_DEFAULT_TIMEOUT: '60', UV_INDEX_PRIVATE_PASSWORD: 'uvpw', UV_CACHE_DIR: '/srv/app/.uv', UV_TOOL_DIR: '/root/.local/share/uv/tools',
   NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem', https_proxy: 'http://proxy.example:3128', NODE_OPTIONS: '--require /x.js',
 };
 
@@ -42,12 +42,13 @@ test('the allow-list: what a process needs and the package managers\' settings; 
     const env = childEnv(run, spec(), {}, HOST);
     assert.deepEqual(Object.keys(env).sort(), [
       'HOME', 'LANG', 'LC_ALL', 'LOGNAME', 'NODE_EXTRA_CA_CERTS', 'PATH', 'PIP_DEFAULT_TIMEOUT', 'PIP_INDEX_URL', 'TMPDIR', 'TZ', 'USER',
-      ...(run === undefined ? ['UV_CACHE_DIR', 'npm_config_cache'] : ['UV_CACHE_DIR']), 'https_proxy', 'npm_config_fund', 'npm_config_registry',
+      ...(run === undefined ? ['UV_CACHE_DIR', 'UV_TOOL_DIR', 'npm_config_cache'] : ['UV_CACHE_DIR']), 'https_proxy', 'npm_config_fund', 'npm_config_registry',
     ].sort(), run === undefined ? 'no sandbox' : 'bwrap');
     assert.equal(env.npm_config_registry, 'https://registry.example.com/', 'userinfo taken out of a URL');
     assert.equal(env.PIP_INDEX_URL, 'https://pypi.example.com/simple');
   }
-  // Under bwrap a path the child cannot see is left out (npx would fail on /root/.npm); one it sees stays.
+  // Under bwrap a path the child cannot see is left out (npx would fail on /root/.npm, uvx on the host's
+  // tool dir: it uses ~/.local/share/uv/tools in the sandbox home instead); one it sees stays.
   assert.equal(childEnv(BWRAP, spec(), {}, HOST).UV_CACHE_DIR, '/srv/app/.uv');
 });
 
