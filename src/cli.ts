@@ -47,6 +47,7 @@ function program(): Command {
     .addOption(option('--headers-timeout <seconds>', 'drop a connection that has not sent its request headers in time (default 15)', 'headersTimeout'))
     .addOption(option('--max-sessions <n>', 'open sessions at most; 0 unlimited (default: 100 independent, unlimited shared)', 'maxSessions'))
     .addOption(option('--allow-env <names>', 'independent mode: per-session variables clients may set (comma list: NAME, PREFIX_*, *)', 'allowEnv'))
+    .addOption(option('--env-passthrough <names>', 'variables of the proxy\'s environment every child also gets (comma list of exact names)', 'envPassthrough'))
     .addOption(new Option('--env <NAME=VALUE>', 'a fixed variable for every child (repeatable)').argParser((value: string, previous: string[] = []) => [...previous, value]))
     .addOption(option('--allow-origin <origins>', 'browser origins allowed to connect (comma list)', 'allowOrigin'))
     .addOption(option('--cors <origins>', 'answer CORS for these origins (comma list, or *)', 'cors'))
@@ -81,6 +82,9 @@ function program(): Command {
     .addOption(new Option('--sandbox-cpu-seconds <n>', 'CPU seconds per child process, then it is stopped (default: none)'))
     .addOption(new Option('--sandbox-lifetime <seconds>', 'wall-clock life of one child, then it is stopped (default: none)'))
     .addOption(new Option('--sandbox-network <on|off>', 'off: children see only their own loopback (default on)'))
+    .addOption(repeatable('--sandbox-read <path>', 'a host path every child may read (repeatable; the servers file: sandbox.readOnly)'))
+    .addOption(repeatable('--sandbox-write <path>', 'a host path every child may write (repeatable; the servers file: sandbox.writable)'))
+    .addOption(new Option('--package-credentials', 'pass npm/pip/uv credentials (tokens, passwords, client keys) in their carried configuration and variables to children (default: left out)'))
     .showHelpAfterError(false)
     // Without an action of its own, commander would take the wrapped command's words for an unknown subcommand.
     .action(() => {});

@@ -14,7 +14,7 @@ import { decodeCursor, encodeCursor, exposedName, exposedUri, memberUri } from '
 
 const DEFAULTS: ServerDefaults = {
   shared: true, childPer: 'session', allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
-  sandbox: DEFAULT_SANDBOX_SPEC,
+  sandbox: DEFAULT_SANDBOX_SPEC, envPassthrough: [],
 };
 
 function parse(value: unknown, env: Record<string, string> = {}) {

@@ -75,7 +75,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
 
   // All started at once: the first HEALTHCHECK probe only runs 30 s (its interval) after start.
   const [shared, independent, many] = await Promise.all([
-    start({ env: { AUTH_KEY, SHARED_SESSION: 'true', MCP_SERVER_CONFIG: `npx -y file:${FIXTURES}/everything.tgz` } }),
+    start({ env: { AUTH_KEY, SHARED_SESSION: 'true', MCP_SERVER_CONFIG: `npx -y file:${FIXTURES}/everything.tgz`, ENV_PASSTHROUGH: 'MCPPROXY_PASS', MCPPROXY_PASS: 'passed' } }),
     start({ env: { AUTH_KEY, SHARED_SESSION: 'false', MCP_SERVER_CONFIG: `npx -y file:${FIXTURES}/fault.tgz` } }),
     start({
       env: { AUTH_KEY_FILE: '/run/secrets/mcpproxy-key' },
@@ -95,6 +95,19 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
       } finally {
         await client.close();
       }
+    }
+  });
+
+  // `docker run -e AUTH_KEY=…`: the container's environment is the proxy's, and a child must not read it.
+  await t.test('a child\'s environment has no AUTH_KEY or MCP_SERVER_CONFIG, and has the --env-passthrough name', async () => {
+    const { client } = await connectClient(shared.url, 'streamable', { headers: AUTH, connectMs: CONNECT_MS });
+    try {
+      const env = JSON.parse(textOf(await client.callTool({ name: 'get-env', arguments: {} }))) as Record<string, string>;
+      assert.equal(env.MCPPROXY_PASS, 'passed');
+      for (const name of ['AUTH_KEY', 'MCP_SERVER_CONFIG', 'SHARED_SESSION', 'ENV_PASSTHROUGH']) assert.equal(env[name], undefined, name);
+      assert.ok(!JSON.stringify(env).includes(AUTH_KEY), 'the key under no name');
+    } finally {
+      await client.close();
     }
   });
 

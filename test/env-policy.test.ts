@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  EnvInputError, isAllowedEnvName, isDeniedEnvName, isValidEnvName, MAX_ENV_VALUE_BYTES, MAX_SESSION_ENV_BYTES,
+  EnvInputError, isAllowedEnvName, isDeniedEnvName, isRiskyEnvName, isValidEnvName, MAX_ENV_VALUE_BYTES, MAX_SESSION_ENV_BYTES,
   parseAllowList, parseEnvHeader, RESERVED_PARAMS, selectSessionEnv,
 } from '../src/config/env-policy.ts';
 
@@ -40,6 +40,8 @@ test('allowed names: exact, prefix, any', () => {
     { allow: ['TEAM_*'], name: 'TEAM_TOKEN', allowed: true },
     { allow: ['TEAM_*'], name: 'TEAM_', allowed: true },
     { allow: ['TEAM_*'], name: 'TEAMX', allowed: false },
+    { allow: ['TEAM_*'], name: 'team_token', allowed: true }, // prefixes compare as the deny lists do: without case
+    { allow: ['team_*'], name: 'TEAM_TOKEN', allowed: true },
     { allow: ['*'], name: 'GITHUB_TOKEN', allowed: true },
     { allow: ['*'], name: 'lowercase_ok', allowed: true },
     { allow: [], name: 'API_KEY', allowed: false },
@@ -115,4 +117,39 @@ test('parseEnvHeader splits NAME=value at the first "="', () => {
   assert.deepEqual(parseEnvHeader(' API_KEY =  v '), ['API_KEY', '  v ']);
   assert.deepEqual(parseEnvHeader('EMPTY='), ['EMPTY', '']);
   for (const bad of ['=value', 'NOEQUALS', '']) assert.throws(() => parseEnvHeader(bad), EnvInputError, bad);
+});
+
+/** What `*` must not admit: where traffic goes, what is trusted, what code runs (the rule, not a list). */
+const REDIRECTING = [
+  'AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'OPENAI_BASE_URL', 'ANTHROPIC_BASE_URL', 'GITHUB_API_URL', 'OPENAI_API_BASE', 'GITHUB_HOST',
+  'ELASTICSEARCH_URL', 'SENTRY_DSN_URI', 'OLLAMA_HOST', 'AZURE_OPENAI_ENDPOINT', 'MY_SERVICE_BASEURL', 'HTTPPROXY', 'SOCKS_PROXY',
+  'AWS_CA_BUNDLE', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'REQUESTS_CA_BUNDLE', 'MY_CERT_FILE', 'NODE_TLS_REJECT_UNAUTHORIZED', 'DB_SSL_VERIFY',
+  'OPENSSL_ENGINES', 'RUSTC_WRAPPER', 'RUSTFLAGS', 'CGO_LDFLAGS', 'GOSUMDB', 'GONOSUMCHECK', 'GONOPROXY', 'GOENV', 'GOEXPERIMENT',
+  'QT_PLUGIN_PATH', 'GI_TYPELIB_PATH', 'SOME_LIBRARY_PATH', 'KUBECONFIG', 'TOOL_CONFIG_FILE', 'JAVA_OPTS', 'GRADLE_OPTS', 'GIT_EXEC_PATH',
+  'aws_endpoint_url', 'openai_base_url',
+];
+/** Credentials and plain settings `*` still admits. */
+const PLAIN = [
+  'GITHUB_PERSONAL_ACCESS_TOKEN', 'GITHUB_TOKEN', 'OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'SLACK_BOT_TOKEN', 'SLACK_TEAM_ID', 'BRAVE_API_KEY',
+  'GOOGLE_API_KEY', 'GOOGLE_CLIENT_ID', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'NOTION_TOKEN',
+  'LINEAR_API_KEY', 'EXTRA_TOOL', 'TEAM', 'USER_ID', 'DEBUG', 'LOG_LEVEL',
+];
+
+test('--allow-env \'*\' and prefixes admit no variable that redirects traffic or trust or runs code; credentials pass', () => {
+  const star = parseAllowList(['*']);
+  for (const name of REDIRECTING) {
+    assert.equal(isRiskyEnvName(name), true, name);
+    assert.equal(isAllowedEnvName(name, star), false, `* admits ${name}`);
+    const prefix = name.slice(0, name.indexOf('_') + 1);
+    if (prefix !== '') assert.equal(isAllowedEnvName(name, parseAllowList([`${prefix}*`])), false, `${prefix}* admits ${name}`);
+  }
+  for (const name of PLAIN) assert.equal(isAllowedEnvName(name, star), true, `* refuses ${name}`);
+  assert.deepEqual(selectSessionEnv([['OPENAI_BASE_URL', 'https://evil.example'], ['OPENAI_API_KEY', 'k']], star), { env: { OPENAI_API_KEY: 'k' }, ignored: ['OPENAI_BASE_URL'] });
+});
+
+test('an exact name the operator lists is taken at its word, unless it is on the fixed deny lists', () => {
+  assert.equal(isAllowedEnvName('DATABASE_URL', parseAllowList(['*'])), false);
+  assert.equal(isAllowedEnvName('DATABASE_URL', parseAllowList(['DATABASE_URL'])), true);
+  assert.equal(isAllowedEnvName('DATABASE_URL', parseAllowList(['DATABASE_*'])), false);
+  for (const name of ['LD_PRELOAD', 'HTTPS_PROXY', 'NODE_OPTIONS', 'GOPROXY']) assert.equal(isAllowedEnvName(name, parseAllowList([name])), false, name);
 });

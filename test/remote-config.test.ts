@@ -15,7 +15,7 @@ import { SseReader, type SseEvent } from '../src/upstream/remote/sse-reader.ts';
 
 const DEFAULTS: ServerDefaults = {
   shared: true, childPer: 'session', allowEnv: parseAllowList([]), upstreamProtocol: 'auto', requestTimeoutMs: 300_000, maxSessions: 0, lifecycle: 'eager', idleTimeoutMs: 600_000,
-  sandbox: DEFAULT_SANDBOX_SPEC,
+  sandbox: DEFAULT_SANDBOX_SPEC, envPassthrough: [],
 };
 
 function remoteOf(entry: Record<string, unknown>, env: Record<string, string> = {}) {

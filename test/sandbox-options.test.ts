@@ -13,9 +13,10 @@ test('flags set every field', () => {
   const spec = parseSandboxFlags({
     sandbox: 'strict', sandboxUser: 'mcp', stateDir: '/var/lib/mcpproxy', sandboxMemory: '512MiB', sandboxCpus: '0.5',
     sandboxPids: '64', sandboxNofile: '1024', sandboxCpuSeconds: '600', sandboxLifetime: '3600', sandboxNetwork: 'off',
+    sandboxRead: ['/srv/data'], sandboxWrite: ['/srv/out'], packageCredentials: true,
   });
   assert.deepEqual(spec, {
-    mode: 'strict', user: 'mcp', stateDir: '/var/lib/mcpproxy', network: 'off', readOnlyPaths: [], writablePaths: [],
+    mode: 'strict', user: 'mcp', stateDir: '/var/lib/mcpproxy', network: 'off', readOnlyPaths: ['/srv/data'], writablePaths: ['/srv/out'], packageCredentials: true,
     limits: { memoryBytes: 512 * 1024 ** 2, cpus: 0.5, pids: 64, nofile: 1024, cpuSeconds: 600, lifetimeMs: 3_600_000 },
   });
 });

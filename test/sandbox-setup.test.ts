@@ -9,7 +9,8 @@ import { parseCommandLine } from '../src/cli.ts';
 import type { Config } from '../src/config/config.ts';
 import type { ServerSpec } from '../src/config/server-spec.ts';
 import { Metrics } from '../src/observe/metrics.ts';
-import { childEnv, sandboxView } from '../src/servers/sandbox-setup.ts';
+import { childEnv } from '../src/servers/child-env.ts';
+import { sandboxView } from '../src/servers/sandbox-view.ts';
 import type { SandboxRun } from '../src/upstream/sandbox/launch.ts';
 import { DEFAULT_SANDBOX_SPEC } from '../src/upstream/sandbox/options.ts';
 import type { SandboxPlan } from '../src/upstream/sandbox/plan.ts';
@@ -28,12 +29,13 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 test('flags set every server\'s sandbox; STATE_DIRECTORY is the state dir when --state-dir is not given', () => {
-  const c = config(['--sandbox', 'strict', '--sandbox-memory', '1GiB', '--sandbox-network', 'off', '--', 'node', 's.js'], { STATE_DIRECTORY: '/var/lib/mcpproxy:/var/lib/other' });
+  const c = config(['--sandbox', 'strict', '--sandbox-memory', '1GiB', '--sandbox-network', 'off', '--sandbox-read', '/srv/a', '--sandbox-read', '/srv/b', '--sandbox-write', '/srv/out', '--package-credentials', '--', 'node', 's.js'], { STATE_DIRECTORY: '/var/lib/mcpproxy:/var/lib/other' });
   assert.ok(typeof c !== 'string', String(c));
   const { sandbox } = c.servers[0]!;
   assert.equal(sandbox.mode, 'strict');
   assert.equal(sandbox.limits.memoryBytes, 1024 ** 3);
   assert.equal(sandbox.network, 'off');
+  assert.deepEqual([sandbox.readOnlyPaths, sandbox.writablePaths, sandbox.packageCredentials], [['/srv/a', '/srv/b'], ['/srv/out'], true]);
   assert.equal(sandbox.stateDir, '/var/lib/mcpproxy');
   assert.equal(c.stateDir, '/var/lib/mcpproxy');
   assert.equal((config(['--', 'x']) as Config).servers[0]!.sandbox.mode, 'auto');
@@ -47,8 +49,8 @@ test('a bad sandbox flag or key is one line naming it (exit 2)', (t) => {
   writeFileSync(file, JSON.stringify({ mcpServers: { fetch: { command: 'x', sandbox: { memory: 'lots' } } } }));
   assert.match(String(config(['--config', file])), /server "fetch": servers\.fetch\.sandbox\.memory: expected a size/);
   writeFileSync(file, JSON.stringify({ mcpServers: { fetch: { command: 'x', sandbox: { network: 'off', writable: ['/srv/data'] } }, other: { command: 'y' } } }));
-  const c = config(['--config', file, '--sandbox-cpus', '2']) as Config;
-  assert.deepEqual(c.servers.map((s) => [s.sandbox.network, s.sandbox.limits.cpus, s.sandbox.writablePaths]), [['off', 2, ['/srv/data']], ['on', 2, []]]);
+  const c = config(['--config', file, '--sandbox-cpus', '2', '--sandbox-write', '/srv/all']) as Config;
+  assert.deepEqual(c.servers.map((s) => [s.sandbox.network, s.sandbox.limits.cpus, s.sandbox.writablePaths]), [['off', 2, ['/srv/all', '/srv/data']], ['on', 2, ['/srv/all']]]);
 });
 
 function spec(over: Partial<ServerSpec>): ServerSpec {
@@ -74,7 +76,7 @@ test('the view: a relative script as its package root, hidden files in it masked
   assert.equal(sandboxView(spec({ command: 'npx', args: ['-y', 'pkg'] }), [], dir).workDir, undefined, 'nothing of the cwd shown: start in the home');
 });
 
-test('a child under bwrap gets a clean environment; with the network off, npm and uv are told to stay offline', () => {
+test('a child gets a clean environment with or without bwrap; with the network off, npm and uv are told to stay offline', () => {
   process.env.MCPPROXY_TEST_SECRET = 'leak';
   try {
     const plan = { bwrap: { path: '/usr/bin/bwrap', isNetworkOff: true } } as SandboxPlan;
@@ -85,7 +87,7 @@ test('a child under bwrap gets a clean environment; with the network off, npm an
     assert.deepEqual([env.TOKEN, env.SESSION, env.npm_config_offline, env.UV_OFFLINE], ['t', 's', 'true', '1']);
     const online = childEnv({ plan: { bwrap: { path: '/usr/bin/bwrap', isNetworkOff: false } } as SandboxPlan, home: '/h' }, spec({}), {});
     assert.equal(online.npm_config_offline, undefined);
-    assert.equal(childEnv(undefined, spec({}), {}).MCPPROXY_TEST_SECRET, 'leak', 'no bwrap: the environment is inherited as before');
+    assert.equal(childEnv(undefined, spec({}), {}).MCPPROXY_TEST_SECRET, undefined, 'no bwrap: the same allow-list');
   } finally {
     delete process.env.MCPPROXY_TEST_SECRET;
   }

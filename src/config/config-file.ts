@@ -77,6 +77,7 @@ function parseEntry(name: string, entry: unknown, ctx: EntryContext): ServerSpec
     childPer: childPerOf(entry, shared, at) ?? defaults.childPer,
     replicas: replicasOf(entry, at, defaults.shared),
     allowEnv: allowEnvOf(entry, at) ?? defaults.allowEnv,
+    envPassthrough: defaults.envPassthrough,
     upstreamProtocol: oneOf(entry, 'upstreamProtocol', ['auto', 'legacy', 'modern'] as UpstreamProtocol[], at) ?? defaults.upstreamProtocol,
     requestTimeoutMs: secondsOf(entry, 'requestTimeout', at) ?? defaults.requestTimeoutMs,
     maxSessions: wholeNumber(entry, 'maxSessions', at) ?? defaults.maxSessions,

@@ -3,12 +3,12 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { LogFormat, LogLevel } from '../observe/log.ts';
 import { splitShellWords } from './shell-words.ts';
-import { allowList, bool, ConfigError, fixedEnv, integer, list, normalizeOrigin, oneOf, readText, seconds, UsageError } from './flag-values.ts';
+import { allowList, bool, envNames, ConfigError, fixedEnv, integer, list, normalizeOrigin, oneOf, readText, seconds, UsageError } from './flag-values.ts';
 import { ConfigFileError, parseServersFile, type ServerDefaults, type ServersFile } from './config-file.ts';
 import { ExpansionError, parseEnvFile } from './expand.ts';
 import { parseSandboxFlags, type SandboxFlags, type SandboxSpec } from '../upstream/sandbox/options.ts';
 import { DEFAULT_SERVER_NAME, type ServerSpec, type UpstreamProtocol } from './server-spec.ts';
-import { buildIdentityConfig, identityWithEnv, IdentityConfigError, type IdentityConfig, type IdentityRaw } from './identity-config.ts';
+import { buildIdentityConfig, IDENTITY_ENV_VARS, identityWithEnv, IdentityConfigError, type IdentityConfig, type IdentityRaw } from './identity-config.ts';
 
 export interface Config {
   host: string;
@@ -68,6 +68,7 @@ export interface RawOptions extends IdentityRaw, Omit<SandboxFlags, 'stateDir'> 
   headersTimeout?: string;
   maxSessions?: string;
   allowEnv?: string;
+  envPassthrough?: string;
   env?: string[];
   allowOrigin?: string;
   cors?: string;
@@ -101,6 +102,7 @@ export const ENV_VARS = {
   headersTimeout: 'HEADERS_TIMEOUT',
   maxSessions: 'MAX_SESSIONS',
   allowEnv: 'ALLOW_ENV',
+  envPassthrough: 'ENV_PASSTHROUGH',
   allowOrigin: 'ALLOW_ORIGIN',
   cors: 'CORS',
   instanceId: 'INSTANCE_ID',
@@ -112,6 +114,19 @@ export const ENV_VARS = {
   sandbox: 'SANDBOX',
   sandboxUser: 'SANDBOX_USER',
 } as const satisfies Partial<Record<keyof RawOptions, string>>;
+
+/** The wrapped command, when not given after `--`. */
+const COMMAND_VAR = 'MCP_SERVER_CONFIG';
+/** systemd's StateDirectory= sets it. */
+const STATE_DIRECTORY_VAR = 'STATE_DIRECTORY';
+
+/**
+ * Every variable the proxy reads its own configuration from (keys, key files, OAuth settings, the
+ * command): none of them ever reaches a child (servers/child-env.ts), not even by --env-passthrough.
+ */
+export const PROXY_ENV_NAMES: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ENV_VARS), ...Object.values(IDENTITY_ENV_VARS), COMMAND_VAR, STATE_DIRECTORY_VAR,
+]);
 
 const MIB = 1024 * 1024;
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
@@ -144,12 +159,13 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
   }
   // systemd's StateDirectory= sets STATE_DIRECTORY (several dirs are colon-separated; the first is ours).
   // Absolute, since sandbox homes under it are bind-mounted by path.
-  const stateDirRaw = opts.stateDir ?? (env.STATE_DIRECTORY?.split(':')[0] || undefined);
+  const stateDirRaw = opts.stateDir ?? (env[STATE_DIRECTORY_VAR]?.split(':')[0] || undefined);
   const stateDir = stateDirRaw === undefined ? undefined : resolve(stateDirRaw);
   const defaults: ServerDefaults = {
     shared,
     childPer: identity.childPer,
     allowEnv: allowList(opts.allowEnv),
+    envPassthrough: passthroughNames(opts.envPassthrough),
     upstreamProtocol: oneOf('--upstream-protocol', opts.upstreamProtocol, UPSTREAM_PROTOCOLS, 'auto'),
     requestTimeoutMs: seconds('--request-timeout', opts.requestTimeout, 300),
     maxSessions: integer('--max-sessions', opts.maxSessions, shared ? 0 : 100, 0, 1_000_000),
@@ -167,7 +183,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     ({ servers, warnings } = loadServersFile(serversFile, env));
     for (const spec of servers) spec.env = { ...fixed, ...spec.env };
   } else {
-    const command = resolveCommand(commandWords, env.MCP_SERVER_CONFIG);
+    const command = resolveCommand(commandWords, env[COMMAND_VAR]);
     servers = [{
       ...defaults, name: DEFAULT_SERVER_NAME, isDisabled: false, replicas: 1, command: command[0]!, args: command.slice(1), env: fixed,
       cwd: undefined, filter: undefined, prefix: '', lifecycle: 'eager',
@@ -263,6 +279,14 @@ function resolveAuthKey(opts: RawOptions): string | undefined {
   const key = readText(opts.authKeyFile, '--auth-key-file').trim();
   if (key === '') throw new ConfigError(`--auth-key-file: ${opts.authKeyFile} is empty`);
   return key;
+}
+
+/** `--env-passthrough`: exact names; the proxy's own settings are refused rather than silently dropped. */
+function passthroughNames(raw: string | undefined): string[] {
+  const names = envNames('--env-passthrough', list(raw));
+  const own = names.filter((name) => PROXY_ENV_NAMES.has(name));
+  if (own.length > 0) throw new ConfigError(`--env-passthrough: ${own.join(', ')} ${own.length === 1 ? 'is' : 'are'} the proxy's own configuration and never reach a child`);
+  return names;
 }
 
 function sandboxSpec(opts: RawOptions, stateDir: string | undefined): SandboxSpec {

@@ -44,6 +44,41 @@ const DENIED_PREFIXES = [
   'RUSTUP_',
 ];
 
+/**
+ * The rule behind `*` and `PREFIX_*`: a name is refused when one of its parts (split at `_`) says it
+ * sets where traffic goes, what is trusted, or what code is loaded or run — the kind of variable that
+ * turns a child holding the operator's API key into a key sent to the client's host
+ * (`OPENAI_BASE_URL`, `AWS_ENDPOINT_URL`, `GITHUB_API_URL`, `AWS_CA_BUNDLE`, `OPENSSL_ENGINES`,
+ * `RUSTC_WRAPPER`). Glued forms are caught by substrings (`KUBECONFIG`, `HTTPPROXY`, `BASEURL`, `RUSTFLAGS`), and
+ * the Go toolchain's one-word names (`GOSUMDB`, `GOPROXY`, `GOFLAGS`) by shape. Limits: a server that
+ * reads its endpoint from a name that says nothing (`FOO`) is not caught, and values are not read.
+ * An exact name the operator lists in --allow-env is taken at its word (`DATABASE_URL` for a
+ * per-user database); the fixed lists above never pass.
+ */
+const RISKY_PARTS = new Set([
+  // where traffic goes
+  'URL', 'URLS', 'URI', 'URIS', 'ENDPOINT', 'ENDPOINTS', 'HOST', 'HOSTS', 'HOSTNAME', 'BASE', 'PROXY', 'PROXIES',
+  'ADDR', 'ADDRESS', 'DOMAIN', 'REGISTRY', 'MIRROR', 'INDEX', 'SERVERS', 'DNS', 'RESOLVER',
+  // what is trusted
+  'CA', 'CAS', 'CAFILE', 'CAPATH', 'CERT', 'CERTS', 'CERTIFICATE', 'CERTIFICATES', 'BUNDLE', 'TRUST', 'TRUSTSTORE',
+  'KEYSTORE', 'TLS', 'SSL', 'INSECURE', 'VERIFY', 'SUMDB', 'NOSUMDB',
+  // what code is loaded or run, and where programs look for their files
+  'ENGINE', 'ENGINES', 'WRAPPER', 'PRELOAD', 'PLUGIN', 'PLUGINS', 'MODULE', 'MODULES', 'LIBRARY', 'LIB', 'LIBS',
+  'PATH', 'HOME', 'ROOT', 'DIR', 'DIRS', 'FILE', 'CONF', 'CONFIG', 'OPTIONS', 'OPTS', 'FLAGS', 'SHELL', 'COMMAND',
+  'CMD', 'EXEC', 'EXECUTABLE', 'HOOK', 'HOOKS', 'INIT', 'STARTUP', 'INTERPRETER', 'LOADER', 'TOOLCHAIN',
+]);
+const RISKY_SUBSTRINGS = ['PROXY', 'ENDPOINT', 'BASEURL', 'APIURL', 'CONFIG', 'WRAPPER', 'CABUNDLE', 'CERTFILE', 'SUMDB', 'FLAGS'];
+/** GOPROXY, GOSUMDB, GONOSUMCHECK, GOFLAGS, GOENV, GOTOOLCHAIN…: one word after GO (GOOGLE_API_KEY has a `_`). */
+const GO_SETTING = /^GO[A-Z0-9]+$/;
+
+/** Whether `*` or a prefix must not admit `name` (the rule above); compared without case. */
+export function isRiskyEnvName(name: string): boolean {
+  const upper = name.toUpperCase();
+  if (GO_SETTING.test(upper)) return true;
+  if (RISKY_SUBSTRINGS.some((part) => upper.includes(part))) return true;
+  return upper.split('_').some((part) => RISKY_PARTS.has(part));
+}
+
 const MAX_NAME_LENGTH = 128;
 /**
  * Bounds per value and per session: big enough for any token, small enough to never matter for memory.
@@ -87,9 +122,16 @@ export function parseAllowList(items: string[]): EnvAllowList {
   return { any, exact, prefixes };
 }
 
+/**
+ * Exact names are case-sensitive, as the operator wrote them; `*` and prefixes admit no risky name
+ * (isRiskyEnvName), and a prefix matches without case, as the deny lists do (`TEAM_*` takes `team_id`).
+ */
 export function isAllowedEnvName(name: string, allow: EnvAllowList): boolean {
   if (isDeniedEnvName(name)) return false;
-  return allow.any || allow.exact.has(name) || allow.prefixes.some((prefix) => name.startsWith(prefix));
+  if (allow.exact.has(name)) return true;
+  if (isRiskyEnvName(name)) return false;
+  const upper = name.toUpperCase();
+  return allow.any || allow.prefixes.some((prefix) => upper.startsWith(prefix.toUpperCase()));
 }
 
 /** A client's environment that is malformed (bad name, NUL, too big): answered with 400. */

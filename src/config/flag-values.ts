@@ -59,6 +59,12 @@ export function allowList(raw: string | undefined): EnvAllowList {
   }
 }
 
+/** Exact variable names (no patterns), each checked. */
+export function envNames(flag: string, items: string[]): string[] {
+  for (const name of items) if (!isValidEnvName(name)) throw new ConfigError(`${flag}: "${name}" is not a variable name`);
+  return items;
+}
+
 export function fixedEnv(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const pair of pairs) {

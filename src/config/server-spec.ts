@@ -19,8 +19,10 @@ export interface ServerSpec {
   isDisabled: boolean;
   command: string;
   args: string[];
-  /** Fixed variables for every child of this server, on top of the proxy's environment. */
+  /** Fixed variables for every child of this server (servers/child-env.ts says what else a child gets). */
   env: Record<string, string>;
+  /** `--env-passthrough`: names of the proxy's environment every child also gets, verbatim. */
+  envPassthrough: string[];
   cwd: string | undefined;
   shared: boolean;
   /** Independent mode only (`--child-per`, or the entry's `childPer`); a shared server ignores it. */

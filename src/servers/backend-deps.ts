@@ -8,7 +8,7 @@ import type { ServerSpec } from '../config/server-spec.ts';
 import type { ChildExit, ChildOptions } from '../upstream/child.ts';
 import type { SandboxRun } from '../upstream/sandbox/launch.ts';
 import type { HostFacts } from '../upstream/sandbox/plan.ts';
-import { childEnv } from './sandbox-setup.ts';
+import { childEnv } from './child-env.ts';
 import type { Usage } from '../upstream/sandbox/usage.ts';
 import type { Config } from '../config/config.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';

@@ -10,7 +10,8 @@ import type { Logger } from '../observe/log.ts';
 import { LATEST_LEGACY_VERSION } from '../protocol/versions.ts';
 import { Child, describeExit } from '../upstream/child.ts';
 import type { HostFacts } from '../upstream/sandbox/plan.ts';
-import { childEnv, sandboxForServer } from './sandbox-setup.ts';
+import { childEnv } from './child-env.ts';
+import { sandboxForServer } from './sandbox-setup.ts';
 
 /** A first `npx -y` may download a few hundred packages. */
 const PREFETCH_TIMEOUT_MS = 300_000;

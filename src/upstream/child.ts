@@ -8,7 +8,7 @@ import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
-import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
+import { detectBreach, hiddenByView, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
 import { childUsage, type Usage } from './sandbox/usage.ts';
 
 export interface ChildOptions {
@@ -94,6 +94,7 @@ export class Child {
   #breach: Breach | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #sawNetworkError = false;
+  #hasNamedHiddenPath = false;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
@@ -192,6 +193,11 @@ export class Child {
       line: (text) => {
         if (this.#opts.sandbox?.plan.bwrap?.isNetworkOff === true && NETWORK_ERROR.test(text)) this.#sawNetworkError = true;
         this.#log.info('child stderr', { line: text });
+        const hidden = this.#hasNamedHiddenPath || this.#opts.sandbox === undefined ? undefined : hiddenByView(this.#opts.sandbox, text);
+        if (hidden !== undefined) {
+          this.#hasNamedHiddenPath = true;
+          this.#log.warn(`sandbox hid ${hidden}`, { fix: 'add it to the server\'s sandbox.readOnly or --sandbox-read' });
+        }
       },
       oversized: (bytes) => this.#log.info('child stderr line too long, dropped', { bytes }),
     });

@@ -8,12 +8,12 @@
 export const SANDBOX_HOME = '/home/mcp';
 
 /** Read-only system trees; missing ones are skipped (`--ro-bind-try`). Not /opt: operators keep configs there. */
-const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 /**
  * The few files under /etc a program needs to resolve names, verify TLS and load libraries. /etc as
  * a whole is not shown: it is where an operator keeps the proxy's config and key files.
  */
-const ETC_FILES = [
+export const ETC_FILES = [
   '/etc/ssl', '/etc/ca-certificates', '/etc/pki', '/etc/crypto-policies',
   '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf',
   '/etc/passwd', '/etc/group', '/etc/localtime', '/etc/alternatives',
@@ -30,6 +30,11 @@ export interface BwrapView {
   writable?: readonly string[];
   /** Paths inside `readOnly` trees the child must not see (the servers file): masked by an empty file or dir. */
   masked?: ReadonlyArray<{ path: string; isDir: boolean }>;
+  /**
+   * Host files bound read-only at `target`, after every other mount (so over a path a tree above shows):
+   * package managers' configuration with its credentials taken out.
+   */
+  files?: ReadonlyArray<{ source: string; target: string }>;
   /** Where the child starts; visible through `readOnly` or the system dirs. Default: its home. */
   workDir?: string | undefined;
   /**
@@ -44,6 +49,17 @@ export interface BwrapView {
  * spawn already passes only the child's given env, and `--setenv` would put its values (tokens, keys)
  * in argv, which every local user can read from /proc.
  */
+/**
+ * Whether the host's `path` is the same file inside the view (system dirs, the /etc files, what the
+ * server was shown, a carried file), not masked. The private /tmp, /proc, /dev and home are not the host's.
+ */
+export function isHostPathVisible(view: Pick<BwrapView, 'readOnly' | 'writable' | 'masked' | 'files'>, path: string): boolean {
+  const isUnder = (dir: string): boolean => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+  if ((view.masked ?? []).some((m) => isUnder(m.path))) return false;
+  const shown = [...SYSTEM_DIRS, ...ETC_FILES, ...(view.readOnly ?? []), ...(view.writable ?? []), ...(view.files ?? []).map((f) => f.target)];
+  return shown.some(isUnder);
+}
+
 export function bwrapArgs(view: BwrapView): string[] {
   const args: string[] = [];
   for (const dir of SYSTEM_DIRS) {
@@ -59,8 +75,10 @@ export function bwrapArgs(view: BwrapView): string[] {
   // After the binds that hold them: a later mount over a path hides what an earlier one showed there.
   for (const { path, isDir } of view.masked ?? []) args.push(...(isDir ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]));
   const workDir = view.workDir ?? SANDBOX_HOME;
+  args.push('--bind', view.home, SANDBOX_HOME);
+  // Last: a carried file lands in the home or over a system dir's copy, which the binds above made.
+  for (const { source, target } of view.files ?? []) args.push('--ro-bind', source, target);
   args.push(
-    '--bind', view.home, SANDBOX_HOME,
     '--chdir', workDir,
     '--setenv', 'HOME', SANDBOX_HOME,
     // sh exports the host's working directory as PWD; inside, the process starts in workDir.

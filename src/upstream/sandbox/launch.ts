@@ -2,10 +2,11 @@
  * Turns a plan into one child's launch (its cgroup made, its command wrapped) and, after it exits, says
  * whether it was stopped by a limit. This is the sandbox's only face towards child.ts.
  */
-import { chownSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
+import { chownSync, existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { bwrapArgs, type BwrapView } from './bwrap-args.ts';
+import { bwrapArgs, isHostPathVisible, type BwrapView } from './bwrap-args.ts';
 import { ChildCgroup } from './cgroup.ts';
+import { hiddenPathIn } from './hidden-path.ts';
 import { dropArgs } from './probe.ts';
 import type { SandboxPlan } from './plan.ts';
 import { wrapCommand } from './wrapper.ts';
@@ -13,6 +14,11 @@ import { wrapCommand } from './wrapper.ts';
 /** One server's sandbox: its plan and the view bwrap builds (the network comes from the plan). */
 export interface SandboxRun extends Omit<BwrapView, 'isNetworkOff' | 'symlinks'> {
   plan: SandboxPlan;
+  /**
+   * The command's absolute path as bwrap execs it: the path as found when that is inside the view (a
+   * venv's `bin/python` must keep its name to find its venv), else its real file (a symlinked bin).
+   */
+  execPath?: string | undefined;
 }
 
 export interface Breach {
@@ -49,11 +55,20 @@ export function launchSandboxed(run: SandboxRun, command: string, args: readonly
   const prefixes: string[][] = [];
   if (plan.runAs !== undefined) prefixes.push([plan.runAs.setpriv, ...dropArgs(plan.runAs)]);
   if (plan.bwrap !== undefined) {
-    const view = { home: run.home, isNetworkOff: plan.bwrap.isNetworkOff, readOnly: run.readOnly ?? [], writable: run.writable, masked: run.masked, workDir: run.workDir, symlinks: rootSymlinks() };
+    const view = {
+      home: run.home, isNetworkOff: plan.bwrap.isNetworkOff, readOnly: run.readOnly ?? [], writable: run.writable, masked: run.masked,
+      files: run.files, workDir: run.workDir, symlinks: rootSymlinks(),
+    };
     prefixes.push([plan.bwrap.path, ...bwrapArgs(view)]);
   }
-  const wrapped = wrapCommand({ procsFile, ...plan.rlimits, prefixes }, command, args);
+  const wrapped = wrapCommand({ procsFile, ...plan.rlimits, prefixes }, plan.bwrap === undefined ? command : run.execPath ?? command, args);
   return { ...wrapped, cgroup, warning };
+}
+
+/** The host path a sandboxed child's stderr `line` says is missing that its bwrap view hid; undefined if none. */
+export function hiddenByView(run: SandboxRun, line: string): string | undefined {
+  if (run.plan.bwrap === undefined) return undefined;
+  return hiddenPathIn(line, (path) => isHostPathVisible(run, path), existsSync);
 }
 
 /** The limit that ended a child, from its cgroup's memory.events or its exit signal; undefined if none did. */

@@ -31,6 +31,11 @@ export interface SandboxSpec {
   /** Host paths shown read-only / read-write besides what the command needs (a filesystem server's project). */
   readOnlyPaths: string[];
   writablePaths: string[];
+  /**
+   * Package managers' credentials (npmrc `_authToken`, `_auth`, `_password`, client keys; user:password in
+   * index URLs; `*_TOKEN`/`*_PASSWORD` variables) reach the child too; by default they are left out.
+   */
+  packageCredentials: boolean;
 }
 
 export const DEFAULT_SANDBOX_SPEC: SandboxSpec = Object.freeze({
@@ -41,6 +46,7 @@ export const DEFAULT_SANDBOX_SPEC: SandboxSpec = Object.freeze({
   stateDir: undefined,
   readOnlyPaths: [],
   writablePaths: [],
+  packageCredentials: false,
 }) as SandboxSpec;
 
 /** Flag values as commander hands them over (strings, absent when not given). */
@@ -55,6 +61,9 @@ export interface SandboxFlags {
   sandboxCpuSeconds?: string | undefined;
   sandboxLifetime?: string | undefined;
   sandboxNetwork?: string | undefined;
+  sandboxRead?: string[] | undefined;
+  sandboxWrite?: string[] | undefined;
+  packageCredentials?: boolean | undefined;
 }
 
 /** The process-wide spec from flags; also the base each server's `sandbox` key overrides. */
@@ -73,17 +82,19 @@ export function parseSandboxFlags(flags: SandboxFlags): SandboxSpec {
     network: flags.sandboxNetwork === undefined ? d.network : parseNetwork(flags.sandboxNetwork, '--sandbox-network'),
     user: flags.sandboxUser === undefined ? undefined : parseUser(flags.sandboxUser, '--sandbox-user'),
     stateDir: flags.stateDir === undefined ? undefined : parsePath(flags.stateDir, '--state-dir'),
-    readOnlyPaths: [],
-    writablePaths: [],
+    readOnlyPaths: (flags.sandboxRead ?? []).map((path) => parsePath(path, '--sandbox-read')),
+    writablePaths: (flags.sandboxWrite ?? []).map((path) => parsePath(path, '--sandbox-write')),
+    packageCredentials: flags.packageCredentials === true,
   };
 }
 
-const CONFIG_KEYS = new Set(['mode', 'memory', 'cpus', 'pids', 'nofile', 'cpuSeconds', 'lifetime', 'network', 'readOnly', 'writable']);
+const CONFIG_KEYS = new Set(['mode', 'memory', 'cpus', 'pids', 'nofile', 'cpuSeconds', 'lifetime', 'network', 'readOnly', 'writable', 'packageCredentials']);
 
 /**
  * A server's `sandbox` key over `base`: a mode string ("off", "auto", "strict") or an object
- * `{ mode, memory, cpus, pids, nofile, cpuSeconds, lifetime, network, readOnly, writable }` (the last two:
- * lists of absolute host paths to show); `where` names the key in errors.
+ * `{ mode, memory, cpus, pids, nofile, cpuSeconds, lifetime, network, readOnly, writable, packageCredentials }`
+ * (readOnly, writable: lists of absolute host paths to show, added to the flags'; packageCredentials: a
+ * boolean); `where` names the key in errors.
  * Numbers are bytes (memory), CPUs, counts and seconds (cpuSeconds, lifetime); memory may also be "2GiB".
  */
 export function parseSandboxConfig(value: unknown, base: SandboxSpec, where: string): SandboxSpec {
@@ -112,14 +123,20 @@ export function parseSandboxConfig(value: unknown, base: SandboxSpec, where: str
       lifetimeMs: has('lifetime') ? parseCount(text('lifetime')!, at('lifetime')) * 1000 : limits.lifetimeMs,
     },
     network: has('network') ? parseNetwork(text('network')!, at('network')) : base.network,
-    readOnlyPaths: has('readOnly') ? pathList(raw.readOnly, at('readOnly')) : base.readOnlyPaths,
-    writablePaths: has('writable') ? pathList(raw.writable, at('writable')) : base.writablePaths,
+    readOnlyPaths: has('readOnly') ? [...base.readOnlyPaths, ...pathList(raw.readOnly, at('readOnly'))] : base.readOnlyPaths,
+    writablePaths: has('writable') ? [...base.writablePaths, ...pathList(raw.writable, at('writable'))] : base.writablePaths,
+    packageCredentials: has('packageCredentials') ? booleanOf(raw.packageCredentials, at('packageCredentials')) : base.packageCredentials,
   };
 }
 
 function pathList(value: unknown, where: string): string[] {
   if (!Array.isArray(value)) throw new Error(`${where}: expected a list of absolute paths`);
   return value.map((item, i) => parsePath(typeof item === 'string' ? item : JSON.stringify(item), `${where}[${i}]`));
+}
+
+function booleanOf(value: unknown, where: string): boolean {
+  if (typeof value === 'boolean') return value;
+  throw new Error(`${where}: expected true or false, got ${JSON.stringify(value)}`);
 }
 
 function stringOf(value: unknown, where: string): string {
