@@ -162,6 +162,9 @@ async function runRow(t: TestContext, way: InstallWay, mode: Mode): Promise<void
     if (isNpx && start === 'cold' && (fetched.tarballs < registry.size || fetched.spanMs < COLD_FETCH_MS)) {
       failures.push(`${label} ${mode}: the cold start did not fetch the whole closure slowly from the stand-in (${JSON.stringify(fetched)}, ${registry.size} versions)`);
     }
+    // Which era the proxy chose for its child, per start: the matrix's rows differ by it (issue 22 items 1 and 6).
+    const childEras = [...new Set([...proxy.logs().matchAll(/upstream protocol era=(\w+)/g)].map((m) => m[1]))].join('/') || 'not logged';
+    for (const row of rows) if (row.way === label && row.mode === mode) row.note = [`child era: ${childEras}`, row.note].filter((n) => n !== undefined).join('; ');
     const childLines = proxy.logs().split('\n').filter((line) => /child|error/.test(line)).slice(-6);
     if (failures.length > 0) t.diagnostic(`${label} ${mode}, proxy log:\n${childLines.join('\n')}`);
     await proxy.stop();
