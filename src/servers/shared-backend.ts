@@ -64,6 +64,7 @@ export class SharedBackend implements Backend, StatelessTarget {
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
+        answering: changed,
       };
       const supervisor = deps.spec.remote === undefined
         ? new Supervisor(childOptions(deps, env), events)
@@ -177,7 +178,15 @@ export class SharedBackend implements Backend, StatelessTarget {
   }
 
   notReadyReason(): string | undefined {
-    return this.#supervisor === undefined ? this.#unreachable ?? 'detecting the upstream protocol' : this.#supervisor.downReason;
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) return this.#unreachable ?? 'detecting the upstream protocol';
+    // Ready means the child answers, not only that it runs.
+    return supervisor.downReason ?? (supervisor instanceof Supervisor ? supervisor.notAnswering : undefined);
+  }
+
+  /** The last lines the child wrote to stderr (secrets masked): why a server that fails to start fails. */
+  get stderrTail(): string[] {
+    return this.#supervisor instanceof Supervisor ? this.#supervisor.stderrTail : [];
   }
 
   get childCount(): number {

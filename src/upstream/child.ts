@@ -4,8 +4,10 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
-import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
-import { truncate, type Logger } from '../observe/log.ts';
+import type { JsonRpcMessage } from '../protocol/message.ts';
+import { LogBudget, truncate, type Logger } from '../observe/log.ts';
+import { ChildStderr, headlineOf } from './child-stderr.ts';
+import { messagesOfLine, oversizedReply, TopLevelScanner } from './reply-faults.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
 import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
@@ -38,6 +40,10 @@ export interface ChildExit {
   isOfflineFetch?: boolean;
   /** Set when a remote session stands in for the process and was lost: why. */
   lost?: string;
+  /** Set when the proxy stopped a child that broke its side of stdio while running (closed stdout or stdin). */
+  fault?: string;
+  /** The last lines it wrote to stderr, secrets masked. */
+  stderrTail?: string[];
 }
 
 export interface ChildEvents {
@@ -66,19 +72,26 @@ export function killAllChildGroups(): void {
   liveCgroups.clear();
 }
 
-const STDERR_LINE_BYTES = 16 * 1024;
-/** How npm (offline or not), uv and curl-like tools say a package or host could not be reached. */
-const NETWORK_ERROR = /\b(ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED)\b|network was disabled|Network is unreachable|dns error|Could not resolve host/i;
+/** A flood of bad lines from one child: the first few per window are logged with a sample, the rest counted. */
+const BAD_LINES = { perWindow: 3, windowMs: 10_000 };
+/** How long a child that closed its stdout or stdin may take to exit by itself before it is stopped. */
+const BROKEN_STDIO_GRACE_MS = 1000;
+/** How often a stopping child's process group is checked for members left (grandchildren). */
+const REAP_POLL_MS = 50;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.lost !== undefined) return exit.lost;
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
   if (exit.breach !== undefined) return `was stopped: ${exit.breach.message}`;
+  if (exit.fault !== undefined) return `${exit.fault}, so it was stopped`;
   if (exit.isOfflineFetch === true && exit.code !== 0) {
     return `exited with code ${exit.code ?? exit.signal} after a network error with its sandbox network off: ` +
       'a cold npx/uvx cache cannot be filled offline; run `mcpproxy prefetch` with the same configuration first';
   }
-  return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  // What it said last, when it failed: "exited with code 1: Error: Cannot find module 'ajv'".
+  const headline = exit.code === 0 ? undefined : headlineOf(exit.stderrTail ?? []);
+  return headline === undefined ? how : `${how}: ${headline}`;
 }
 
 export class Child {
@@ -93,7 +106,13 @@ export class Child {
   #cgroup: ChildCgroup | undefined;
   #breach: Breach | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
-  #sawNetworkError = false;
+  #stderr: ChildStderr;
+  #fault: string | undefined;
+  /** Settles once nothing is left of the child's process group (or it was SIGKILLed). */
+  #reaped: Promise<void> | undefined;
+  #notJson: LogBudget;
+  #notJsonRpc: LogBudget;
+  #oversized: LogBudget;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
@@ -108,6 +127,10 @@ export class Child {
     if (this.pid !== undefined) liveGroups.add(this.pid);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
     if (launch?.warning !== undefined) this.#log.warn('sandbox', { error: launch.warning });
+    this.#stderr = new ChildStderr(this.#log, opts.sandbox?.plan.bwrap?.isNetworkOff === true);
+    this.#notJson = new LogBudget(this.#log, 'warn', 'child wrote a line that is not JSON, skipped', BAD_LINES);
+    this.#notJsonRpc = new LogBudget(this.#log, 'warn', 'child wrote a message that is not JSON-RPC, skipped', BAD_LINES);
+    this.#oversized = new LogBudget(this.#log, 'warn', 'child message over --max-message-bytes dropped', BAD_LINES);
     const lifetimeMs = opts.sandbox?.plan.lifetimeMs;
     if (lifetimeMs !== undefined) {
       this.#lifetimeTimer = setTimeout(() => {
@@ -145,7 +168,16 @@ export class Child {
     return true;
   }
 
-  /** End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace period. */
+  /** The last lines the child wrote to stderr, secrets masked. */
+  stderrTail(): string[] {
+    return this.#stderr.tail();
+  }
+
+  /**
+   * End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace
+   * period; resolves once the group is empty too: grandchildren that ignore SIGTERM are SIGKILLed even
+   * when the leader went at once.
+   */
   async stop(): Promise<ChildExit> {
     if (this.#state === 'running') {
       this.#state = 'stopping';
@@ -156,7 +188,47 @@ export class Child {
         if (!(await this.#exitsWithin(grace))) this.#killHard();
       }
     }
-    return this.#exited;
+    const exit = await this.#exited;
+    await this.#reaped;
+    return exit;
+  }
+
+  /**
+   * The child closed its stdout or stdin: if it is still running a moment later (a child on its way out
+   * closes them too), it can serve nobody, so it is stopped, and its exit says why.
+   */
+  #suspect(fault: string): void {
+    setTimeout(() => {
+      if (this.#state !== 'running' || this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
+      this.#fault = fault;
+      this.#log.warn('child broke stdio while running: stopping it', { fault });
+      // No EOF step: its stdio is what is broken. Its callers are failed when it has exited.
+      this.#signalGroup('SIGTERM');
+      void this.stop();
+    }, BROKEN_STDIO_GRACE_MS).unref();
+  }
+
+  /** SIGTERM to what is left of the group, SIGKILL once it is empty or after the grace period. */
+  async #reapGroup(): Promise<void> {
+    this.#signalGroup('SIGTERM');
+    const deadline = Date.now() + this.#opts.stopGraceMs;
+    while (this.#isGroupAlive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, REAP_POLL_MS));
+    this.#killHard();
+    if (this.pid !== undefined) liveGroups.delete(this.pid);
+    if (this.#cgroup !== undefined) {
+      liveCgroups.delete(this.#cgroup);
+      await this.#cgroup.remove();
+    }
+  }
+
+  #isGroupAlive(): boolean {
+    if (this.pid === undefined) return false;
+    try {
+      process.kill(-this.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async #exitsWithin(ms: number): Promise<boolean> {
@@ -184,22 +256,27 @@ export class Child {
 
   #watch(resolve: (exit: ChildExit) => void): void {
     const proc = this.#proc;
+    // A reply too big to hold is scanned as it passes, so its caller can be told by id.
+    let scanner: TopLevelScanner | undefined;
     const framer = new LineFramer(this.#opts.maxMessageBytes, {
       line: (text) => this.#onLine(text),
-      oversized: (bytes) => this.#log.warn('child message over --max-message-bytes dropped', { bytes }),
-    });
-    const stderr = new LineFramer(STDERR_LINE_BYTES, {
-      line: (text) => {
-        if (this.#opts.sandbox?.plan.bwrap?.isNetworkOff === true && NETWORK_ERROR.test(text)) this.#sawNetworkError = true;
-        this.#log.info('child stderr', { line: text });
+      discarding: (bytes) => (scanner ??= new TopLevelScanner()).push(bytes),
+      oversized: (bytes) => {
+        const id = scanner?.responseId();
+        scanner = undefined;
+        this.#oversized.hit({ bytes, id });
+        if (id !== undefined) this.#deliver(oversizedReply(id, bytes, this.#opts.maxMessageBytes));
       },
-      oversized: (bytes) => this.#log.info('child stderr line too long, dropped', { bytes }),
     });
     proc.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
     proc.stdout.on('end', () => framer.end());
-    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    // EPIPE on stdin after the child died is reported by 'exit'; it must not crash the proxy.
-    proc.stdin.on('error', (err) => this.#log.debug('child stdin error', { error: err.message }));
+    proc.stderr.on('data', (chunk: Buffer) => this.#stderr.push(chunk));
+    proc.stderr.on('end', () => this.#stderr.end());
+    // EPIPE on stdin after the child died is reported by 'exit'; while it runs, it closed its stdin.
+    proc.stdin.on('error', (err) => {
+      this.#log.debug('child stdin error', { error: err.message });
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') this.#suspect('closed its stdin but kept running');
+    });
     proc.stdout.on('error', () => {});
     proc.stderr.on('error', () => {});
 
@@ -210,20 +287,14 @@ export class Child {
       const sandbox = this.#opts.sandbox;
       const breach = this.#breach ?? (sandbox && detectBreach(sandbox.plan, this.#cgroup, exit.signal));
       if (breach !== undefined) exit = { ...exit, breach };
-      if (this.#sawNetworkError) exit = { ...exit, isOfflineFetch: true };
+      if (this.#stderr.sawNetworkError) exit = { ...exit, isOfflineFetch: true };
+      if (this.#fault !== undefined) exit = { ...exit, fault: this.#fault };
+      exit = { ...exit, stderrTail: this.#stderr.tail() };
+      for (const budget of [this.#notJson, this.#notJsonRpc, this.#oversized]) budget.flush();
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
-      this.#signalGroup('SIGTERM');
-      const reaper = setTimeout(() => {
-        this.#killHard();
-        if (this.pid !== undefined) liveGroups.delete(this.pid);
-        if (this.#cgroup !== undefined) {
-          liveCgroups.delete(this.#cgroup);
-          void this.#cgroup.remove();
-        }
-      }, this.#opts.stopGraceMs);
-      reaper.unref();
-      const level = exit.spawnError !== undefined || breach !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
-      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message });
+      this.#reaped = this.#reapGroup();
+      const level = exit.spawnError !== undefined || breach !== undefined || this.#fault !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
+      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message, fault: this.#fault });
       resolve(exit);
       this.#events.exit(exit);
     };
@@ -245,6 +316,7 @@ export class Child {
     proc.stdout.once('close', () => {
       isStdoutDone = true;
       finishWhenDrained();
+      this.#suspect('closed its stdout but kept running');
     });
     proc.on('exit', (code, signal) => {
       exitInfo = this.#opts.sandbox?.plan.bwrap === undefined ? { code, signal } : signalOfBwrapExit(code, signal);
@@ -253,21 +325,25 @@ export class Child {
     });
   }
 
-  #onLine(text: string): void {
+  #onLine(line: string): void {
+    // A UTF-8 byte order mark (Windows tools put one before the first line) is not part of the JSON.
+    const text = line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
+    if (text.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
-      this.#log.warn('child wrote a line that is not JSON, skipped', { line: truncate(text, 200) });
+      this.#notJson.hit({ line: truncate(text, 200) });
       return;
     }
-    const reason = invalidReason(value);
-    if (reason !== undefined) {
-      this.#log.warn('child wrote a message that is not JSON-RPC, skipped', { reason });
-      return;
-    }
+    const { messages, refused } = messagesOfLine(value);
+    if (refused !== undefined) this.#notJsonRpc.hit({ reason: refused });
+    for (const msg of messages) this.#deliver(msg);
+  }
+
+  #deliver(msg: JsonRpcMessage): void {
     try {
-      this.#events.message(value as JsonRpcMessage);
+      this.#events.message(msg);
     } catch (err) {
       // A bug on the child→client path must cost one message, not every session of the proxy.
       this.#log.error('routing a child message failed', { error: (err as Error)?.stack ?? String(err) });

@@ -3,6 +3,7 @@
  * to 30 s, back to 0.5 s after a minute of health), so a crash costs clients one error, not their sessions.
  */
 import { Child, describeExit, type ChildExit, type ChildOptions } from './child.ts';
+import { Liveness } from './liveness.ts';
 import type { Usage } from './sandbox/usage.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
 
@@ -12,6 +13,8 @@ export interface SupervisorEvents {
   up(isRestart: boolean): void;
   /** The child is gone; `reason` says how ("exited with code 1"); `exit.breach` names a sandbox limit it hit. */
   down(reason: string, exit: ChildExit): void;
+  /** The running child started or stopped answering (`notAnswering` changed). */
+  answering(): void;
 }
 
 const FIRST_BACKOFF_MS = 500;
@@ -27,6 +30,10 @@ export class Supervisor {
   #restartTimer: NodeJS.Timeout | undefined;
   #healthyTimer: NodeJS.Timeout | undefined;
   #downReason: string | undefined = 'starting';
+  /** Whether the running child answers (pinged when silent); replaced with each child. */
+  #liveness: Liveness | undefined;
+  /** The last exited child's stderr lines, until a new one has written its own. */
+  #lastTail: string[] = [];
 
   constructor(opts: ChildOptions, events: SupervisorEvents) {
     this.#opts = opts;
@@ -47,6 +54,17 @@ export class Supervisor {
     return this.#downReason;
   }
 
+  /** Why the running child does not count as answering (not answered yet, a ping unanswered), or undefined. */
+  get notAnswering(): string | undefined {
+    return this.isRunning ? this.#liveness?.notReadyReason() : undefined;
+  }
+
+  /** The last lines the child (or the last one to exit) wrote to stderr, secrets masked. */
+  get stderrTail(): string[] {
+    const tail = this.#child?.stderrTail() ?? [];
+    return tail.length > 0 ? tail : this.#lastTail;
+  }
+
   /** The running child's CPU seconds and memory. */
   usage(): Usage | undefined {
     return this.isRunning ? this.#child?.usage() : undefined;
@@ -60,18 +78,23 @@ export class Supervisor {
     this.#state = 'stopped';
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#healthyTimer);
+    this.#liveness?.close();
     await this.#child?.stop();
   }
 
   #spawn(isRestart: boolean): void {
     const child = new Child(this.#opts, {
-      message: (msg) => this.#events.message(msg),
+      message: (msg) => {
+        if (this.#child === child && this.#liveness?.heard(msg) === true) return; // a liveness ping's answer
+        this.#events.message(msg);
+      },
       exit: (exit) => this.#exited(child, exit),
     });
     this.#child = child;
     void child.spawned.then((failed) => {
       if (failed !== undefined || this.#child !== child) return;
       this.#downReason = undefined;
+      this.#liveness = new Liveness((msg) => child.send(msg), () => this.#events.answering());
       this.#healthyTimer = setTimeout(() => { this.#backoffMs = FIRST_BACKOFF_MS; }, HEALTHY_AFTER_MS);
       this.#healthyTimer.unref();
       this.#events.up(isRestart);
@@ -81,6 +104,9 @@ export class Supervisor {
   #exited(child: Child, exit: ChildExit): void {
     if (this.#child !== child) return;
     clearTimeout(this.#healthyTimer);
+    this.#liveness?.close();
+    this.#liveness = undefined;
+    this.#lastTail = exit.stderrTail ?? [];
     this.#downReason = `child ${describeExit(exit)}`;
     this.#events.down(this.#downReason, exit);
     if (this.#state === 'stopped') return;
