@@ -74,6 +74,8 @@ export function killAllChildGroups(): void {
 
 /** A flood of bad lines from one child: the first few per window are logged with a sample, the rest counted. */
 const BAD_LINES = { perWindow: 3, windowMs: 10_000 };
+/** What a line that does not parse stands for (JSON.parse can return any other value). */
+const NOT_JSON = Symbol('not JSON');
 /** How long a child that closed its stdout or stdin may take to exit by itself before it is stopped. */
 const BROKEN_STDIO_GRACE_MS = 1000;
 /** How often a stopping child's process group is checked for members left (grandchildren). */
@@ -328,11 +330,16 @@ export class Child {
   #onLine(line: string): void {
     // A UTF-8 byte order mark (Windows tools put one before the first line) is not part of the JSON.
     const text = line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
-    if (text.trim() === '') return;
+    const first = text.trimStart().charAt(0);
+    if (first === '') return;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      // A message is an object (or a 2025-03-26 batch): other lines are skipped before a costly failed parse.
+      value = first === '{' || first === '[' ? JSON.parse(text) : NOT_JSON;
     } catch {
+      value = NOT_JSON;
+    }
+    if (value === NOT_JSON) {
       this.#notJson.hit({ line: truncate(text, 200) });
       return;
     }
