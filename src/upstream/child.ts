@@ -10,6 +10,7 @@ import { ChildStderr, headlineOf } from './child-stderr.ts';
 import { messagesOfLine, oversizedReply, TopLevelScanner } from './reply-faults.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
+import { ChildGroup } from './child-group.ts';
 import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
 import { childUsage, type Usage } from './sandbox/usage.ts';
 
@@ -53,24 +54,7 @@ export interface ChildEvents {
 
 export type ChildState = 'running' | 'stopping' | 'exited';
 
-/** Process groups of children this proxy started that may still have members. */
-const liveGroups = new Set<number>();
-/** Cgroups of sandboxed children: they also hold whatever left its process group. */
-const liveCgroups = new Set<ChildCgroup>();
-
-/** Last resort on a forced exit: SIGKILL every child process group and cgroup at once (synchronous). */
-export function killAllChildGroups(): void {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  liveGroups.clear();
-  for (const cgroup of liveCgroups) cgroup.kill();
-  liveCgroups.clear();
-}
+export { killAllChildGroups } from './child-group.ts';
 
 /** A flood of bad lines from one child: the first few per window are logged with a sample, the rest counted. */
 const BAD_LINES = { perWindow: 3, windowMs: 10_000 };
@@ -78,8 +62,6 @@ const BAD_LINES = { perWindow: 3, windowMs: 10_000 };
 const NOT_JSON = Symbol('not JSON');
 /** How long a child that closed its stdout or stdin may take to exit by itself before it is stopped. */
 const BROKEN_STDIO_GRACE_MS = 1000;
-/** How often a stopping child's process group is checked for members left (grandchildren). */
-const REAP_POLL_MS = 50;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.lost !== undefined) return exit.lost;
@@ -106,6 +88,7 @@ export class Child {
   #exited: Promise<ChildExit>;
   #spawned: Promise<ChildExit | undefined>;
   #cgroup: ChildCgroup | undefined;
+  #group: ChildGroup;
   #breach: Breach | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
   #stderr: ChildStderr;
@@ -122,11 +105,10 @@ export class Child {
     // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
     const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
     this.#cgroup = launch?.cgroup;
-    if (this.#cgroup !== undefined) liveCgroups.add(this.#cgroup);
     // detached: the child leads a new process group, so stop() reaches npx/uvx grandchildren too.
     this.#proc = spawn(launch?.command ?? opts.command, launch?.args ?? opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
     this.pid = this.#proc.pid;
-    if (this.pid !== undefined) liveGroups.add(this.pid);
+    this.#group = new ChildGroup(this.pid, this.#cgroup, opts.stopGraceMs);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
     if (launch?.warning !== undefined) this.#log.warn('sandbox', { error: launch.warning });
     this.#stderr = new ChildStderr(this.#log, opts.sandbox?.plan.bwrap?.isNetworkOff === true);
@@ -186,8 +168,8 @@ export class Child {
       this.#proc.stdin.end();
       const grace = this.#opts.stopGraceMs;
       if (!(await this.#exitsWithin(grace))) {
-        this.#signalGroup('SIGTERM');
-        if (!(await this.#exitsWithin(grace))) this.#killHard();
+        this.#group.signal('SIGTERM');
+        if (!(await this.#exitsWithin(grace))) this.#group.killHard();
       }
     }
     const exit = await this.#exited;
@@ -205,32 +187,9 @@ export class Child {
       this.#fault = fault;
       this.#log.warn('child broke stdio while running: stopping it', { fault });
       // No EOF step: its stdio is what is broken. Its callers are failed when it has exited.
-      this.#signalGroup('SIGTERM');
+      this.#group.signal('SIGTERM');
       void this.stop();
     }, BROKEN_STDIO_GRACE_MS).unref();
-  }
-
-  /** SIGTERM to what is left of the group, SIGKILL once it is empty or after the grace period. */
-  async #reapGroup(): Promise<void> {
-    this.#signalGroup('SIGTERM');
-    const deadline = Date.now() + this.#opts.stopGraceMs;
-    while (this.#isGroupAlive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, REAP_POLL_MS));
-    this.#killHard();
-    if (this.pid !== undefined) liveGroups.delete(this.pid);
-    if (this.#cgroup !== undefined) {
-      liveCgroups.delete(this.#cgroup);
-      await this.#cgroup.remove();
-    }
-  }
-
-  #isGroupAlive(): boolean {
-    if (this.pid === undefined) return false;
-    try {
-      process.kill(-this.pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
   }
 
   async #exitsWithin(ms: number): Promise<boolean> {
@@ -239,21 +198,6 @@ export class Child {
     const done = await Promise.race([this.#exited.then(() => true as const), timeout]);
     clearTimeout(timer);
     return done;
-  }
-
-  #signalGroup(signal: NodeJS.Signals): void {
-    if (this.pid === undefined) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
-  }
-
-  /** SIGKILL to the group, and to the cgroup: that also reaches what escaped the group (setsid, double fork). */
-  #killHard(): void {
-    this.#signalGroup('SIGKILL');
-    this.#cgroup?.kill();
   }
 
   #watch(resolve: (exit: ChildExit) => void): void {
@@ -294,7 +238,7 @@ export class Child {
       exit = { ...exit, stderrTail: this.#stderr.tail() };
       for (const budget of [this.#notJson, this.#notJsonRpc, this.#oversized]) budget.flush();
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
-      this.#reaped = this.#reapGroup();
+      this.#reaped = this.#group.reap();
       const level = exit.spawnError !== undefined || breach !== undefined || this.#fault !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
       this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message, fault: this.#fault });
       resolve(exit);
