@@ -177,14 +177,19 @@ test('28.11: grandchildren that ignore SIGTERM do not outlive a proxy stopped wi
   await allGone([pid], 1000, 'the stubborn grandchild');
 });
 
-test('28.13: ready means the child answers: not before its first answer, not once it stops reading stdin', { timeout: 90_000 }, async (t) => {
+test('28.13: ready means the child answers: not while its first handshake is unanswered, not once it stops reading stdin', { timeout: 90_000 }, async (t) => {
   const silent = await startProxy(['--shared', ...child('--start-delay=600000')]);
   t.after(() => silent.stop());
-  // It was spawned long ago by the time a client could ask; it has answered nothing.
   await silent.waitForLog(/child started/);
-  const never = await readyz(silent);
-  assert.equal(never.status, 503, 'a child that never answered is not ready');
-  assert.match(never.reason, /starting: the child has not answered yet/);
+  // A client's initialize reaches the child, which answers nothing (it reads stdin only after 10 minutes).
+  const abort = new AbortController();
+  t.after(() => abort.abort());
+  void fetch(`${silent.url}/mcp`, {
+    method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+  }).catch(() => {});
+  await eventually(async () => (await readyz(silent)).status === 503, 15_000, 'not ready while its handshake is unanswered');
+  assert.match((await readyz(silent)).reason, /starting: the child has not answered yet/);
   assert.equal((await serverStatus(silent)).state, 'starting');
 
   const proxy = await startProxy(['--shared', ...child('--stop-reading-after-init')]);

@@ -67,7 +67,7 @@ export class SharedBackend implements Backend, StatelessTarget {
         answering: changed,
       };
       const supervisor = deps.spec.remote === undefined
-        ? new Supervisor(childOptions(deps, env), events)
+        ? new Supervisor(childOptions(deps, env), events, era.era === 'legacy')
         : new RemoteUpstream(remoteOptions(deps, era, deps.log, env), events);
       this.#supervisor = supervisor;
       this.#route.connect(era, (msg) => supervisor.send(msg));

@@ -35,9 +35,13 @@ export class Supervisor {
   /** The last exited child's stderr lines, until a new one has written its own. */
   #lastTail: string[] = [];
 
-  constructor(opts: ChildOptions, events: SupervisorEvents) {
+  #canPing: boolean;
+
+  /** `canPing`: the child speaks legacy MCP, where a bare `ping` is always allowed (liveness.ts). */
+  constructor(opts: ChildOptions, events: SupervisorEvents, canPing: boolean) {
     this.#opts = opts;
     this.#events = events;
+    this.#canPing = canPing;
     this.#spawn(false);
   }
 
@@ -71,6 +75,7 @@ export class Supervisor {
   }
 
   send(msg: JsonRpcMessage): boolean {
+    this.#liveness?.sent(msg);
     return this.#child?.send(msg) ?? false;
   }
 
@@ -91,10 +96,11 @@ export class Supervisor {
       exit: (exit) => this.#exited(child, exit),
     });
     this.#child = child;
+    // From the spawn on: what the Hub sends while the process starts is the first request it waits on.
+    this.#liveness = new Liveness({ send: (msg) => child.send(msg), changed: () => this.#events.answering(), canPing: this.#canPing });
     void child.spawned.then((failed) => {
       if (failed !== undefined || this.#child !== child) return;
       this.#downReason = undefined;
-      this.#liveness = new Liveness((msg) => child.send(msg), () => this.#events.answering());
       this.#healthyTimer = setTimeout(() => { this.#backoffMs = FIRST_BACKOFF_MS; }, HEALTHY_AFTER_MS);
       this.#healthyTimer.unref();
       this.#events.up(isRestart);
