@@ -178,7 +178,7 @@ test('28.11: grandchildren that ignore SIGTERM do not outlive a proxy stopped wi
 });
 
 test('28.13: ready means the child answers: not while its first handshake is unanswered, not once it stops reading stdin', { timeout: 90_000 }, async (t) => {
-  const silent = await startProxy(['--shared', ...child('--start-delay=600000')]);
+  const silent = await startProxy(['--shared', '--shutdown-timeout', '1', ...child('--start-delay=600000')]);
   t.after(() => silent.stop());
   await silent.waitForLog(/child started/);
   // A client's initialize reaches the child, which answers nothing (it reads stdin only after 10 minutes).
@@ -191,6 +191,11 @@ test('28.13: ready means the child answers: not while its first handshake is una
   await eventually(async () => (await readyz(silent)).status === 503, 15_000, 'not ready while its handshake is unanswered');
   assert.match((await readyz(silent)).reason, /starting: the child has not answered yet/);
   assert.equal((await serverStatus(silent)).state, 'starting');
+  const pids = (await serverStatus(silent)).pids as number[];
+  t.after(() => killAll(pids));
+  abort.abort();
+  assert.equal((await silent.stop()).code, 0, 'stopped in time, not SIGKILLed by the harness');
+  await allGone(pids, 5_000, 'the silent child after the proxy stopped');
 
   const proxy = await startProxy(['--shared', ...child('--stop-reading-after-init')]);
   t.after(() => proxy.stop());
