@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { LogFormat, LogSink } from './log.ts';
 
 /** Bytes of log lines held while the stream has not taken the previous ones. */
-export const LOG_QUEUE_BYTES = 1024 * 1024;
+const LOG_QUEUE_BYTES = 1024 * 1024;
 
 export class QueuedSink implements LogSink {
   #stream: Writable;

@@ -8,7 +8,7 @@ import { LogBudget, type Logger } from '../observe/log.ts';
 
 const STDERR_LINE_BYTES = 16 * 1024;
 /** The ring: this many last lines, each cut to this many characters. */
-export const TAIL_LINES = 20;
+const TAIL_LINES = 20;
 const TAIL_LINE_CHARS = 512;
 /** What one child's stderr may put in the log per second; the rest is counted in one line. */
 const RELAYED_PER_SECOND = 50;

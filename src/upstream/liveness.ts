@@ -12,9 +12,9 @@
 import { isRequest, isResponse, type JsonRpcMessage } from '../protocol/message.ts';
 
 /** Silence after which a child is pinged. */
-export const LIVENESS_IDLE_MS = 5_000;
+const LIVENESS_IDLE_MS = 5_000;
 /** How long a ping may go unanswered before the child is not ready. */
-export const PING_TIMEOUT_MS = 5_000;
+const PING_TIMEOUT_MS = 5_000;
 const CHECK_EVERY_MS = 1_000;
 const PING_PREFIX = 'mcpproxy-liveness-';
 
