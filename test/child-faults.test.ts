@@ -10,6 +10,7 @@ import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connectClient, eventually, FIXTURE, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
 import { allGone, callJson, isRunning, killAll, rawRequest, RawStreamable, rpcErrorOf } from './helpers/ops.ts';
+import { launchBrowser, openPage } from './helpers/browser.ts';
 
 const MIB = 1024 * 1024;
 
@@ -225,4 +226,25 @@ test('22.3: a child that fails to start says why: its last stderr lines (masked)
   const init = await raw.initialize();
   assert.match(String(rpcErrorOf(init.json)?.message), /exited with code 1: Error: Cannot find module 'ajv'/, init.text);
   assert.ok(!init.text.includes(key), 'the key is masked in the error');
+});
+
+test("22.3: the console's server row shows a failed child's last stderr lines, masked", { timeout: 60_000 }, async (t) => {
+  const launched = await launchBrowser();
+  if (launched === undefined) {
+    assert.notEqual(process.env.CI, 'true', 'chromium is not installed');
+    return void t.skip('chromium is not installed (apt-get install chromium)');
+  }
+  t.after(() => launched.close());
+  const key = 'sekrit-key-4712';
+  const proxy = await startProxy(['--shared', ...child(`--stderr-then-exit=Error: Cannot find module 'ajv' (key ${key})`)], { env: { AUTH_KEY: key } });
+  t.after(() => proxy.stop());
+  const { page, errors } = await openPage(launched.browser);
+  await page.goto(`${proxy.url}/`, { waitUntil: 'load' });
+  await page.type('#key', key);
+  await page.click('#key-form button');
+  await page.waitForSelector('tr[data-server="default"] details.stderr pre', { timeout: 20_000 });
+  const shown = await page.$eval('tr[data-server="default"] details.stderr pre', (pre) => pre.textContent ?? '');
+  assert.match(shown, /Error: Cannot find module 'ajv' \(key \[redacted\]\)/);
+  assert.ok(!shown.includes(key));
+  assert.deepEqual(errors.filter((error) => !/401/.test(error)), []);
 });
