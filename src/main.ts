@@ -10,6 +10,7 @@ import { ProxyServer } from './front/server.ts';
 import { buildStatus } from './front/status.ts';
 import { Heartbeat } from './http/sse-writer.ts';
 import { Logger } from './observe/log.ts';
+import { QueuedSink } from './observe/log-sink.ts';
 import { Metrics } from './observe/metrics.ts';
 import type { BackendDeps } from './servers/backend-deps.ts';
 import { prefetch } from './servers/prefetch.ts';
@@ -47,13 +48,13 @@ async function sandboxHost(config: Config): Promise<BackendDeps['sandboxHost']> 
 }
 
 async function runPrefetch(config: Config): Promise<void> {
-  const log = new Logger(config.logLevel, config.logFormat, process.stderr);
+  const log = new Logger(config.logLevel, config.logFormat, new QueuedSink(process.stderr, config.logFormat));
   const host = await sandboxHost(config);
   process.exitCode = (await prefetch(config, host?.facts, host?.hidden ?? [], log)) ? 0 : 1;
 }
 
 async function run(config: Config): Promise<void> {
-  const log = new Logger(config.logLevel, config.logFormat, process.stderr);
+  const log = new Logger(config.logLevel, config.logFormat, new QueuedSink(process.stderr, config.logFormat));
   if (config.authKey !== undefined) log.addSecret(config.authKey);
   for (const spec of config.servers) for (const value of Object.values(spec.env)) log.addSecret(value);
   for (const warning of config.warnings) log.warn('config', { warning });

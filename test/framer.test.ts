@@ -1,7 +1,10 @@
 // LineFramer: bytes in any chunking → the same lines; an oversized line is reported and skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { LineFramer } from '../src/upstream/framer.ts';
+import { TopLevelScanner } from '../src/upstream/reply-faults.ts';
 
 type Event = ['line', string] | ['oversized', number];
 
@@ -128,4 +131,47 @@ test('framer: a huge line streamed in many chunks is skipped without being held'
   for (let i = 0; i < 64; i++) framer.push(chunk);
   framer.push(Buffer.from('\n{"after":true}\n'));
   assert.deepEqual(events, [['oversized', 64 * 64 * 1024], ['line', '{"after":true}']]);
+});
+
+/** Bytes the process holds in JS objects and buffers, after a full collection. */
+function heldBytes(): number {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
+}
+
+test('framer: a partial line dribbled a byte per chunk costs about what it holds (issue 28.8)', (t) => {
+  const lines: string[] = [];
+  const framer = new LineFramer(1024 * 1024, { line: (t) => lines.push(t), oversized: () => {} });
+  const bytes = 400_000;
+  const before = heldBytes();
+  // Each chunk its own allocation, as a stream read gives them; the old framer kept every one (~263 bytes each).
+  for (let i = 0; i < bytes; i++) framer.push(Buffer.alloc(1, 0x61));
+  const grown = heldBytes() - before;
+  framer.push(Buffer.from('\n'));
+  assert.equal(lines[0]?.length, bytes);
+  t.diagnostic(`holding a ${bytes}-byte partial line grew memory by ${grown} bytes`);
+  assert.ok(grown < 4 * bytes, `holding a ${bytes}-byte partial line grew memory by ${grown} bytes`);
+});
+
+test("top-level scanner: a reply's id is read wherever it sits, never from a nested object or a string", () => {
+  const cases: Array<[string, string | number | undefined]> = [
+    ['{"result":{"id":9,"text":"a\\"id\\":8"},"jsonrpc":"2.0","id":7}', 7],
+    ['{"jsonrpc":"2.0","id":"abc","result":{"content":[{"id":1}]}}', 'abc'],
+    ['\ufeff{"jsonrpc":"2.0","id":0,"error":{"code":1,"message":"m"}}', 0],
+    ['{"jsonrpc":"2.0","id":3,"method":"sampling/createMessage","params":{}}', undefined],
+    ['{"jsonrpc":"2.0","result":{"id":5}}', undefined],
+    ['{"jsonrpc":"2.0","id":{"x":1},"result":1}', undefined],
+    ['[{"jsonrpc":"2.0","id":1,"result":1}]', undefined],
+  ];
+  for (const [text, expected] of cases) {
+    const input = Buffer.from(text);
+    for (let at = 0; at <= input.length; at++) {
+      const scanner = new TopLevelScanner();
+      scanner.push(input.subarray(0, at));
+      scanner.push(input.subarray(at));
+      assert.equal(scanner.responseId(), expected, `${text} split at ${at}`);
+    }
+  }
 });

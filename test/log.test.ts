@@ -1,7 +1,10 @@
 // Logger (src/log.ts): one line per event, levels, and secrets masked in text and JSON output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Logger, truncate, type LogFormat, type LogLevel } from '../src/observe/log.ts';
+import { EventEmitter } from 'node:events';
+import type { Writable } from 'node:stream';
+import { LogBudget, Logger, truncate, type LogFormat, type LogLevel } from '../src/observe/log.ts';
+import { QueuedSink } from '../src/observe/log-sink.ts';
 
 function logger(level: LogLevel = 'debug', format: LogFormat = 'text') {
   const lines: string[] = [];
@@ -116,4 +119,56 @@ test('truncate shortens long bodies and says how long they were', () => {
   assert.equal(truncate('x'.repeat(500)), 'x'.repeat(500));
   assert.equal(truncate('x'.repeat(501)), `${'x'.repeat(500)}…(501 chars)`);
   assert.equal(truncate('abcdef', 3), 'abc…(6 chars)');
+});
+
+/** A stderr stand-in: takes writes, answers `false` (full) until drained by hand, or fails. */
+class FakeStream extends EventEmitter {
+  written: string[] = [];
+  isFull = true;
+  write(text: string): boolean {
+    this.written.push(text);
+    return !this.isFull;
+  }
+}
+
+test('queued sink: a stream that does not drain costs dropped lines, counted and said once it drains; never unbounded', () => {
+  const stream = new FakeStream();
+  const sink = new QueuedSink(stream as unknown as Writable, 'text', 10_000);
+  const line = `${'x'.repeat(99)}\n`;
+  for (let i = 0; i < 100_000; i++) sink.write(line); // 10 MB offered
+  assert.equal(stream.written.length, 1, 'one write, then the stream said it is full');
+  stream.isFull = false;
+  stream.emit('drain');
+  assert.equal(stream.written.length, 2, 'what waited goes out as one write');
+  const flushed = stream.written[1]!;
+  assert.ok(flushed.length <= 10_000 + 200, `flushed ${flushed.length} bytes`);
+  const dropped = /warn {2}log lines dropped: stderr did not keep up dropped=(\d+)\n/.exec(flushed);
+  assert.ok(dropped !== null, flushed.slice(0, 200));
+  const queued = flushed.split('\n').length - 2; // less the notice and the empty string after the last newline
+  assert.equal(1 + queued + Number(dropped[1]), 100_000, 'every line offered is written or counted');
+});
+
+test('queued sink: a failing stream (EPIPE, EINVAL) stops the log, never the process', () => {
+  const stream = new FakeStream();
+  stream.isFull = false;
+  const sink = new QueuedSink(stream as unknown as Writable, 'json');
+  sink.write('a\n');
+  stream.emit('error', Object.assign(new Error('write EINVAL'), { code: 'EINVAL' })); // no listener would make this throw
+  sink.write('b\n');
+  assert.deepEqual(stream.written, ['a\n']);
+  const throwing = { on: () => throwing, write: () => { throw new Error('destroyed'); } };
+  const broken = new QueuedSink(throwing as unknown as Writable, 'text');
+  broken.write('c\n');
+  broken.write('d\n');
+});
+
+test('log budget: a flood logs its first lines, then one line that counts the rest', () => {
+  const { log, lines } = logger();
+  const budget = new LogBudget(log, 'warn', 'child wrote a line that is not JSON, skipped', { perWindow: 3, windowMs: 60_000 });
+  for (let i = 0; i < 100_000; i++) budget.hit({ line: `garbage ${i}` });
+  budget.flush();
+  budget.flush();
+  assert.equal(lines.length, 4);
+  assert.match(lines[2]!, /garbage 2/);
+  assert.match(lines[3]!, /warn {2}child wrote a line that is not JSON, skipped \(more of the same not logged\) skipped=99997\n$/);
 });

@@ -84,6 +84,8 @@ export function buildStatus({ registry, routes, metrics, sampler, startedMs }: S
         // How long its longest-running child has run: for a shared server, the time since its last (re)start.
         upS: own.length === 0 ? undefined : Math.max(...own.map((child) => child.ageS)),
         lastError: unit.notReadyReason() ?? catalog?.lastError,
+        // What its child last wrote to stderr (bounded, secrets masked): why a server that fails, fails.
+        stderr: unit.stderrTail,
         counts: lists === undefined ? undefined : {
           tools: lists.tools.length, prompts: lists.prompts.length, resources: lists.resources.length, resourceTemplates: lists.resourceTemplates.length,
         },

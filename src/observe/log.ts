@@ -104,6 +104,53 @@ function formatValue(value: string | number | boolean | null): string {
   return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
 }
 
+/**
+ * An event that can come in floods (a child's non-JSON lines, its stderr): the first `perWindow`
+ * in each `windowMs` are logged, the rest counted and said in one line when the window ends.
+ */
+export class LogBudget {
+  #log: Logger;
+  #level: LogLevel;
+  #msg: string;
+  #perWindow: number;
+  #windowMs: number;
+  #windowStartMs = 0;
+  #inWindow = 0;
+  #skipped = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(log: Logger, level: LogLevel, msg: string, limits: { perWindow: number; windowMs: number }) {
+    this.#log = log;
+    this.#level = level;
+    this.#msg = msg;
+    this.#perWindow = limits.perWindow;
+    this.#windowMs = limits.windowMs;
+  }
+
+  hit(fields?: LogFields): void {
+    const nowMs = Date.now();
+    if (nowMs - this.#windowStartMs >= this.#windowMs) {
+      this.#windowStartMs = nowMs;
+      this.#inWindow = 0;
+    }
+    if (++this.#inWindow <= this.#perWindow) {
+      this.#log[this.#level](this.#msg, fields);
+      return;
+    }
+    this.#skipped++;
+    this.#timer ??= setTimeout(() => this.flush(), this.#windowStartMs + this.#windowMs - nowMs).unref();
+  }
+
+  /** Says how many were not logged, if any (at the window's end, and when the source ends). */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#skipped === 0) return;
+    this.#log[this.#level](`${this.#msg} (more of the same not logged)`, { skipped: this.#skipped });
+    this.#skipped = 0;
+  }
+}
+
 /** Shortens a body for debug logs. */
 export function truncate(text: string, maxChars = 500): string {
   return text.length <= maxChars ? text : `${text.slice(0, maxChars)}…(${text.length} chars)`;

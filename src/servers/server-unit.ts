@@ -91,7 +91,7 @@ export class ServerUnit implements Backend, StatelessSource {
     if (reason === undefined) return 'ready';
     if (!isPerCaller(running.backend)) {
       if (running.backend.hasBeenUp) return 'restarting';
-      return reason === 'starting' || reason.startsWith('detecting') ? 'starting' : 'failed';
+      return reason.startsWith('starting') || reason.startsWith('detecting') ? 'starting' : 'failed';
     }
     return 'failed';
   }
@@ -131,6 +131,12 @@ export class ServerUnit implements Backend, StatelessSource {
   /** Each running child's CPU seconds and memory. */
   get usage(): ReadonlyArray<{ pid: number; cpuSeconds: number; rssBytes: number }> {
     return this.#running?.backend.usage ?? [];
+  }
+
+  /** A shared server's last stderr lines (secrets masked), for /status and the console: why it fails to start. */
+  get stderrTail(): string[] {
+    const backend = this.#running?.backend;
+    return backend instanceof SharedBackend ? backend.stderrTail : [];
   }
 
   /** The sandbox mode and what enforces which control, for /status; undefined when off. */

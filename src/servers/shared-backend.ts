@@ -67,9 +67,10 @@ export class SharedBackend implements Backend, StatelessTarget {
           this.#hub.childDown(label === undefined ? reason : `${label} ${reason}`);
           changed();
         },
+        answering: changed,
       };
       const supervisor = deps.spec.remote === undefined
-        ? new Supervisor(childOptions(deps, env), events)
+        ? new Supervisor(childOptions(deps, env), events, () => this.#route.isLegacy)
         : new RemoteUpstream(remoteOptions(deps, era ?? LEGACY, deps.log, env), events);
       this.#supervisor = supervisor;
       this.#route.connect((msg) => supervisor.send(msg), era);
@@ -179,8 +180,15 @@ export class SharedBackend implements Backend, StatelessTarget {
   }
 
   notReadyReason(): string | undefined {
-    if (this.#supervisor !== undefined) return this.#supervisor.downReason;
-    return this.#unreachable ?? (this.#isRemote ? 'detecting the upstream protocol' : 'starting');
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) return this.#unreachable ?? (this.#isRemote ? 'detecting the upstream protocol' : 'starting');
+    // Ready means the child answers, not only that it runs.
+    return supervisor.downReason ?? (supervisor instanceof Supervisor ? supervisor.notAnswering : undefined);
+  }
+
+  /** The last lines the child wrote to stderr (secrets masked): why a server that fails to start fails. */
+  get stderrTail(): string[] {
+    return this.#supervisor instanceof Supervisor ? this.#supervisor.stderrTail : [];
   }
 
   get childCount(): number {

@@ -4,10 +4,13 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
-import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
-import { truncate, type Logger } from '../observe/log.ts';
+import type { JsonRpcMessage } from '../protocol/message.ts';
+import { LogBudget, truncate, type Logger } from '../observe/log.ts';
+import { ChildStderr, headlineOf } from './child-stderr.ts';
+import { messagesOfLine, oversizedReply, TopLevelScanner } from './reply-faults.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
+import { ChildGroup } from './child-group.ts';
 import { detectBreach, hiddenByView, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
 import { childUsage, type Usage } from './sandbox/usage.ts';
 
@@ -38,6 +41,10 @@ export interface ChildExit {
   isOfflineFetch?: boolean;
   /** Set when a remote session stands in for the process and was lost: why. */
   lost?: string;
+  /** Set when the proxy stopped a child that broke its side of stdio while running (closed stdout or stdin). */
+  fault?: string;
+  /** The last lines it wrote to stderr, secrets masked. */
+  stderrTail?: string[];
 }
 
 export interface ChildEvents {
@@ -47,38 +54,28 @@ export interface ChildEvents {
 
 export type ChildState = 'running' | 'stopping' | 'exited';
 
-/** Process groups of children this proxy started that may still have members. */
-const liveGroups = new Set<number>();
-/** Cgroups of sandboxed children: they also hold whatever left its process group. */
-const liveCgroups = new Set<ChildCgroup>();
+export { killAllChildGroups } from './child-group.ts';
 
-/** Last resort on a forced exit: SIGKILL every child process group and cgroup at once (synchronous). */
-export function killAllChildGroups(): void {
-  for (const pgid of liveGroups) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  liveGroups.clear();
-  for (const cgroup of liveCgroups) cgroup.kill();
-  liveCgroups.clear();
-}
-
-const STDERR_LINE_BYTES = 16 * 1024;
-/** How npm (offline or not), uv and curl-like tools say a package or host could not be reached. */
-const NETWORK_ERROR = /\b(ENOTCACHED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ECONNREFUSED)\b|network was disabled|Network is unreachable|dns error|Could not resolve host/i;
+/** A flood of bad lines from one child: the first few per window are logged with a sample, the rest counted. */
+const BAD_LINES = { perWindow: 3, windowMs: 10_000 };
+/** What a line that does not parse stands for (JSON.parse can return any other value). */
+const NOT_JSON = Symbol('not JSON');
+/** How long a child that closed its stdout or stdin may take to exit by itself before it is stopped. */
+const BROKEN_STDIO_GRACE_MS = 1000;
 
 export function describeExit(exit: ChildExit): string {
   if (exit.lost !== undefined) return exit.lost;
   if (exit.spawnError !== undefined) return `could not be started: ${exit.spawnError}`;
   if (exit.breach !== undefined) return `was stopped: ${exit.breach.message}`;
+  if (exit.fault !== undefined) return `${exit.fault}, so it was stopped`;
   if (exit.isOfflineFetch === true && exit.code !== 0) {
     return `exited with code ${exit.code ?? exit.signal} after a network error with its sandbox network off: ` +
       'a cold npx/uvx cache cannot be filled offline; run `mcpproxy prefetch` with the same configuration first';
   }
-  return exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  // What it said last, when it failed: "exited with code 1: Error: Cannot find module 'ajv'".
+  const headline = exit.code === 0 ? undefined : headlineOf(exit.stderrTail ?? []);
+  return headline === undefined ? how : `${how}: ${headline}`;
 }
 
 export class Child {
@@ -91,10 +88,16 @@ export class Child {
   #exited: Promise<ChildExit>;
   #spawned: Promise<ChildExit | undefined>;
   #cgroup: ChildCgroup | undefined;
+  #group: ChildGroup;
   #breach: Breach | undefined;
   #lifetimeTimer: NodeJS.Timeout | undefined;
-  #sawNetworkError = false;
-  #hasNamedHiddenPath = false;
+  #stderr: ChildStderr;
+  #fault: string | undefined;
+  /** Settles once nothing is left of the child's process group (or it was SIGKILLed). */
+  #reaped: Promise<void> | undefined;
+  #notJson: LogBudget;
+  #notJsonRpc: LogBudget;
+  #oversized: LogBudget;
 
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
@@ -102,13 +105,17 @@ export class Child {
     // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
     const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
     this.#cgroup = launch?.cgroup;
-    if (this.#cgroup !== undefined) liveCgroups.add(this.#cgroup);
     // detached: the child leads a new process group, so stop() reaches npx/uvx grandchildren too.
     this.#proc = spawn(launch?.command ?? opts.command, launch?.args ?? opts.args, { env: opts.env, cwd: opts.cwd, stdio: 'pipe', detached: true, windowsHide: true });
     this.pid = this.#proc.pid;
-    if (this.pid !== undefined) liveGroups.add(this.pid);
+    this.#group = new ChildGroup(this.pid, this.#cgroup, opts.stopGraceMs);
     this.#log = opts.log.child({ child: this.pid ?? 'none' });
     if (launch?.warning !== undefined) this.#log.warn('sandbox', { error: launch.warning });
+    const sandbox = opts.sandbox;
+    this.#stderr = new ChildStderr(this.#log, sandbox?.plan.bwrap?.isNetworkOff === true, sandbox && ((text) => hiddenByView(sandbox, text)));
+    this.#notJson = new LogBudget(this.#log, 'warn', 'child wrote a line that is not JSON, skipped', BAD_LINES);
+    this.#notJsonRpc = new LogBudget(this.#log, 'warn', 'child wrote a message that is not JSON-RPC, skipped', BAD_LINES);
+    this.#oversized = new LogBudget(this.#log, 'warn', 'child message over --max-message-bytes dropped', BAD_LINES);
     const lifetimeMs = opts.sandbox?.plan.lifetimeMs;
     if (lifetimeMs !== undefined) {
       this.#lifetimeTimer = setTimeout(() => {
@@ -146,18 +153,44 @@ export class Child {
     return true;
   }
 
-  /** End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace period. */
+  /** The last lines the child wrote to stderr, secrets masked. */
+  stderrTail(): string[] {
+    return this.#stderr.tail();
+  }
+
+  /**
+   * End stdin, then SIGTERM, then SIGKILL to the whole process group and cgroup, each after a grace
+   * period; resolves once the group is empty too: grandchildren that ignore SIGTERM are SIGKILLed even
+   * when the leader went at once.
+   */
   async stop(): Promise<ChildExit> {
     if (this.#state === 'running') {
       this.#state = 'stopping';
       this.#proc.stdin.end();
       const grace = this.#opts.stopGraceMs;
       if (!(await this.#exitsWithin(grace))) {
-        this.#signalGroup('SIGTERM');
-        if (!(await this.#exitsWithin(grace))) this.#killHard();
+        this.#group.signal('SIGTERM');
+        if (!(await this.#exitsWithin(grace))) this.#group.killHard();
       }
     }
-    return this.#exited;
+    const exit = await this.#exited;
+    await this.#reaped;
+    return exit;
+  }
+
+  /**
+   * The child closed its stdout or stdin: if it is still running a moment later (a child on its way out
+   * closes them too), it can serve nobody, so it is stopped, and its exit says why.
+   */
+  #suspect(fault: string): void {
+    setTimeout(() => {
+      if (this.#state !== 'running' || this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
+      this.#fault = fault;
+      this.#log.warn('child broke stdio while running: stopping it', { fault });
+      // No EOF step: its stdio is what is broken. Its callers are failed when it has exited.
+      this.#group.signal('SIGTERM');
+      void this.stop();
+    }, BROKEN_STDIO_GRACE_MS).unref();
   }
 
   async #exitsWithin(ms: number): Promise<boolean> {
@@ -168,44 +201,29 @@ export class Child {
     return done;
   }
 
-  #signalGroup(signal: NodeJS.Signals): void {
-    if (this.pid === undefined) return;
-    try {
-      process.kill(-this.pid, signal);
-    } catch {
-      // ESRCH: the group is already gone.
-    }
-  }
-
-  /** SIGKILL to the group, and to the cgroup: that also reaches what escaped the group (setsid, double fork). */
-  #killHard(): void {
-    this.#signalGroup('SIGKILL');
-    this.#cgroup?.kill();
-  }
-
   #watch(resolve: (exit: ChildExit) => void): void {
     const proc = this.#proc;
+    // A reply too big to hold is scanned as it passes, so its caller can be told by id.
+    let scanner: TopLevelScanner | undefined;
     const framer = new LineFramer(this.#opts.maxMessageBytes, {
       line: (text) => this.#onLine(text),
-      oversized: (bytes) => this.#log.warn('child message over --max-message-bytes dropped', { bytes }),
-    });
-    const stderr = new LineFramer(STDERR_LINE_BYTES, {
-      line: (text) => {
-        if (this.#opts.sandbox?.plan.bwrap?.isNetworkOff === true && NETWORK_ERROR.test(text)) this.#sawNetworkError = true;
-        this.#log.info('child stderr', { line: text });
-        const hidden = this.#hasNamedHiddenPath || this.#opts.sandbox === undefined ? undefined : hiddenByView(this.#opts.sandbox, text);
-        if (hidden !== undefined) {
-          this.#hasNamedHiddenPath = true;
-          this.#log.warn(`sandbox hid ${hidden}`, { fix: 'add it to the server\'s sandbox.readOnly or --sandbox-read' });
-        }
+      discarding: (bytes) => (scanner ??= new TopLevelScanner()).push(bytes),
+      oversized: (bytes) => {
+        const id = scanner?.responseId();
+        scanner = undefined;
+        this.#oversized.hit({ bytes, id });
+        if (id !== undefined) this.#deliver(oversizedReply(id, bytes, this.#opts.maxMessageBytes));
       },
-      oversized: (bytes) => this.#log.info('child stderr line too long, dropped', { bytes }),
     });
     proc.stdout.on('data', (chunk: Buffer) => framer.push(chunk));
     proc.stdout.on('end', () => framer.end());
-    proc.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    // EPIPE on stdin after the child died is reported by 'exit'; it must not crash the proxy.
-    proc.stdin.on('error', (err) => this.#log.debug('child stdin error', { error: err.message }));
+    proc.stderr.on('data', (chunk: Buffer) => this.#stderr.push(chunk));
+    proc.stderr.on('end', () => this.#stderr.end());
+    // EPIPE on stdin after the child died is reported by 'exit'; while it runs, it closed its stdin.
+    proc.stdin.on('error', (err) => {
+      this.#log.debug('child stdin error', { error: err.message });
+      if ((err as NodeJS.ErrnoException).code === 'EPIPE') this.#suspect('closed its stdin but kept running');
+    });
     proc.stdout.on('error', () => {});
     proc.stderr.on('error', () => {});
 
@@ -216,20 +234,14 @@ export class Child {
       const sandbox = this.#opts.sandbox;
       const breach = this.#breach ?? (sandbox && detectBreach(sandbox.plan, this.#cgroup, exit.signal));
       if (breach !== undefined) exit = { ...exit, breach };
-      if (this.#sawNetworkError) exit = { ...exit, isOfflineFetch: true };
+      if (this.#stderr.sawNetworkError) exit = { ...exit, isOfflineFetch: true };
+      if (this.#fault !== undefined) exit = { ...exit, fault: this.#fault };
+      exit = { ...exit, stderrTail: this.#stderr.tail() };
+      for (const budget of [this.#notJson, this.#notJsonRpc, this.#oversized]) budget.flush();
       // The leader is gone; anything left in its group (npx/uvx grandchildren) goes with it.
-      this.#signalGroup('SIGTERM');
-      const reaper = setTimeout(() => {
-        this.#killHard();
-        if (this.pid !== undefined) liveGroups.delete(this.pid);
-        if (this.#cgroup !== undefined) {
-          liveCgroups.delete(this.#cgroup);
-          void this.#cgroup.remove();
-        }
-      }, this.#opts.stopGraceMs);
-      reaper.unref();
-      const level = exit.spawnError !== undefined || breach !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
-      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message });
+      this.#reaped = this.#group.reap();
+      const level = exit.spawnError !== undefined || breach !== undefined || this.#fault !== undefined || (exit.code !== 0 && exit.code !== null) ? 'warn' : 'info';
+      this.#log[level]('child exit', { code: exit.code, signal: exit.signal, error: exit.spawnError, breach: breach?.message, fault: this.#fault });
       resolve(exit);
       this.#events.exit(exit);
     };
@@ -251,6 +263,7 @@ export class Child {
     proc.stdout.once('close', () => {
       isStdoutDone = true;
       finishWhenDrained();
+      this.#suspect('closed its stdout but kept running');
     });
     proc.on('exit', (code, signal) => {
       exitInfo = this.#opts.sandbox?.plan.bwrap === undefined ? { code, signal } : signalOfBwrapExit(code, signal);
@@ -259,21 +272,30 @@ export class Child {
     });
   }
 
-  #onLine(text: string): void {
+  #onLine(line: string): void {
+    // A UTF-8 byte order mark (Windows tools put one before the first line) is not part of the JSON.
+    const text = line.charCodeAt(0) === 0xfeff ? line.slice(1) : line;
+    const first = text.trimStart().charAt(0);
+    if (first === '') return;
     let value: unknown;
     try {
-      value = JSON.parse(text);
+      // A message is an object (or a 2025-03-26 batch): other lines are skipped before a costly failed parse.
+      value = first === '{' || first === '[' ? JSON.parse(text) : NOT_JSON;
     } catch {
-      this.#log.warn('child wrote a line that is not JSON, skipped', { line: truncate(text, 200) });
+      value = NOT_JSON;
+    }
+    if (value === NOT_JSON) {
+      this.#notJson.hit({ line: truncate(text, 200) });
       return;
     }
-    const reason = invalidReason(value);
-    if (reason !== undefined) {
-      this.#log.warn('child wrote a message that is not JSON-RPC, skipped', { reason });
-      return;
-    }
+    const { messages, refused } = messagesOfLine(value);
+    if (refused !== undefined) this.#notJsonRpc.hit({ reason: refused });
+    for (const msg of messages) this.#deliver(msg);
+  }
+
+  #deliver(msg: JsonRpcMessage): void {
     try {
-      this.#events.message(value as JsonRpcMessage);
+      this.#events.message(msg);
     } catch (err) {
       // A bug on the child→client path must cost one message, not every session of the proxy.
       this.#log.error('routing a child message failed', { error: (err as Error)?.stack ?? String(err) });

@@ -103,6 +103,11 @@ export class UpstreamRoute {
     this.#queue = [];
   }
 
+  /** The era is settled and it is legacy: what a liveness ping may be sent to. */
+  get isLegacy(): boolean {
+    return this.#queue === undefined && this.#adapter === undefined;
+  }
+
   /** From the Hub; false when the child cannot take it (or the wait queue is full). */
   send(msg: JsonRpcMessage): boolean {
     const detecting = this.#detecting;

@@ -68,9 +68,15 @@ function renderServers(status) {
       duration(s.upS), num(s.restarts),
       el('td', 'num', s.children, s.pids.length ? ` (${s.pids.join(', ')})` : ''),
       num(s.counts?.tools), num(s.counts?.prompts), num(s.counts?.resources), num(sessions),
-      el('td', 'message error', s.lastError ?? ''),
+      el('td', 'message error', s.lastError ?? '', stderrTail(s.stderr)),
     ], { 'data-server': s.name, 'data-state': s.state });
   }));
+}
+
+/** A server's last stderr lines (masked by the proxy), folded: what a child that fails to start said. */
+function stderrTail(lines) {
+  if (!lines || lines.length === 0) return '';
+  return el('details', 'stderr', el('summary', '', `stderr (last ${lines.length} lines)`), el('pre', '', lines.join('\n')));
 }
 
 function renderSessions(sessions) {
