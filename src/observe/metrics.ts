@@ -1,5 +1,6 @@
 /** Counters and gauges of the proxy, rendered in the Prometheus text format for GET /metrics. */
 import { CallWindow } from './call-window.ts';
+import { MCP_REQUEST_METHODS } from '../protocol/methods.ts';
 
 const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300];
 
@@ -10,9 +11,9 @@ function labelText(labels: Labels): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
-/** A method name as a label: bounded so a client inventing names cannot grow the series without limit. */
+/** A method name as a label: only MCP's own, so a client inventing names adds one `other` series, not one per name. */
 function methodLabel(method: string): string {
-  return /^[a-z]+(?:\/[a-zA-Z_]+){0,2}$/.test(method) && method.length <= 64 ? method : 'other';
+  return MCP_REQUEST_METHODS.has(method) ? method : 'other';
 }
 
 /** What one route or server contributes at scrape time (the aggregate route has sessions only). */
