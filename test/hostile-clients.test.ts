@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIXTURE, startProxy } from './helpers/proxy.ts';
+import { connect, type Socket } from 'node:net';
+import { FIXTURE, eventually, startProxy } from './helpers/proxy.ts';
 import { RawStreamable, rawRequest, rssBytes } from './helpers/ops.ts';
 import { startBystander } from './helpers/bystander.ts';
 
@@ -51,4 +52,48 @@ test('client-chosen method names are cut and masked in /status, and invented one
   t.diagnostic(`RSS before ${Math.round(rssBefore / MIB)} MiB, after ${Math.round(rssAfter / MIB)} MiB; bystander ${JSON.stringify(counts)}`);
   assert.ok(counts.ok > 0);
   assert.equal(counts.wrong + counts.failed, 0);
+});
+
+/** Sends `request` on a raw socket that never reads its answer; resolves once the request is written. */
+function neverReading(port: number, request: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.pause();
+      socket.write(request, () => resolve(socket));
+    });
+    socket.once('error', reject);
+  });
+}
+
+function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+test('answers a client never reads are cut off after --write-timeout, JSON and SSE alike', { timeout: 120_000 }, async (t) => {
+  const proxy = await startProxy(['--write-timeout', '2', '--', process.execPath, FIXTURE]);
+  t.after(() => proxy.stop());
+  const bystander = await startBystander(proxy.url);
+  t.after(() => bystander.stop());
+  const rssBefore = rssBytes(proxy.proc.pid!);
+  const sockets: Socket[] = [];
+  t.after(() => { for (const socket of sockets) socket.destroy(); });
+  const body = JSON.stringify({ bytes: 8 * MIB });
+  for (let i = 0; i < 30; i++) {
+    // Half as plain JSON, half as an SSE answer of /tools/<name>: both kinds are bounded the same way.
+    const accept = i % 2 === 0 ? 'application/json' : 'text/event-stream';
+    sockets.push(await neverReading(proxy.port, `POST /tools/big HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\naccept: ${accept}\r\ncontent-length: ${body.length}\r\n\r\n${body}`));
+  }
+  let rssPeak = 0;
+  await eventually(async () => {
+    rssPeak = Math.max(rssPeak, rssBytes(proxy.proc.pid!));
+    const metrics = await rawRequest(`${proxy.url}/metrics`);
+    return metricValue(metrics.text, 'mcpproxy_responses_cut_total{reason="write-timeout"}') === 30;
+  }, 60_000, 'all 30 stalled answers cut off');
+  const counts = await bystander.stop();
+  const rssAfter = rssBytes(proxy.proc.pid!);
+  t.diagnostic(`RSS before ${Math.round(rssBefore / MIB)} MiB, peak ${Math.round(rssPeak / MIB)} MiB, after ${Math.round(rssAfter / MIB)} MiB; bystander ${JSON.stringify(counts)}`);
+  assert.ok(counts.ok > 0);
+  assert.equal(counts.wrong + counts.failed, 0);
+  assert.match(proxy.logs(), /response cut off: the client did not read reason=write-timeout path=\/tools\/big/);
 });

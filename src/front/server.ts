@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import { sendError } from '../http/send-json.ts';
+import { boundedResponseClass } from '../http/bounded-response.ts';
 import { handleSseOpen, handleSsePost } from '../downstream/sse.ts';
 import { Routes } from './routes.ts';
 import type { EndpointShared } from './endpoint.ts';
@@ -62,6 +63,15 @@ export class ProxyServer {
     ]);
     const headersTimeout = config.headersTimeoutMs;
     this.#server = createServer({
+      // Every response kind bounded in one place: a client that stops reading is cut off, never held.
+      ServerResponse: boundedResponseClass({
+        maxUnsentBytes: config.maxStreamBufferBytes,
+        writeTimeoutMs: config.writeTimeoutMs,
+        onCut: (reason, res) => {
+          shared.metrics.responseCut(reason);
+          shared.log.warn('response cut off: the client did not read', { reason, path: (res.req.url ?? '').slice(0, 100) });
+        },
+      }),
       headersTimeout,
       requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
       // Node enforces both timeouts on this sweep (default 30 s); check often enough to honour them.

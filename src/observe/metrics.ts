@@ -51,6 +51,7 @@ export class Metrics {
   auditDropped: () => number | undefined = () => undefined;
   /** Requests answered 429 by the per-principal rate limit. */
   rateLimited = 0;
+  #cut = new Map<string, number>();
   /** The last minutes of calls per server, for the console and /status. */
   readonly calls = new CallWindow();
 
@@ -64,6 +65,11 @@ export class Metrics {
     const entry = this.#breaches.get(key);
     if (entry === undefined) this.#breaches.set(key, { labels: { server, limit }, count: 1 });
     else entry.count++;
+  }
+
+  /** A response destroyed because its client did not read it (`unsent-bytes`, `write-timeout`). */
+  responseCut(reason: string): void {
+    this.#cut.set(reason, (this.#cut.get(reason) ?? 0) + 1);
   }
 
   /** Times `server`'s shared child was restarted since the proxy started. */
@@ -126,6 +132,8 @@ export class Metrics {
     lines.push(`mcpproxy_received_bytes_total ${this.bytesIn}`);
     metric('mcpproxy_sent_bytes_total', 'counter', 'Message bytes sent to clients.');
     lines.push(`mcpproxy_sent_bytes_total ${this.bytesOut}`);
+    metric('mcpproxy_responses_cut_total', 'counter', 'Responses destroyed because the client did not read them, by reason.');
+    for (const [reason, count] of this.#cut) lines.push(`mcpproxy_responses_cut_total${labelText({ reason })} ${count}`);
     metric('mcpproxy_rate_limited_total', 'counter', 'Requests refused with 429 by the per-principal rate limit.');
     lines.push(`mcpproxy_rate_limited_total ${this.rateLimited}`);
     const dropped = this.auditDropped();
