@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FIXTURE, eventually, startProxy } from './helpers/proxy.ts';
 import { RawStreamable, rawRequest, rssBytes } from './helpers/ops.ts';
@@ -96,4 +97,48 @@ test('answers a client never reads are cut off after --write-timeout, JSON and S
   assert.ok(counts.ok > 0);
   assert.equal(counts.wrong + counts.failed, 0);
   assert.match(proxy.logs(), /response cut off: the client did not read reason=write-timeout path=\/tools\/big/);
+});
+
+/** POSTs `body` with node:http and resolves with the status and body, or the error's code (ECONNRESET, EPIPE…). */
+function nodePost(url: string, body: Buffer): Promise<{ status: number; text: string } | string> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    req.end(body);
+  });
+}
+
+async function fetchPost(url: string, body: Buffer): Promise<{ status: number; text: string } | string> {
+  try {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+    return { status: res.status, text: await res.text() };
+  } catch (err) {
+    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+    return cause?.code ?? String(err);
+  }
+}
+
+test('an oversized body gets its 413 with a JSON-RPC error, 8 of 8 over fetch and node:http', { timeout: 120_000 }, async (t) => {
+  const proxy = await startProxy(['--max-body-bytes', '4096', '--', process.execPath, FIXTURE]);
+  t.after(() => proxy.stop());
+  const bystander = await startBystander(proxy.url);
+  t.after(() => bystander.stop());
+  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x'.repeat(4 * MIB) } } }));
+  for (const [client, post] of [['fetch', fetchPost], ['node:http', nodePost]] as const) {
+    const answers = await Promise.all(Array.from({ length: 8 }, () => post(`${proxy.url}/mcp`, body)));
+    for (const answer of answers) {
+      assert.equal(typeof answer, 'object', `${client}: the 413 was lost (${String(answer)})`);
+      const { status, text } = answer as { status: number; text: string };
+      assert.equal(status, 413, client);
+      assert.deepEqual(JSON.parse(text).error, { code: -32600, message: 'request body larger than 4096 bytes' }, client);
+    }
+  }
+  const counts = await bystander.stop();
+  assert.ok(counts.ok > 0);
+  assert.equal(counts.wrong + counts.failed, 0);
 });

@@ -58,7 +58,7 @@ export class HttpTools {
 
   /** Calls `name` with the body as its arguments; JSON, or SSE (progress, then the result) when asked for. */
   async call(req: IncomingMessage, res: ServerResponse, url: URL, name: string, principal: Principal): Promise<void> {
-    const raw = await readBody(req, res, this.#ctx.config.maxBodyBytes);
+    const raw = await readBody(req, this.#ctx.config.maxBodyBytes);
     // An empty body is a call without arguments (`curl -X POST`), not a malformed one.
     const args = raw.length === 0 ? {} : parseJson(raw);
     if (!isObject(args)) throw new ProxyError(400, RpcCode.invalidParams, 'the body must be a JSON object: the tool arguments');
