@@ -142,3 +142,63 @@ test('an oversized body gets its 413 with a JSON-RPC error, 8 of 8 over fetch an
   assert.ok(counts.ok > 0);
   assert.equal(counts.wrong + counts.failed, 0);
 });
+
+/** Writes `request` raw and resolves with everything read until the server closes. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect(port, '127.0.0.1', () => socket.write(request));
+    socket.setEncoding('utf8').on('data', (chunk: string) => { answer += chunk; });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(answer));
+    socket.setTimeout(10_000, () => { socket.destroy(); reject(new Error(`no close; got ${answer.slice(0, 200)}`)); });
+  });
+}
+
+const MODERN_HEADERS = {
+  'content-type': 'application/json', accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo',
+};
+const modernCall = (id: string, args: string): string => `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"echo","arguments":${args},` +
+  '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}';
+
+test('deep arguments, ids past 2^53 and CONNECT get clear answers, not 500, altered ids or silence', { timeout: 120_000 }, async (t) => {
+  const proxy = await startProxy(['--', process.execPath, FIXTURE]);
+  t.after(() => proxy.stop());
+  const bystander = await startBystander(proxy.url);
+  t.after(() => bystander.stop());
+
+  // Built as text: the test's own JSON.stringify would overflow on it.
+  const depth = 100_000;
+  const deep = await rawRequest(`${proxy.url}/mcp`, { method: 'POST', headers: MODERN_HEADERS, body: modernCall('1', `{"text":"deep","nest":${'{"a":'.repeat(depth)}0${'}'.repeat(depth)}}`) });
+  assert.equal(deep.status, 200, `a 2026-07-28 call nested ${depth} deep is served as the 2025 eras serve it: ${deep.text.slice(0, 200)}`);
+  assert.equal((deep.json as { result: { content: Array<{ text: string }> } }).result.content[0]!.text, 'deep');
+  assert.doesNotMatch(proxy.logs(), /Maximum call stack/);
+
+  const session = new RawStreamable(proxy.url);
+  assert.equal((await session.initialize()).status, 200);
+  t.after(() => session.dispose());
+  const big = '9007199254740993';
+  for (const [era, answer] of [
+    ['2025-11-25', await rawRequest(`${proxy.url}/mcp`, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': session.sessionId! },
+      body: `{"jsonrpc":"2.0","id":${big},"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}`,
+    })],
+    ['2026-07-28', await rawRequest(`${proxy.url}/mcp`, { method: 'POST', headers: MODERN_HEADERS, body: modernCall(big, '{"text":"x"}') })],
+  ] as const) {
+    assert.equal(answer.status, 400, `${era}: ${answer.text.slice(0, 200)}`);
+    const error = (answer.json as { error: { code: number; message: string } }).error;
+    assert.equal(error.code, -32600, era);
+    assert.match(error.message, /2\^53/, `${era}: the refusal says why`);
+  }
+  const largest = await session.post({ jsonrpc: '2.0', id: Number.MAX_SAFE_INTEGER, method: 'ping' });
+  assert.equal((largest.json as { id: number }).id, Number.MAX_SAFE_INTEGER, 'the largest exact integer still comes back as sent');
+
+  const connectAnswer = await rawExchange(proxy.port, 'CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n');
+  assert.match(connectAnswer, /^HTTP\/1\.1 405 /);
+  assert.match(connectAnswer, /"code":-32600/);
+
+  const counts = await bystander.stop();
+  assert.ok(counts.ok > 0);
+  assert.equal(counts.wrong + counts.failed, 0);
+});

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import { sendError } from '../http/send-json.ts';
 import { boundedResponseClass } from '../http/bounded-response.ts';
@@ -79,6 +80,7 @@ export class ProxyServer {
     }, (req, res) => {
       void this.#handle(req, res);
     });
+    this.#server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.#refuseConnect(socket));
     // A client may send anything; a socket-level error is that client's problem only.
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
@@ -86,6 +88,16 @@ export class ProxyServer {
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
+  }
+
+  /**
+   * CONNECT is no method of ours: without a 'connect' listener Node drops the socket with no answer at all.
+   * The JSON-RPC error body is the one every other refusal carries.
+   */
+  #refuseConnect(socket: Duplex): void {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RpcCode.invalidRequest, message: 'Method Not Allowed: CONNECT' } });
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, POST, DELETE\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   listen(): Promise<AddressInfo> {

@@ -102,10 +102,16 @@ export function clientCapabilitiesOf(body: JsonObject): JsonObject {
   return (metaOf(body.params)?.[CLIENT_CAPABILITIES_KEY] as JsonObject | undefined) ?? {};
 }
 
-/** Removes the envelope keys (a legacy child knows nothing of them); progressToken and trace keys stay. */
-export function stripEnvelope(params: JsonObject): void {
+/**
+ * `params` without the envelope keys (a legacy child knows nothing of them); progressToken and trace
+ * keys stay. Built anew, never by `delete`: V8 serializes an object that lost a property on its slow,
+ * recursive path, which overflowed the stack (500) on arguments nested 100,000 deep that the 2025
+ * eras forward whole.
+ */
+export function withoutEnvelope(params: JsonObject): JsonObject {
   const meta = metaOf(params);
-  if (meta === undefined) return;
-  for (const key of ENVELOPE_KEYS) delete meta[key];
-  if (Object.keys(meta).length === 0) delete params._meta;
+  if (meta === undefined) return params;
+  const { _meta: _envelope, ...rest } = params;
+  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !ENVELOPE_KEYS.includes(key)));
+  return Object.keys(kept).length === 0 ? rest : { ...rest, _meta: kept };
 }
