@@ -6,7 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { FIXTURE, eventually, startProxy } from './helpers/proxy.ts';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { FIXTURE, eventually, startProxy, textOf } from './helpers/proxy.ts';
 import { RawStreamable, rawRequest, rssBytes } from './helpers/ops.ts';
 import { startBystander } from './helpers/bystander.ts';
 
@@ -201,4 +203,32 @@ test('deep arguments, ids past 2^53 and CONNECT get clear answers, not 500, alte
   const counts = await bystander.stop();
   assert.ok(counts.ok > 0);
   assert.equal(counts.wrong + counts.failed, 0);
+});
+
+test('a request the SDK client cancels is answered as it expects: no "Unexpected content type" error', { timeout: 60_000 }, async (t) => {
+  const proxy = await startProxy(['--', process.execPath, FIXTURE]);
+  t.after(() => proxy.stop());
+  const answered: Array<{ body: string; contentType: string | null; status: number }> = [];
+  const recordingFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    answered.push({ body: String(init?.body ?? ''), contentType: res.headers.get('content-type'), status: res.status });
+    return res;
+  };
+  const transport = new StreamableHTTPClientTransport(new URL(`${proxy.url}/mcp`), { fetch: recordingFetch });
+  const client = new Client({ name: 'canceller', version: '1.0.0' });
+  const errors: Error[] = [];
+  client.onerror = (err) => errors.push(err);
+  await client.connect(transport);
+  t.after(() => client.close());
+  const abort = new AbortController();
+  const call = client.callTool({ name: 'slow', arguments: { ms: 60_000 } }, undefined, { signal: abort.signal });
+  abort.abort('the user gave up');
+  await assert.rejects(call);
+  await eventually(() => answered.some((a) => a.body.includes('"slow"')), 10_000, 'the cancelled call\'s POST answered');
+  // One more round trip: whatever the transport does with that answer has happened by its end.
+  assert.equal(textOf(await client.callTool({ name: 'echo', arguments: { text: 'after' } })), 'after');
+  const cancelled = answered.find((a) => a.body.includes('"slow"'))!;
+  assert.equal(cancelled.status, 200);
+  assert.match(String(cancelled.contentType), /^text\/event-stream/);
+  assert.deepEqual(errors.map((e) => e.message), []);
 });
