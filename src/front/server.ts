@@ -30,6 +30,8 @@ interface Route {
   access?: 'public' | 'session';
   /** The MCP endpoint a 401 points at (its metadata); '' for the proxy's own routes. */
   resourcePath?: string;
+  /** An MCP transport (SDK clients): a refused key is a 403 when no OAuth is configured (Authenticator.keyRefusal). */
+  isMcpTransport?: boolean;
 }
 
 /** A slow client may not hold a socket by trickling a request body either (slowloris). */
@@ -156,7 +158,9 @@ export class ProxyServer {
     const { authenticator } = this.#shared.identity;
     if (route.access === 'session' && !authenticator.hasCredential(req, url)) return undefined;
     const resourcePath = route.resourcePath ?? '';
-    const principal = await authenticator.authenticate(req, url, resourcePath);
+    const principal = await authenticator.authenticate(req, url, resourcePath).catch((err: unknown) => {
+      throw (route.isMcpTransport === true && err instanceof ProxyError ? authenticator.keyRefusal(err) : undefined) ?? err;
+    });
     authenticator.checkRequiredScopes(principal, resourcePath);
     return principal;
   }
@@ -195,12 +199,12 @@ export class ProxyServer {
     const base = ctx.basePath;
     switch (match.transport) {
       case 'sse':
-        return { methods: { GET: (req, res, url, principal) => handleSseOpen(ctx, req, res, url, principal!) }, resourcePath: `${base}/sse` };
+        return { methods: { GET: (req, res, url, principal) => handleSseOpen(ctx, req, res, url, principal!) }, resourcePath: `${base}/sse`, isMcpTransport: true };
       case 'messages':
-        return { methods: { POST: (req, res, url, principal) => handleSsePost(ctx, req, res, url, principal) }, access: 'session', resourcePath: `${base}/sse` };
+        return { methods: { POST: (req, res, url, principal) => handleSsePost(ctx, req, res, url, principal) }, access: 'session', resourcePath: `${base}/sse`, isMcpTransport: true };
       case 'mcp': {
         const mcp: Handler = (req, res, url, principal) => streamable.handle(req, res, url, principal!);
-        return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp` };
+        return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp`, isMcpTransport: true };
       }
       // The tools as plain HTTP answer for the same resource as /mcp: same tokens, scopes and rate limit.
       case 'openapi':
