@@ -38,3 +38,11 @@ test('the last errors are kept newest first, bounded, their messages cut', () =>
   assert.equal(errors[0]!.message.length, 200);
   assert.deepEqual(errors[1], { timeMs: 4, server: 's4', method: 'tools/call', message: 'error 4' });
 });
+
+test('a client-chosen method name is stored cut, as a string of its own', () => {
+  const window = new CallWindow(1_000, 2, 3);
+  window.record('s', `tools/${'x'.repeat(1_000_000)}`, 1, 'failed', 1);
+  const [entry] = window.errors();
+  assert.equal(entry!.method.length, 100);
+  assert.ok(entry!.method.startsWith('tools/xxx'));
+});

@@ -86,7 +86,7 @@ test('the Docker image builds from the Dockerfile and runs as deployed', { timeo
 
   await t.test('serves SDK clients over /sse and /mcp with the access key', async () => {
     const denied = await fetch(`${shared.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    assert.equal(denied.status, 401, 'no key, no entry');
+    assert.equal(denied.status, 403, 'no key, no entry');
     await denied.body?.cancel();
     for (const kind of ['sse', 'streamable'] as const) {
       const { client } = await connectClient(shared.url, kind, { headers: AUTH, connectMs: CONNECT_MS });

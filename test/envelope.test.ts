@@ -1,12 +1,12 @@
 /**
  * The 2026-07-28 envelope: classifyPost (MCP-ERAS §1.4, in order), validateModernRequest (the spec's
  * order of checks: header vs claim, envelope shape, version served, required headers), decodeHeaderValue,
- * stripEnvelope. Pure: plain values in, ProxyError out.
+ * withoutEnvelope. Pure: plain values in, ProxyError out.
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { ProxyError } from '../src/protocol/errors.ts';
-import { classifyPost, clientCapabilitiesOf, hasEnvelopeClaim, stripEnvelope, validateModernRequest } from '../src/downstream/stateless/envelope.ts';
+import { classifyPost, clientCapabilitiesOf, hasEnvelopeClaim, validateModernRequest, withoutEnvelope } from '../src/downstream/stateless/envelope.ts';
 import { decodeHeaderValue, type Headers } from '../src/protocol/header-values.ts';
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../src/protocol/meta-keys.ts';
 
@@ -162,19 +162,14 @@ test('decodeHeaderValue decodes only the whole sentinel form', () => {
   assert.equal(decodeHeaderValue('=?BASE64?eA==?='), '=?BASE64?eA==?=');
 });
 
-test('stripEnvelope removes the envelope keys the proxy makes anew and keeps logLevel, progressToken and trace keys', () => {
+test('withoutEnvelope removes the envelope keys the proxy makes anew and keeps logLevel, progressToken and trace keys', () => {
   const params: Record<string, unknown> = {
     name: 'echo',
     _meta: envelope({ [CLIENT_INFO_KEY]: { name: 'c', version: '1' }, [LOG_LEVEL_KEY]: 'info', progressToken: 7, traceparent: '00-x' }),
   };
-  stripEnvelope(params);
-  assert.deepEqual(params, { name: 'echo', _meta: { [LOG_LEVEL_KEY]: 'info', progressToken: 7, traceparent: '00-x' } });
-  const only: Record<string, unknown> = { name: 'echo', _meta: envelope() };
-  stripEnvelope(only);
-  assert.deepEqual(only, { name: 'echo' }, 'an emptied _meta is removed');
-  const none: Record<string, unknown> = { name: 'echo' };
-  stripEnvelope(none);
-  assert.deepEqual(none, { name: 'echo' });
+  assert.deepEqual(withoutEnvelope(params), { name: 'echo', _meta: { [LOG_LEVEL_KEY]: 'info', progressToken: 7, traceparent: '00-x' } });
+  assert.deepEqual(withoutEnvelope({ name: 'echo', _meta: envelope() }), { name: 'echo' }, 'an emptied _meta is removed');
+  assert.deepEqual(withoutEnvelope({ name: 'echo' }), { name: 'echo' });
 });
 
 test('clientCapabilitiesOf reads the declared capabilities', () => {

@@ -200,7 +200,7 @@ test('proxy SIGKILLed: a well-behaved child exits on stdin EOF', { timeout: 30_0
   await allGone(pids, 10_000, 'child after the proxy was SIGKILLed');
 });
 
-test('access key: 401 with WWW-Authenticate without or with a wrong key; probes open; key never logged', { timeout: 30_000 }, async (t) => {
+test('access key: refused without or with a wrong key (MCP routes 403 with the reason, no OAuth challenge; the proxy\'s own 401); probes open; key never logged', { timeout: 30_000 }, async (t) => {
   const key = 'k3y-0f-the-proxy-5e8b1';
   const wrong = 'wrong-key-a91c77';
   const proxy = await startProxy(['--shared', '--auth-key', key, '--log-level', 'debug', ...CHILD]);
@@ -215,8 +215,15 @@ test('access key: 401 with WWW-Authenticate without or with a wrong key; probes 
       ['no key', {}, ''], ['wrong bearer', { authorization: `Bearer ${wrong}` }, ''], ['wrong auth_key', {}, `?auth_key=${wrong}`],
     ] as const) {
       const res = await rawRequest(`${proxy.url}${path}${query}`, { method, headers: { ...json, ...headers }, body: payload });
-      assert.equal(res.status, 401, `${method} ${path} ${what}`);
-      assert.match(String(res.headers['www-authenticate']), /^Bearer/, `${method} ${path} ${what}`);
+      // Without OAuth a 401 would send MCP clients into an OAuth flow; they show a 403's message instead.
+      const isMcp = path !== '/metrics';
+      assert.equal(res.status, isMcp ? 403 : 401, `${method} ${path} ${what}`);
+      if (isMcp) {
+        assert.equal(res.headers['www-authenticate'], undefined, `${method} ${path} ${what}`);
+        assert.match(String(rpcErrorOf(res.json)?.message), what === 'no key' ? /^access key required/ : /^access key rejected/, `${method} ${path} ${what}`);
+      } else {
+        assert.match(String(res.headers['www-authenticate']), /^Bearer/, `${method} ${path} ${what}`);
+      }
       assert.ok(!res.text.includes(wrong) && !res.text.includes(key), 'no key echoed');
     }
   }

@@ -83,11 +83,12 @@ test('document: one POST per tool, schemas as components, local $refs rebased un
 
 test('document: security and servers follow how and where the endpoint is served', async () => {
   const cases: Array<{ options: Partial<DocumentOptions>; schemes: string[]; servers: unknown }> = [
-    { options: {}, schemes: [], servers: undefined },
+    { options: {}, schemes: [], servers: [{ url: '/' }] },
+    { options: { origin: 'http://127.0.0.1:8080' }, schemes: [], servers: [{ url: 'http://127.0.0.1:8080' }] },
     { options: { protection: { kind: 'key' }, basePath: '/servers/fs' }, schemes: ['bearerKey', 'queryKey'], servers: [{ url: '/servers/fs' }] },
     {
       options: { protection: { kind: 'oauth', issuers: ['https://id.example'], metadataUrl: 'https://proxy.example/.well-known/oauth-protected-resource' } },
-      schemes: ['oauth'], servers: undefined,
+      schemes: ['oauth'], servers: [{ url: '/' }],
     },
   ];
   for (const { options, schemes, servers } of cases) {

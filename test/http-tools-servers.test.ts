@@ -42,7 +42,7 @@ test('documents of real servers and fixtures validate; filters, typed tools and 
 
   // $defs and refs survive into the document and resolve; the call answers with structuredContent.
   const fault = await documentAt('/servers/fault/openapi.json');
-  assert.deepEqual(fault.servers, [{ url: '/servers/fault' }]);
+  assert.deepEqual(fault.servers, [{ url: `${proxy.url}/servers/fault` }], 'absolute: the origin it was fetched from, then the route');
   assert.equal(fault.components.schemas['typed.input'].properties.point.$ref, '#/components/schemas/typed.input/$defs/point');
   assert.deepEqual(fault.paths['/tools/typed'].post['x-mcp-annotations'], { readOnlyHint: true, idempotentHint: true });
   const typed = { point: { x: 1, y: 2 }, unit: 'mm' };

@@ -28,6 +28,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long a client may take to send its request headers (slowloris). */
   headersTimeoutMs: number;
+  /** How long a response's unsent bytes may make no progress before it is cut off (a client not reading). */
+  writeTimeoutMs: number;
   allowOrigins: string[];
   /** Origins answered with CORS headers; '*' for any. Empty: CORS off. */
   corsOrigins: string[];
@@ -66,6 +68,7 @@ export interface RawOptions extends IdentityRaw, Omit<SandboxFlags, 'stateDir'> 
   requestTimeout?: string;
   shutdownTimeout?: string;
   headersTimeout?: string;
+  writeTimeout?: string;
   maxSessions?: string;
   allowEnv?: string;
   envPassthrough?: string;
@@ -100,6 +103,7 @@ export const ENV_VARS = {
   requestTimeout: 'REQUEST_TIMEOUT',
   shutdownTimeout: 'SHUTDOWN_TIMEOUT',
   headersTimeout: 'HEADERS_TIMEOUT',
+  writeTimeout: 'WRITE_TIMEOUT',
   maxSessions: 'MAX_SESSIONS',
   allowEnv: 'ALLOW_ENV',
   envPassthrough: 'ENV_PASSTHROUGH',
@@ -208,6 +212,7 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     sessionIdleTimeoutMs: seconds('--session-idle-timeout', opts.sessionIdleTimeout, 600),
     shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, 10),
     headersTimeoutMs: Math.max(seconds('--headers-timeout', opts.headersTimeout, 15), 100),
+    writeTimeoutMs: Math.max(seconds('--write-timeout', opts.writeTimeout, 30), 100),
     allowOrigins: list(opts.allowOrigin).map((origin) => normalizeOrigin('--allow-origin', origin)),
     corsOrigins: list(opts.cors).map((origin) => (origin === '*' ? origin : normalizeOrigin('--cors', origin))),
     instanceId,

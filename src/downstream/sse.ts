@@ -72,7 +72,7 @@ export async function handleSsePost(ctx: ProxyContext, req: IncomingMessage, res
   const session = ctx.sessions.get(sessionId, principal);
   if (session === undefined || session.transport !== 'sse') throw new ProxyError(404, RpcCode.sessionNotFound, 'Session not found');
   ctx.identity.admit(session.principal);
-  const body = await readBody(req, res, ctx.config.maxBodyBytes);
+  const body = await readBody(req, ctx.config.maxBodyBytes);
   ctx.metrics.bytesIn += body.length;
   // JSON-RPC 2.0 allows batches and 2024-11-05 does not forbid them: accept them here.
   const messages = toMessages(parseJson(body), true);

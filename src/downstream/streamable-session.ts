@@ -11,6 +11,7 @@ import { DEFAULT_HTTP_VERSION, isLegacyVersion } from '../protocol/versions.ts';
 import type { ClientLink } from '../servers/contract.ts';
 import type { DownstreamSession } from './sessions.ts';
 import { EventStream, parseEventId, type StreamLimits } from './event-stream.ts';
+import { SSE_HEADERS } from '../http/sse-writer.ts';
 import { closeSession } from './open-session.ts';
 import type { Principal } from '../identity/principal.ts';
 
@@ -229,7 +230,10 @@ export class StreamableSession implements DownstreamSession, ClientLink {
     if (exchange.awaiting.size > 0) return;
     if (exchange.stream !== undefined) this.#finishStream(exchange.stream);
     else if (exchange.replies.length > 0) this.#answerJson(exchange);
-    else if (!exchange.res.headersSent) exchange.res.writeHead(204).end();
+    // No reply will come: an event stream that ends without it, the one answer without a message that
+    // the spec allows a POST of requests (JSON or SSE) and that SDK clients read without an error
+    // (a 204 has no Content-Type, which they report as "Unexpected content type: null").
+    else if (!exchange.res.headersSent) exchange.res.writeHead(200, { ...SSE_HEADERS, [SESSION_HEADER]: this.id }).end();
   }
 
   /** The POST connection closed: a JSON answer has nowhere to go; an SSE stream keeps buffering for a resume. */

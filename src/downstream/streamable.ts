@@ -59,7 +59,7 @@ export class StreamableTransport {
     if (!isJsonContentType(req.headers['content-type'])) {
       throw new ProxyError(415, RpcCode.invalidRequest, 'Unsupported Media Type: Content-Type must be application/json');
     }
-    const body = await readBody(req, res, this.#ctx.config.maxBodyBytes);
+    const body = await readBody(req, this.#ctx.config.maxBodyBytes);
     this.#ctx.metrics.bytesIn += body.length;
     const value = parseJson(body);
     // The body decides the era (a missing or stripped header never does): MCP-ERAS §1.4.

@@ -4,8 +4,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import { sendError } from '../http/send-json.ts';
+import { boundedResponseClass } from '../http/bounded-response.ts';
 import { handleSseOpen, handleSsePost } from '../downstream/sse.ts';
 import { Routes } from './routes.ts';
 import type { EndpointShared } from './endpoint.ts';
@@ -28,6 +30,8 @@ interface Route {
   access?: 'public' | 'session';
   /** The MCP endpoint a 401 points at (its metadata); '' for the proxy's own routes. */
   resourcePath?: string;
+  /** An MCP transport (SDK clients): a refused key is a 403 when no OAuth is configured (Authenticator.keyRefusal). */
+  isMcpTransport?: boolean;
 }
 
 /** A slow client may not hold a socket by trickling a request body either (slowloris). */
@@ -62,6 +66,15 @@ export class ProxyServer {
     ]);
     const headersTimeout = config.headersTimeoutMs;
     this.#server = createServer({
+      // Every response kind bounded in one place: a client that stops reading is cut off, never held.
+      ServerResponse: boundedResponseClass({
+        maxUnsentBytes: config.maxStreamBufferBytes,
+        writeTimeoutMs: config.writeTimeoutMs,
+        onCut: (reason, res) => {
+          shared.metrics.responseCut(reason);
+          shared.log.warn('response cut off: the client did not read', { reason, path: (res.req.url ?? '').slice(0, 100) });
+        },
+      }),
       headersTimeout,
       requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeout),
       // Node enforces both timeouts on this sweep (default 30 s); check often enough to honour them.
@@ -69,6 +82,7 @@ export class ProxyServer {
     }, (req, res) => {
       void this.#handle(req, res);
     });
+    this.#server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.#refuseConnect(socket));
     // A client may send anything; a socket-level error is that client's problem only.
     this.#server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
@@ -76,6 +90,16 @@ export class ProxyServer {
       if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       else socket.destroy();
     });
+  }
+
+  /**
+   * CONNECT is no method of ours: without a 'connect' listener Node drops the socket with no answer at all.
+   * The JSON-RPC error body is the one every other refusal carries.
+   */
+  #refuseConnect(socket: Duplex): void {
+    const body = JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RpcCode.invalidRequest, message: 'Method Not Allowed: CONNECT' } });
+    socket.on('error', () => socket.destroy());
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nallow: GET, POST, DELETE\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
 
   listen(): Promise<AddressInfo> {
@@ -134,7 +158,9 @@ export class ProxyServer {
     const { authenticator } = this.#shared.identity;
     if (route.access === 'session' && !authenticator.hasCredential(req, url)) return undefined;
     const resourcePath = route.resourcePath ?? '';
-    const principal = await authenticator.authenticate(req, url, resourcePath);
+    const principal = await authenticator.authenticate(req, url, resourcePath).catch((err: unknown) => {
+      throw (route.isMcpTransport === true && err instanceof ProxyError ? authenticator.keyRefusal(err) : undefined) ?? err;
+    });
     authenticator.checkRequiredScopes(principal, resourcePath);
     return principal;
   }
@@ -173,12 +199,12 @@ export class ProxyServer {
     const base = ctx.basePath;
     switch (match.transport) {
       case 'sse':
-        return { methods: { GET: (req, res, url, principal) => handleSseOpen(ctx, req, res, url, principal!) }, resourcePath: `${base}/sse` };
+        return { methods: { GET: (req, res, url, principal) => handleSseOpen(ctx, req, res, url, principal!) }, resourcePath: `${base}/sse`, isMcpTransport: true };
       case 'messages':
-        return { methods: { POST: (req, res, url, principal) => handleSsePost(ctx, req, res, url, principal) }, access: 'session', resourcePath: `${base}/sse` };
+        return { methods: { POST: (req, res, url, principal) => handleSsePost(ctx, req, res, url, principal) }, access: 'session', resourcePath: `${base}/sse`, isMcpTransport: true };
       case 'mcp': {
         const mcp: Handler = (req, res, url, principal) => streamable.handle(req, res, url, principal!);
-        return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp` };
+        return { methods: { GET: mcp, POST: mcp, DELETE: mcp }, resourcePath: `${base}/mcp`, isMcpTransport: true };
       }
       // The tools as plain HTTP answer for the same resource as /mcp: same tokens, scopes and rate limit.
       case 'openapi':

@@ -1,22 +1,18 @@
 /** Reads a request body with a size bound, and parses it as JSON with errors a client can act on. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
-import { sendError } from './send-json.ts';
 import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 
 /**
- * The whole body, or a ProxyError 413 once it passes `maxBytes`: the rest is never read, the answer
- * says `connection: close`, and the socket is destroyed once the answer is out.
+ * The whole body, or a ProxyError 413 once it passes `maxBytes` (nothing more is kept; sendError
+ * answers it while the rest of the upload is read and discarded, so the client gets to read the 413).
  */
-export function readBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const tooLarge = (): void => {
       req.removeListener('data', onData);
       req.pause();
-      const err = new ProxyError(413, RpcCode.invalidRequest, `request body larger than ${maxBytes} bytes`, { headers: { connection: 'close' } });
-      res.once('finish', () => req.socket.destroy());
-      sendError(res, err);
-      reject(err);
+      reject(new ProxyError(413, RpcCode.invalidRequest, `request body larger than ${maxBytes} bytes`));
     };
     const chunks: Buffer[] = [];
     let size = 0;

@@ -85,6 +85,11 @@ export class SseWriter {
 
   #write(text: string): boolean {
     this.#res.write(text);
+    if (this.#res.destroyed) {
+      // The response's own bound (http/bounded-response.ts) cut it off during this write.
+      this.isCutOff = true;
+      return false;
+    }
     if (this.#res.writableLength > this.#maxBufferBytes) {
       // The client is not reading: cut it off rather than hold its backlog in memory.
       this.isCutOff = true;

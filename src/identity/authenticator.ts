@@ -94,6 +94,21 @@ export class Authenticator {
     return new ProxyError(401, RpcCode.serverError, message, { headers: { 'www-authenticate': challenge } });
   }
 
+  /**
+   * An MCP client's request refused for its access key when no OAuth is configured: 403, not 401. The
+   * MCP SDKs' transports (in Claude Code, mcp-remote, the Inspector) start an OAuth flow on any 401
+   * whatever its challenge says (discovery, then dynamic client registration: "DCR rejected (HTTP 404)",
+   * "Interactive OAuth requires a TTY"); a 403 reaches the user as this body's message instead.
+   * Undefined when OAuth is configured: then the 401 and its metadata are the way in.
+   */
+  keyRefusal(refused: ProxyError): ProxyError | undefined {
+    if (this.resource !== undefined || refused.status !== 401) return undefined;
+    const message = refused.message === 'access key or token required'
+      ? 'access key required: send it as Authorization: Bearer <key> (or ?auth_key=<key>)'
+      : `${refused.message}: send the proxy's access key as Authorization: Bearer <key>`;
+    return new ProxyError(403, RpcCode.serverError, message);
+  }
+
   /** 403 with the scopes that would allow the request, so a client can ask the user for more (step-up). */
   insufficientScope(resourcePath: string, scopes: readonly string[]): ProxyError {
     const headers: Record<string, string> = this.resource === undefined ? {}

@@ -8,6 +8,8 @@
 const LATENCY_BOUNDS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, Infinity];
 /** Error messages are cut here: enough to tell what failed, never a whole payload. */
 const MAX_MESSAGE_CHARS = 200;
+/** Method names are the client's choice: cut as messages are, so 50 entries stay a few kB whatever clients send. */
+const MAX_METHOD_CHARS = 100;
 
 export interface CallPoint {
   /** Start of the slot, ms since the epoch. */
@@ -47,14 +49,17 @@ export class CallWindow {
     this.#errors = new Array<CallError | undefined>(maxErrors);
   }
 
-  /** One finished call; `message` (an error's, already free of secrets) is kept for the last-errors list. */
+  /**
+   * One finished call; `method` and `message` (an error's), already free of secrets, are kept for the
+   * last-errors list, each cut to a bound: nothing a client chose is stored whole.
+   */
   record(server: string, method: string, durationMs: number, message: string | undefined, nowMs: number): void {
     const slot = this.#slot(server, nowMs);
     slot.count++;
     slot.buckets[bucketOf(durationMs)]!++;
     if (message === undefined) return;
     slot.errors++;
-    this.#errors[this.#nextError] = { timeMs: nowMs, server, method, message: message.slice(0, MAX_MESSAGE_CHARS) };
+    this.#errors[this.#nextError] = { timeMs: nowMs, server, method: clip(method, MAX_METHOD_CHARS), message: clip(message, MAX_MESSAGE_CHARS) };
     this.#nextError = (this.#nextError + 1) % this.#errors.length;
   }
 
@@ -101,6 +106,14 @@ export class CallWindow {
     }
     return slot;
   }
+}
+
+/**
+ * The first `maxChars` of `text` as a string of its own: V8's `slice` of a long string is a view that
+ * keeps the whole original alive, so 100 chars cut from a 15 MB method name would still hold 15 MB.
+ */
+function clip(text: string, maxChars: number): string {
+  return text.length <= maxChars ? text : Buffer.from(text.slice(0, maxChars), 'utf8').toString('utf8');
 }
 
 function bucketOf(durationMs: number): number {

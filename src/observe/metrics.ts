@@ -1,5 +1,6 @@
 /** Counters and gauges of the proxy, rendered in the Prometheus text format for GET /metrics. */
 import { CallWindow } from './call-window.ts';
+import { MCP_REQUEST_METHODS } from '../protocol/methods.ts';
 
 const DURATION_BUCKETS_S = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 300];
 
@@ -10,9 +11,9 @@ function labelText(labels: Labels): string {
   return parts.length === 0 ? '' : `{${parts.join(',')}}`;
 }
 
-/** A method name as a label: bounded so a client inventing names cannot grow the series without limit. */
+/** A method name as a label: only MCP's own, so a client inventing names adds one `other` series, not one per name. */
 function methodLabel(method: string): string {
-  return /^[a-z]+(?:\/[a-zA-Z_]+){0,2}$/.test(method) && method.length <= 64 ? method : 'other';
+  return MCP_REQUEST_METHODS.has(method) ? method : 'other';
 }
 
 /** What one route or server contributes at scrape time (the aggregate route has sessions only). */
@@ -50,6 +51,7 @@ export class Metrics {
   auditDropped: () => number | undefined = () => undefined;
   /** Requests answered 429 by the per-principal rate limit. */
   rateLimited = 0;
+  #cut = new Map<string, number>();
   /** The last minutes of calls per server, for the console and /status. */
   readonly calls = new CallWindow();
 
@@ -63,6 +65,11 @@ export class Metrics {
     const entry = this.#breaches.get(key);
     if (entry === undefined) this.#breaches.set(key, { labels: { server, limit }, count: 1 });
     else entry.count++;
+  }
+
+  /** A response destroyed because its client did not read it (`unsent-bytes`, `write-timeout`). */
+  responseCut(reason: string): void {
+    this.#cut.set(reason, (this.#cut.get(reason) ?? 0) + 1);
   }
 
   /** Times `server`'s shared child was restarted since the proxy started. */
@@ -125,6 +132,8 @@ export class Metrics {
     lines.push(`mcpproxy_received_bytes_total ${this.bytesIn}`);
     metric('mcpproxy_sent_bytes_total', 'counter', 'Message bytes sent to clients.');
     lines.push(`mcpproxy_sent_bytes_total ${this.bytesOut}`);
+    metric('mcpproxy_responses_cut_total', 'counter', 'Responses destroyed because the client did not read them, by reason.');
+    for (const [reason, count] of this.#cut) lines.push(`mcpproxy_responses_cut_total${labelText({ reason })} ${count}`);
     metric('mcpproxy_rate_limited_total', 'counter', 'Requests refused with 429 by the per-principal rate limit.');
     lines.push(`mcpproxy_rate_limited_total ${this.rateLimited}`);
     const dropped = this.auditDropped();

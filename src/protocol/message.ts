@@ -35,8 +35,12 @@ export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A string, or a number JSON and JavaScript keep exactly. Past 2^53 a parsed integer is already not
+ * the one sent (9007199254740993 reads as …992), so answering under it would change the client's id.
+ */
 function isId(value: unknown): value is JsonRpcId {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return typeof value === 'string' || (typeof value === 'number' && Math.abs(value) <= Number.MAX_SAFE_INTEGER);
 }
 
 export function isRequest(msg: JsonRpcMessage): msg is JsonRpcRequest {
@@ -60,7 +64,7 @@ export function invalidReason(value: unknown): string | undefined {
   if (value.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"';
   if ('method' in value) {
     if (typeof value.method !== 'string' || value.method === '') return 'method must be a non-empty string';
-    if (value.id !== undefined && !isId(value.id)) return 'id must be a string or a number';
+    if (value.id !== undefined && !isId(value.id)) return 'id must be a string or a number within ±(2^53-1) (a larger number cannot be kept exactly: send it as a string)';
     if (value.params !== undefined && !isObject(value.params) && !Array.isArray(value.params)) {
       return 'params must be an object or an array';
     }

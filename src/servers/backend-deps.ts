@@ -13,7 +13,7 @@ import type { Usage } from '../upstream/sandbox/usage.ts';
 import type { Config } from '../config/config.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
 import type { JsonRpcMessage } from '../protocol/message.ts';
-import type { Logger } from '../observe/log.ts';
+import { truncate, type Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { UpstreamEra } from '../upstream/era-probe.ts';
 import type { EraMemory } from '../upstream/era-memory.ts';
@@ -98,9 +98,9 @@ export function hubOutput(deps: BackendDeps, links: Map<string, ClientLink>, toC
     toSession: (sessionId, msg, relatedId) => links.get(sessionId)?.deliver(msg, relatedId),
     note: (event, fields) => deps.log.debug(event, fields),
     callDone: (method, outcome, ms, errorMessage) => {
-      // An error's text may quote what a client sent: masked like a log line before anyone can read it.
-      deps.metrics.requestDone(deps.spec.name, method, outcome, ms, errorMessage === undefined ? undefined : deps.log.redact(errorMessage));
-      if (deps.log.isEnabled('debug')) deps.log.debug('request done', { server: deps.spec.name, method, outcome, ms });
+      // A method name is the client's to choose and an error's text may quote it: both masked like a log line before anyone can read them.
+      deps.metrics.requestDone(deps.spec.name, deps.log.redact(method), outcome, ms, errorMessage === undefined ? undefined : deps.log.redact(errorMessage));
+      if (deps.log.isEnabled('debug')) deps.log.debug('request done', { server: deps.spec.name, method: truncate(method, 100), outcome, ms });
     },
   };
 }

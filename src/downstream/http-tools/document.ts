@@ -15,6 +15,8 @@ export interface DocumentOptions {
   version: string;
   /** Where the operations live: '' for the root, '/servers/<name>' for one server's routes. */
   basePath: string;
+  /** Scheme, host and port clients reach the proxy at, when known: generic clients need an absolute server URL. */
+  origin?: string | undefined;
   protection: Protection;
 }
 
@@ -45,7 +47,8 @@ export function buildDocument(tools: unknown[], options: DocumentOptions): JsonO
   return {
     openapi: '3.1.0',
     info: { title: options.title, version: options.version, description: 'MCP tools as plain HTTP operations, served by mcpproxy.' },
-    ...(options.basePath === '' ? {} : { servers: [{ url: options.basePath }] }),
+    // Always a server: clients given no `servers` (openapi-client-axios, generators) have no URL to call.
+    servers: [{ url: `${options.origin ?? ''}${options.basePath}` || '/' }],
     paths,
     components: { schemas, responses, securitySchemes: schemes },
     security,

@@ -44,12 +44,20 @@ export class HttpTools {
     const { target, envKey, gateFor } = await this.#target(req, url, principal);
     const tools = await this.#known.read(envKey, target, gateFor);
     const body = JSON.stringify(buildDocument(tools, {
-      title: this.#title, version: VERSION, basePath: this.#ctx.basePath, protection: this.#protection,
+      title: this.#title, version: VERSION, basePath: this.#ctx.basePath, protection: this.#protection, origin: this.#origin(req),
     }));
     const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
     const headers = { etag, 'cache-control': 'no-cache' };
     if (req.headers['if-none-match'] === etag) return void res.writeHead(304, headers).end();
     res.writeHead(200, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  }
+
+  /** The origin clients dial: --public-url when set, else the Host this request came to (plain HTTP), if it is a host. */
+  #origin(req: IncomingMessage): string | undefined {
+    const configured = this.#ctx.identity.authenticator.resource?.publicUrl;
+    if (configured !== undefined) return configured;
+    const host = req.headers.host;
+    return host !== undefined && /^[A-Za-z0-9.-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$/.test(host) ? `http://${host}` : undefined;
   }
 
   docs(res: ServerResponse): void {
@@ -58,7 +66,7 @@ export class HttpTools {
 
   /** Calls `name` with the body as its arguments; JSON, or SSE (progress, then the result) when asked for. */
   async call(req: IncomingMessage, res: ServerResponse, url: URL, name: string, principal: Principal): Promise<void> {
-    const raw = await readBody(req, res, this.#ctx.config.maxBodyBytes);
+    const raw = await readBody(req, this.#ctx.config.maxBodyBytes);
     // An empty body is a call without arguments (`curl -X POST`), not a malformed one.
     const args = raw.length === 0 ? {} : parseJson(raw);
     if (!isObject(args)) throw new ProxyError(400, RpcCode.invalidParams, 'the body must be a JSON object: the tool arguments');

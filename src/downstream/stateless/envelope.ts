@@ -10,7 +10,7 @@ import { isModernVersion, MODERN_VERSIONS } from '../../protocol/versions.ts';
 import { decodeHeaderValue, type Headers } from '../../protocol/header-values.ts';
 
 import { CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, LOG_LEVEL_KEY, PROTOCOL_VERSION_KEY } from '../../protocol/meta-keys.ts';
-/** What stripEnvelope removes; the log level stays with its request (see there). */
+/** What withoutEnvelope removes; the log level stays with its request (see there). */
 const REMADE_KEYS = [PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY];
 
 export function metaOf(params: unknown): JsonObject | undefined {
@@ -104,13 +104,16 @@ export function clientCapabilitiesOf(body: JsonObject): JsonObject {
 }
 
 /**
- * Removes the envelope keys the proxy makes anew for the child (a legacy child knows nothing of them;
- * a modern one gets the proxy's). progressToken, trace keys and `logLevel` stay: the level is this
- * request's own, sent on to a modern child, and removed by the upstream route for a legacy one.
+ * `params` without the envelope keys the proxy makes anew for the child (a legacy child knows nothing of
+ * them; a modern one gets the proxy's). progressToken, trace keys and `logLevel` stay: the level is this
+ * request's own, sent on to a modern child, and removed by the upstream route for a legacy one. Built
+ * anew, never by `delete`: V8 serializes an object that lost a property on its slow, recursive path,
+ * which overflowed the stack (500) on arguments nested 100,000 deep that the 2025 eras forward whole.
  */
-export function stripEnvelope(params: JsonObject): void {
+export function withoutEnvelope(params: JsonObject): JsonObject {
   const meta = metaOf(params);
-  if (meta === undefined) return;
-  for (const key of REMADE_KEYS) delete meta[key];
-  if (Object.keys(meta).length === 0) delete params._meta;
+  if (meta === undefined) return params;
+  const { _meta: _envelope, ...rest } = params;
+  const kept = Object.fromEntries(Object.entries(meta).filter(([key]) => !REMADE_KEYS.includes(key)));
+  return Object.keys(kept).length === 0 ? rest : { ...rest, _meta: kept };
 }

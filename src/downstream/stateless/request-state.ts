@@ -20,14 +20,40 @@ export interface ParkedRef {
 
 const VERSION = 1;
 
-/** SHA-256 of `value` as canonical JSON: object key order does not change it (a retry may reorder params). */
+/**
+ * SHA-256 of `value` as canonical JSON: object key order does not change it (a retry may reorder params).
+ * Walked with an explicit stack: JSON.stringify with a replacer recurses and overflowed on arguments
+ * nested a few thousand deep (500 with a stack trace), which the 2025 eras' paths take at a million.
+ */
 export function digestOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value, sortedKeys) ?? '').digest('base64url');
-}
-
-function sortedKeys(_key: string, value: unknown): unknown {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const hash = createHash('sha256');
+  const stack: Array<{ text: string } | { value: unknown }> = [{ value }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if ('text' in item) {
+      hash.update(item.text);
+      continue;
+    }
+    const current = item.value;
+    if (Array.isArray(current)) {
+      stack.push({ text: ']' });
+      for (let i = current.length - 1; i >= 0; i--) {
+        stack.push(current[i] === undefined ? { text: 'null' } : { value: current[i] });
+        if (i > 0) stack.push({ text: ',' });
+      }
+      stack.push({ text: '[' });
+    } else if (current !== null && typeof current === 'object') {
+      const entries = Object.entries(current).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      stack.push({ text: '}' });
+      for (let i = entries.length - 1; i >= 0; i--) {
+        stack.push({ value: entries[i]![1] }, { text: `${JSON.stringify(entries[i]![0])}:` });
+        if (i > 0) stack.push({ text: ',' });
+      }
+      stack.push({ text: '{' });
+    } else {
+      hash.update(JSON.stringify(current) ?? '');
+    }
+  }
+  return hash.digest('base64url');
 }
 
 export class RequestStateCodec {

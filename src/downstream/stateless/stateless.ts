@@ -9,10 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProxyContext } from '../context.ts';
 import { ProxyError, RpcCode } from '../../protocol/errors.ts';
 import { sendJson } from '../../http/send-json.ts';
-import { errorResponse, isObject, resultResponse, type JsonObject, type JsonRpcRequest } from '../../protocol/message.ts';
+import { errorResponse, invalidReason, isObject, resultResponse, type JsonObject, type JsonRpcRequest } from '../../protocol/message.ts';
 import type { StatelessSource, StatelessTarget } from '../../servers/contract.ts';
 import { PROXY_INITIALIZE } from '../../servers/proxy-initialize.ts';
-import { clientCapabilitiesOf, stripEnvelope, validateModernRequest } from './envelope.ts';
+import { clientCapabilitiesOf, validateModernRequest, withoutEnvelope } from './envelope.ts';
 import type { Headers } from '../../protocol/header-values.ts';
 import { digestOf, RequestStateCodec } from './request-state.ts';
 import { discoverFromInitialize } from './shape.ts';
@@ -77,6 +77,9 @@ export class StatelessHandler implements CallOwner {
   /** A POST whose body claims the 2026-07-28 envelope (or, for a notification, carries the modern header). */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, body: unknown, principal: Principal): Promise<void> {
     if (!isObject(body)) throw new ProxyError(400, RpcCode.invalidRequest, 'Invalid Request');
+    // The same envelope rules as the 2025 eras (an id kept exactly, a method that is a string).
+    const reason = invalidReason(body);
+    if (reason !== undefined) throw new ProxyError(400, RpcCode.invalidRequest, `Invalid Request: ${reason}`);
     if (body.id === undefined) {
       res.writeHead(202).end(); // no client notification means anything over stateless HTTP
       return;
@@ -111,7 +114,7 @@ export class StatelessHandler implements CallOwner {
     const caller = digestOf({ principal: principal.id, env });
     if (typeof params.requestState === 'string' && this.#resume(msg, params, res, caller)) return;
     const call = new StatelessCall(this, backend, msg, res, { serverInfo: init.serverInfo, capabilities, caller, principal, paramHeaders });
-    stripEnvelope(params);
+    msg.params = withoutEnvelope(params);
     call.start(msg);
   }
 

@@ -84,18 +84,20 @@ export function snippet(client: ClientName, { baseUrl, server, hasKey }: Snippet
   }
 }
 
+/** For `mcp` 2.x (1.x's `streamablehttp_client` and its `headers=` are gone: headers go on the HTTP client). */
 function pythonClient(url: string, hasKey: boolean): string {
   return [
     'import asyncio, os',
     'from mcp import ClientSession',
-    'from mcp.client.streamable_http import streamablehttp_client',
+    'from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client',
     '',
     'async def main():',
     `    headers = ${hasKey ? `{"Authorization": f"Bearer {os.environ['${KEY_VARIABLE}']}"}` : '{}'}`,
-    `    async with streamablehttp_client(${JSON.stringify(url)}, headers=headers) as (read, write, _):`,
-    '        async with ClientSession(read, write) as session:',
-    '            await session.initialize()',
-    '            print(await session.list_tools())',
+    '    async with create_mcp_http_client(headers=headers) as http_client:',
+    `        async with streamable_http_client(${JSON.stringify(url)}, http_client=http_client) as (read, write):`,
+    '            async with ClientSession(read, write) as session:',
+    '                await session.initialize()',
+    '                print(await session.list_tools())',
     '',
     'asyncio.run(main())',
     '',
@@ -111,6 +113,8 @@ function typescriptClient(url: string, hasKey: boolean): string {
     "const client = new Client({ name: 'my-app', version: '1.0.0' });",
     `await client.connect(new StreamableHTTPClientTransport(new URL(${JSON.stringify(url)})${init}));`,
     'console.log(await client.listTools());',
+    // The transport keeps a connection open: without this the program never exits.
+    'await client.close();',
     '',
   ].join('\n');
 }
