@@ -62,7 +62,17 @@ test('document: one POST per tool, schemas as components, local $refs rebased un
       check: (d) => {
         assert.deepEqual(Object.keys(d.paths), ['/tools/a%20b', '/tools/a_b', '/tools/a%2Fb']);
         assert.deepEqual(Object.keys(d.components.schemas).filter((k) => k.endsWith('.input')), ['a_b.input', 'a_b_2.input', 'a_b_3.input']);
-        assert.equal(d.paths['/tools/a%2Fb']!.post.operationId, 'a/b');
+        assert.equal(d.paths['/tools/a%2Fb']!.post.operationId, 'aB3');
+        assert.equal(d.paths['/tools/a%2Fb']!.post['x-mcp-tool'], 'a/b');
+      },
+    },
+    {
+      name: 'operationIds are identifiers that camel-casing generators keep, one per tool, however the names are spelled',
+      tools: [{ name: 'everything__get_env' }, { name: 'everything_get-env' }, { name: 'everything.get.env' }, { name: 'everythingGetEnv' }, { name: '3d-render' }, { name: 'echo' }],
+      check: (d) => {
+        const ids = Object.values(d.paths).map((item) => item.post.operationId);
+        assert.deepEqual(ids, ['everythingGetEnv', 'everythingGetEnv2', 'everythingGetEnv3', 'everythingGetEnv4', 'tool3dRender', 'echo']);
+        for (const id of ids) assert.match(id, /^[a-z][A-Za-z0-9]*$/);
       },
     },
     {

@@ -30,14 +30,16 @@ export function buildDocument(tools: unknown[], options: DocumentOptions): JsonO
   const schemas: JsonObject = { ...SHARED_SCHEMAS };
   const paths: JsonObject = {};
   const used = new Set<string>();
+  const usedIds = new Set<string>();
   for (const tool of tools) {
     if (!isObject(tool) || typeof tool.name !== 'string' || tool.name === '') continue;
-    const key = uniqueKey(tool.name.replace(COMPONENT_KEY, '_'), used);
+    const key = uniqueKey(tool.name.replace(COMPONENT_KEY, '_'), used, '_');
+    const operationId = uniqueKey(operationIdOf(tool.name), usedIds, '');
     const input = isObject(tool.inputSchema) ? tool.inputSchema : { type: 'object' };
     schemas[`${key}.input`] = componentSchema(input, `${key}.input`);
     const hasOutput = isObject(tool.outputSchema);
     if (hasOutput) schemas[`${key}.output`] = componentSchema(tool.outputSchema as JsonObject, `${key}.output`);
-    paths[`/tools/${encodeURIComponent(tool.name)}`] = { post: operation(tool, key, hasOutput, options.protection.kind !== 'none') };
+    paths[`/tools/${encodeURIComponent(tool.name)}`] = { post: operation(tool, key, operationId, hasOutput, options.protection.kind !== 'none') };
   }
   const responses = Object.fromEntries(Object.entries(ERROR_STATUSES).map(([status, description]) => [`E${status}`, {
     description,
@@ -55,14 +57,15 @@ export function buildDocument(tools: unknown[], options: DocumentOptions): JsonO
   };
 }
 
-function operation(tool: JsonObject, key: string, hasOutput: boolean, isProtected: boolean): JsonObject {
+function operation(tool: JsonObject, key: string, operationId: string, hasOutput: boolean, isProtected: boolean): JsonObject {
   const annotations = isObject(tool.annotations) ? tool.annotations : undefined;
   const title = typeof tool.title === 'string' ? tool.title : typeof annotations?.title === 'string' ? annotations.title : undefined;
   const input = tool.inputSchema;
   const hasRequired = isObject(input) && Array.isArray(input.required) && input.required.length > 0;
   const errors = Object.keys(ERROR_STATUSES).filter((status) => isProtected || status !== '401');
   return {
-    operationId: tool.name,
+    operationId,
+    'x-mcp-tool': tool.name,
     ...(title === undefined ? {} : { summary: title }),
     ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
     requestBody: {
@@ -100,9 +103,21 @@ function rebase(value: unknown, root: string): unknown {
   return out;
 }
 
-function uniqueKey(base: string, used: Set<string>): string {
+/**
+ * A tool name as the identifier code generators would make of it anyway (camelCase over its letters and
+ * digits): they camel-case `everything__get_env` and `everything_get-env` alike, so an id with `__`, `-`
+ * or `.` in it collapsed two tools into one generated method. Already in that form, it is kept as is,
+ * and buildDocument numbers a repeat. The tool's own name is in `x-mcp-tool`.
+ */
+export function operationIdOf(name: string): string {
+  const words = name.split(/[^A-Za-z0-9]+/).filter((word) => word !== '');
+  const id = words.map((word, i) => (i === 0 ? word[0]!.toLowerCase() : word[0]!.toUpperCase()) + word.slice(1)).join('');
+  return /^[A-Za-z]/.test(id) ? id : `tool${id.charAt(0).toUpperCase()}${id.slice(1)}`;
+}
+
+function uniqueKey(base: string, used: Set<string>, separator: string): string {
   let key = base;
-  for (let n = 2; used.has(key); n++) key = `${base}_${n}`;
+  for (let n = 2; used.has(key); n++) key = `${base}${separator}${n}`;
   used.add(key);
   return key;
 }
