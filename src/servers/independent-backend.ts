@@ -49,7 +49,7 @@ export class IndependentBackend implements Backend {
     const log = this.#deps.log.child({ session: sessionId });
     for (const value of Object.values(env)) log.addSecret(value);
     let hub: Hub | undefined;
-    const route = new UpstreamRoute((msg) => hub?.fromChild(msg));
+    const route = new UpstreamRoute((msg) => hub?.fromChild(msg), this.#deps.spec);
     // A remote member's session takes the child's place; `env` then holds the client's forwarded headers.
     const events: ChildEvents = {
       message: (msg) => route.receive(msg),

@@ -4,6 +4,7 @@
  * through Backend and StatelessSource; a lazy server starts on the first session or call that needs it
  * and goes back to sleep after its idle timeout with nothing in flight.
  */
+import { startInternal } from '../trace/internal-spans.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
 import { VERSION } from '../config/version.ts';
 import type { Logger } from '../observe/log.ts';
@@ -247,7 +248,12 @@ export class ServerUnit implements Backend, StatelessSource {
     // A rejected era stops the unit above; the backends only ever see a resolved one.
     const held = new Promise<UpstreamEra>((resolve) => void era.then(resolve, () => {}));
     const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, era: held, sandbox };
-    const changed = (): void => this.#changed();
+    const starting = this.spec.lifecycle === 'lazy' ? startInternal(`start ${this.spec.name}`, { 'mcpproxy.server': this.spec.name }) : undefined;
+    era.catch(() => starting?.end('start_failed'));
+    const changed = (): void => {
+      if (starting !== undefined && running.backend.notReadyReason() === undefined) starting.end();
+      this.#changed();
+    };
     const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
     const pool = new StatelessPool(deps, shared);

@@ -36,7 +36,7 @@ export class SharedBackend implements Backend, StatelessTarget {
    */
   constructor(deps: BackendDeps, env: Record<string, string> = {}, changed: () => void = () => {}, label?: string) {
     this.#metrics = deps.metrics;
-    this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg));
+    this.#route = new UpstreamRoute((msg) => this.#hub.fromChild(msg), deps.spec);
     const output = hubOutput(deps, this.#links, (msg) => this.#route.send(msg));
     output.initialized = (result) => {
       this.#hasBeenUp = true;

@@ -6,6 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { LineFramer } from './framer.ts';
 import { invalidReason, type JsonRpcMessage } from '../protocol/message.ts';
 import { truncate, type Logger } from '../observe/log.ts';
+import { startInternal } from '../trace/internal-spans.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
 import { detectBreach, launchSandboxed, lifetimeBreach, type Breach, type SandboxRun } from './sandbox/launch.ts';
@@ -98,6 +99,7 @@ export class Child {
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
     this.#events = events;
+    const spawning = opts.sandbox === undefined ? undefined : startInternal('spawn sandboxed', { 'mcpproxy.sandbox.bwrap': opts.sandbox.plan.bwrap !== undefined, 'mcpproxy.sandbox.cgroup': opts.sandbox.plan.cgroup !== undefined });
     // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
     const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
     this.#cgroup = launch?.cgroup;
@@ -121,6 +123,7 @@ export class Child {
       new Promise<undefined>((resolve) => this.#proc.once('spawn', () => resolve(undefined))),
       this.#exited,
     ]);
+    if (spawning !== undefined) void this.#spawned.then((failed) => spawning.end(failed === undefined ? undefined : 'spawn_failed'));
     if (this.pid !== undefined) this.#log.info('child started', { command: opts.command });
   }
 

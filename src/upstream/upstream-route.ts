@@ -4,6 +4,8 @@
  * what the Hub sends waits here, bounded.
  */
 import type { JsonRpcMessage } from '../protocol/message.ts';
+import { peerAttributes, RoundTrips } from '../trace/round-trips.ts';
+import { tracing } from '../trace/tracer.ts';
 import type { UpstreamEra } from './era-probe.ts';
 import { ModernChildAdapter } from './modern-child.ts';
 
@@ -15,9 +17,14 @@ export class UpstreamRoute {
   #toChild: ((msg: JsonRpcMessage) => boolean) | undefined;
   #adapter: ModernChildAdapter | undefined;
   #queue: JsonRpcMessage[] | undefined = [];
+  /** The client span of each request to the child, when tracing is on. */
+  #trips: RoundTrips | undefined;
 
-  constructor(toHub: (msg: JsonRpcMessage) => void) {
-    this.#toHub = toHub;
+  /** `peer`: the server this route reaches (its spec: name, and URL for a remote member), for the spans' attributes. */
+  constructor(toHub: (msg: JsonRpcMessage) => void, peer?: { name: string; remote?: { url: string } }) {
+    const trips = tracing.isOn && peer !== undefined ? new RoundTrips(peerAttributes(peer.name, peer.remote?.url)) : undefined;
+    this.#trips = trips;
+    this.#toHub = trips === undefined ? toHub : (msg) => trips.received(msg, toHub);
   }
 
   /** The era is known and the child can be written to: what waited is sent, in order. */
@@ -38,6 +45,10 @@ export class UpstreamRoute {
       this.#queue.push(msg);
       return true;
     }
+    return this.#trips === undefined ? this.#write(msg) : this.#trips.send(msg, (traced) => this.#write(traced));
+  }
+
+  #write(msg: JsonRpcMessage): boolean {
     // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
     return this.#adapter === undefined ? this.#toChild!(msg) : this.#adapter.send(msg);
   }
@@ -50,6 +61,7 @@ export class UpstreamRoute {
 
   /** A fresh child process replaced the old one (before the Hub is told it is up). */
   restarted(): void {
+    this.#trips?.lost();
     this.#adapter?.reset();
   }
 }
