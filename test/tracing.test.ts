@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectClient, FIXTURE, startProxy, textOf, withDeadline } from './helpers/proxy.ts';
 import { OtlpReceiver, type DecodedSpan } from './helpers/otlp-receiver.ts';
+import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 
 const SERVER = 2;
 const CLIENT = 3;
@@ -54,14 +55,22 @@ test('one tools/call through the aggregate makes one trace: client → aggregate
     env: { ...otel, OTEL_SERVICE_NAME: 'outer', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test' },
   });
   t.after(() => outer.stop());
-  const { client } = await connectClient(outer.url, 'streamable', { headers: { authorization: `Bearer ${OUTER_KEY}`, 'x-mcp-env': `SESSION_SECRET=${SESSION_SECRET}` } });
+  const { client } = await connectClient(outer.url, 'streamable', {
+    headers: { authorization: `Bearer ${OUTER_KEY}`, 'x-mcp-env': `SESSION_SECRET=${SESSION_SECRET}` }, capabilities: { sampling: {} },
+  });
   t.after(() => client.close());
+  let samplingMeta: unknown;
+  client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+    samplingMeta = req.params._meta;
+    return { role: 'assistant', model: 'm', content: { type: 'text', text: 'sampled' } };
+  });
   const call = (name: string, args: Record<string, unknown>) =>
     withDeadline(client.callTool({ name, arguments: args, _meta: { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, tracestate: 'vendor=abc' } }), 30_000, name);
   // The secret reached the child (so its absence from the spans below means something).
   assert.equal(JSON.parse(textOf(await call('local__env', { name: 'SESSION_SECRET' }))).value, SESSION_SECRET);
   const local = traceparentOf(textOf(await call('local__echo', { text: 'hi' })));
   const remote = traceparentOf(textOf(await call('remote__echo', { text: 'hi' })));
+  assert.equal(textOf(await call('local__ask-sampling', { prompt: 'p' })), 'sampled');
   await client.close();
   // SIGTERM flushes what is queued within the shutdown budget.
   await outer.stop();
@@ -107,6 +116,12 @@ test('one tools/call through the aggregate makes one trace: client → aggregate
   assert.equal(remoteChain.at(-1)!.parentSpanId, CLIENT_SPAN);
   assert.equal(remoteChain[2]!.attributes['server.address'], '127.0.0.1');
   assert.equal(remoteChain[1]!.attributes['enduser.id'], undefined, 'no --otel-enduser on the inner proxy');
+
+  // A sampling round trip back to the client: a client span under the call's server span, its context sent to the client.
+  const asked = spans.find((span) => span.name === 'sampling/createMessage')!;
+  assert.equal(asked.kind, CLIENT);
+  assert.equal(all.get(asked.parentSpanId)?.name, 'tools/call local__ask-sampling');
+  assert.equal((samplingMeta as { traceparent?: string }).traceparent, `00-${CLIENT_TRACE}-${asked.spanId}-01`);
 
   // Nothing secret in any exported byte.
   for (const secret of [OUTER_KEY, INNER_KEY, SESSION_SECRET]) assert.ok(!receiver.raw.includes(secret), `${secret} was exported`);

@@ -61,11 +61,28 @@ class ProtoWriter {
   }
 
   string(field: number, text: string): void {
-    this.bytes(field, Buffer.from(text, 'utf8'));
+    this.stringOf(field, text, Buffer.byteLength(text));
+  }
+
+  /** A string whose UTF-8 length the caller has measured already. */
+  stringOf(field: number, text: string, bytes: number): void {
+    this.#tag(field, WIRE_BYTES);
+    this.varint(bytes);
+    this.#room(bytes);
+    this.#pos += this.#buf.write(text, this.#pos, 'utf8');
+  }
+
+  /** The tag and length of an embedded message of `bytes` bytes, written next by the caller. */
+  header(field: number, bytes: number): void {
+    this.#tag(field, WIRE_BYTES);
+    this.varint(bytes);
   }
 
   hex(field: number, hex: string): void {
-    this.bytes(field, Buffer.from(hex, 'hex'));
+    this.#tag(field, WIRE_BYTES);
+    this.varint(hex.length / 2);
+    this.#room(hex.length / 2);
+    this.#pos += this.#buf.write(hex, this.#pos, 'hex');
   }
 
   uint(field: number, value: number): void {
@@ -107,10 +124,25 @@ class ProtoWriter {
     this.#pos += 4;
   }
 
+  raw(data: Uint8Array): void {
+    this.#room(data.length);
+    this.#buf.set(data, this.#pos);
+    this.#pos += data.length;
+  }
+
   message(field: number, write: (w: ProtoWriter) => void): void {
-    const inner = new ProtoWriter();
+    const inner = new ProtoWriter(1024);
     write(inner);
     this.bytes(field, inner.finish());
+  }
+
+  /** Empties the writer, keeping its buffer (a scratch writer reused per span). */
+  reset(): void {
+    this.#pos = 0;
+  }
+
+  get length(): number {
+    return this.#pos;
   }
 
   finish(): Buffer {
@@ -124,19 +156,37 @@ function unixNanos(ms: number): bigint {
   return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1_000_000));
 }
 
+/** Bytes of `value` as a varint. */
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/**
+ * Attributes as KeyValue messages, their lengths computed rather than encoded twice: the two nested
+ * messages per attribute are most of a span, and a scratch writer for each made encoding 4× slower.
+ */
 function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined) continue;
-    w.message(field, (kv) => {
-      kv.string(1, key);
-      kv.message(2, (any) => {
-        if (typeof value === 'string') any.string(1, value);
-        else if (typeof value === 'boolean') any.uint(2, value ? 1 : 0);
-        else if (Number.isSafeInteger(value)) any.int64(3, value);
-        else any.double(4, value);
-      });
-    });
+    const keyBytes = Buffer.byteLength(key);
+    const valueBytes = typeof value === 'string' ? Buffer.byteLength(value) : 0;
+    const anyBytes = typeof value === 'string' ? 1 + varintSize(valueBytes) + valueBytes
+      : typeof value === 'boolean' ? 2
+      : !Number.isSafeInteger(value) ? 9
+      : 1 + (value < 0 ? 10 : varintSize(value));
+    w.header(field, 1 + varintSize(keyBytes) + keyBytes + 1 + varintSize(anyBytes) + anyBytes);
+    w.stringOf(1, key, keyBytes);
+    w.header(2, anyBytes);
+    if (typeof value === 'string') w.stringOf(1, value, valueBytes);
+    else if (typeof value === 'boolean') w.uint(2, value ? 1 : 0);
+    else if (Number.isSafeInteger(value)) w.int64(3, value);
+    else w.double(4, value);
   }
 }
 
@@ -160,18 +210,31 @@ export interface ExportSource {
   scope: { name: string; version: string };
 }
 
-/** The request body of one export: every span under one resource and one scope. */
+/**
+ * The request body of one export: every span under one resource and one scope. Each span is encoded
+ * once into a reused scratch writer; the enclosing messages' lengths are then known, so nothing is
+ * copied more than twice.
+ */
 export function encodeExport(source: ExportSource, spans: readonly Span[]): Buffer {
-  const w = new ProtoWriter(256 + spans.length * 256);
-  w.message(1, (resourceSpans) => {
-    resourceSpans.message(1, (resource) => writeAttributes(resource, 1, source.resource));
-    resourceSpans.message(2, (scopeSpans) => {
-      scopeSpans.message(1, (scope) => {
-        scope.string(1, source.scope.name);
-        scope.string(2, source.scope.version);
-      });
-      for (const span of spans) scopeSpans.message(2, (s) => writeSpan(s, span));
-    });
+  const scratch = new ProtoWriter(1024);
+  const body = new ProtoWriter(256 + spans.length * 512);
+  for (const span of spans) {
+    scratch.reset();
+    writeSpan(scratch, span);
+    body.bytes(2, scratch.finish());
+  }
+  const resource = new ProtoWriter();
+  resource.message(1, (r) => writeAttributes(r, 1, source.resource));
+  const scope = new ProtoWriter();
+  scope.message(1, (sc) => {
+    sc.string(1, source.scope.name);
+    sc.string(2, source.scope.version);
   });
-  return w.finish();
+  const scopeSpansBytes = scope.length + body.length;
+  const scopeSpansHeader = new ProtoWriter(16);
+  scopeSpansHeader.header(2, scopeSpansBytes);
+  const out = new ProtoWriter(16 + resource.length + scopeSpansHeader.length + scopeSpansBytes);
+  out.header(1, resource.length + scopeSpansHeader.length + scopeSpansBytes);
+  for (const part of [resource, scopeSpansHeader, scope, body]) out.raw(part.finish());
+  return out.finish();
 }
