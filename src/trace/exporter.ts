@@ -7,7 +7,7 @@
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Logger } from '../observe/log.ts';
-import { encodeExport, type ExportSource } from './otlp.ts';
+import { SpanBatch, type ExportSource } from './otlp.ts';
 import type { Span } from './span.ts';
 
 export interface ExporterOptions {
@@ -30,7 +30,9 @@ export type DropReason = 'queue_full' | 'export_failed';
 
 export class SpanExporter {
   #opts: ExporterOptions;
-  #queue: Span[] = [];
+  /** Encoded spans waiting, in batches of at most batchSize; `#queued` counts them all. */
+  #batches: SpanBatch[] = [];
+  #queued = 0;
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #agent: HttpAgent;
@@ -43,16 +45,19 @@ export class SpanExporter {
     this.#agent = opts.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   }
 
-  /** An ended span: queued, or dropped when the queue is full. O(1), no I/O. */
+  /** An ended span: encoded into the last batch, or dropped when the queue is full. No I/O. */
   add(span: Span): void {
-    if (this.#queue.length >= this.#opts.maxQueue) {
+    if (this.#queued >= this.#opts.maxQueue) {
       this.dropped.queue_full++;
       this.#failing('the span queue is full (the collector is slower than the proxy)');
       return;
     }
-    this.#queue.push(span);
+    let batch = this.#batches.at(-1);
+    if (batch === undefined || batch.count >= this.#opts.batchSize) this.#batches.push((batch = new SpanBatch()));
+    batch.add(span);
+    this.#queued++;
     if (this.#inFlight !== undefined) return; // the export's end looks at the queue again
-    if (this.#queue.length >= this.#opts.batchSize) this.#sendSoon(0);
+    if (batch.count >= this.#opts.batchSize) this.#sendSoon(0);
     else if (this.#timer === undefined) this.#sendSoon(this.#opts.delayMs);
   }
 
@@ -61,14 +66,15 @@ export class SpanExporter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const deadline = Date.now() + budgetMs;
-    while (Date.now() < deadline && (this.#inFlight !== undefined || this.#queue.length > 0)) {
+    while (Date.now() < deadline && (this.#inFlight !== undefined || this.#queued > 0)) {
       const left = deadline - Date.now();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([this.#inFlight ?? this.#exportBatch(), new Promise((resolve) => { timer = setTimeout(resolve, left); })]);
       clearTimeout(timer);
     }
-    this.dropped.export_failed += this.#queue.length;
-    this.#queue = [];
+    this.dropped.export_failed += this.#queued;
+    this.#batches = [];
+    this.#queued = 0;
     this.#agent.destroy();
   }
 
@@ -82,20 +88,21 @@ export class SpanExporter {
   }
 
   #exportBatch(): Promise<void> {
-    const batch = this.#queue.splice(0, this.#opts.batchSize);
-    if (batch.length === 0) return Promise.resolve();
-    const done = this.#post(encodeExport(this.#opts.source, batch)).then((failure) => {
+    const batch = this.#batches.shift();
+    if (batch === undefined) return Promise.resolve();
+    this.#queued -= batch.count;
+    const done = this.#post(batch.finish(this.#opts.source)).then((failure) => {
       if (failure === undefined) {
-        this.exported += batch.length;
+        this.exported += batch.count;
         if (this.#failure !== undefined) this.#opts.log.info('trace collector reachable again', { url: this.#opts.url.origin });
         this.#failure = undefined;
       } else {
-        this.dropped.export_failed += batch.length;
+        this.dropped.export_failed += batch.count;
         this.#failing(failure);
       }
       this.#inFlight = undefined;
-      if (this.#queue.length >= this.#opts.batchSize) this.#sendSoon(0);
-      else if (this.#queue.length > 0) this.#sendSoon(this.#opts.delayMs);
+      const next = this.#batches[0];
+      if (next !== undefined) this.#sendSoon(next.count >= this.#opts.batchSize ? 0 : this.#opts.delayMs);
     });
     this.#inFlight = done;
     return done;

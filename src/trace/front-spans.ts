@@ -33,26 +33,27 @@ export class FrontSpans {
   #toClient = new OpenSpans<string>();
 
   constructor(session: FrontSession) {
-    this.#attributes = {
+    const attributes: Attributes = {
       'mcpproxy.server': session.server,
       'mcpproxy.transport': session.transport,
       'network.transport': 'tcp',
       'network.protocol.name': 'http',
-      'mcp.session.id': session.sessionId === undefined ? undefined : sessionDigest(session.sessionId),
-      'enduser.id': tracing.recordsEnduser ? session.principalId : undefined,
     };
+    if (session.sessionId !== undefined) attributes['mcp.session.id'] = sessionDigest(session.sessionId);
+    if (tracing.recordsEnduser) attributes['enduser.id'] = session.principalId;
+    this.#attributes = attributes;
   }
 
   /** The server span of a client request, its context written into the request for what the proxy sends on. */
   request(msg: JsonRpcRequest): Span {
     const op = mcpOperation(msg.method, msg.params, msg.id);
-    return tracing.passing(msg, op.spanName, SpanKind.server, { ...op.attributes, ...this.#attributes }, tracing.parentOf(msg) ?? tracing.caller());
+    return tracing.passing(msg, op.spanName, SpanKind.server, Object.assign(op.attributes, this.#attributes), tracing.parentOf(msg) ?? tracing.caller());
   }
 
   /** A client notification: a server span that ends where it starts (there is no answer to wait for). */
   notification(msg: JsonRpcNotification, era: string | undefined): void {
     const op = mcpOperation(msg.method, msg.params, undefined);
-    const span = tracing.passing(msg, op.spanName, SpanKind.server, { ...op.attributes, ...this.#attributes, 'mcp.protocol.version': era }, tracing.parentOf(msg) ?? tracing.caller());
+    const span = tracing.passing(msg, op.spanName, SpanKind.server, Object.assign(op.attributes, this.#attributes, { 'mcp.protocol.version': era }), tracing.parentOf(msg) ?? tracing.caller());
     span.end();
   }
 
@@ -61,7 +62,7 @@ export class FrontSpans {
     const op = mcpOperation(msg.method, msg.params, msg.id);
     const namesParent = isObject(msg.params) && isObject(msg.params._meta) && msg.params._meta.traceparent !== undefined;
     const parent = namesParent ? tracing.parentOf(msg) : related?.context;
-    const span = tracing.start(op.spanName, SpanKind.client, parent, { ...op.attributes, ...this.#attributes });
+    const span = tracing.start(op.spanName, SpanKind.client, parent, Object.assign(op.attributes, this.#attributes));
     inject(msg, span.context);
     this.#toClient.add(idKey(msg.id), span);
   }

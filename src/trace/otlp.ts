@@ -210,31 +210,48 @@ export interface ExportSource {
   scope: { name: string; version: string };
 }
 
+/** One span's bytes are built here, then copied into its batch: one scratch buffer for the process. */
+const scratch = new ProtoWriter(1024);
+
 /**
- * The request body of one export: every span under one resource and one scope. Each span is encoded
- * once into a reused scratch writer; the enclosing messages' lengths are then known, so nothing is
- * copied more than twice.
+ * Spans encoded as they end, so a span's objects die young (a queue of Span objects kept them past
+ * a few scavenges, and the old-space collections cost more than the encoding), framed as one
+ * ExportTraceServiceRequest when sent: the enclosing messages' lengths are known by then.
  */
-export function encodeExport(source: ExportSource, spans: readonly Span[]): Buffer {
-  const scratch = new ProtoWriter(1024);
-  const body = new ProtoWriter(256 + spans.length * 512);
-  for (const span of spans) {
+export class SpanBatch {
+  #body = new ProtoWriter(64 * 1024);
+  count = 0;
+
+  add(span: Span): void {
     scratch.reset();
     writeSpan(scratch, span);
-    body.bytes(2, scratch.finish());
+    this.#body.bytes(2, scratch.finish());
+    this.count++;
   }
-  const resource = new ProtoWriter();
-  resource.message(1, (r) => writeAttributes(r, 1, source.resource));
-  const scope = new ProtoWriter();
-  scope.message(1, (sc) => {
-    sc.string(1, source.scope.name);
-    sc.string(2, source.scope.version);
-  });
-  const scopeSpansBytes = scope.length + body.length;
-  const scopeSpansHeader = new ProtoWriter(16);
-  scopeSpansHeader.header(2, scopeSpansBytes);
-  const out = new ProtoWriter(16 + resource.length + scopeSpansHeader.length + scopeSpansBytes);
-  out.header(1, resource.length + scopeSpansHeader.length + scopeSpansBytes);
-  for (const part of [resource, scopeSpansHeader, scope, body]) out.raw(part.finish());
-  return out.finish();
+
+  /** The request body: every span added, under one resource and one scope. */
+  finish(source: ExportSource): Buffer {
+    const body = this.#body;
+    const resource = new ProtoWriter();
+    resource.message(1, (r) => writeAttributes(r, 1, source.resource));
+    const scope = new ProtoWriter();
+    scope.message(1, (sc) => {
+      sc.string(1, source.scope.name);
+      sc.string(2, source.scope.version);
+    });
+    const scopeSpansBytes = scope.length + body.length;
+    const scopeSpansHeader = new ProtoWriter(16);
+    scopeSpansHeader.header(2, scopeSpansBytes);
+    const out = new ProtoWriter(16 + resource.length + scopeSpansHeader.length + scopeSpansBytes);
+    out.header(1, resource.length + scopeSpansHeader.length + scopeSpansBytes);
+    for (const part of [resource, scopeSpansHeader, scope, body]) out.raw(part.finish());
+    return out.finish();
+  }
+}
+
+/** The request body of one export of `spans`. */
+export function encodeExport(source: ExportSource, spans: readonly Span[]): Buffer {
+  const batch = new SpanBatch();
+  for (const span of spans) batch.add(span);
+  return batch.finish(source);
 }

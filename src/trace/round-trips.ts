@@ -32,7 +32,7 @@ export class RoundTrips {
       return write(msg);
     }
     const op = mcpOperation(msg.method, msg.params, msg.id);
-    const span = tracing.passing(msg, op.spanName, SpanKind.client, { ...op.attributes, ...this.#peer });
+    const span = tracing.passing(msg, op.spanName, SpanKind.client, Object.assign(op.attributes, this.#peer));
     this.#open.add(msg.id, span);
     return tracing.within(span.context, () => write(msg));
   }

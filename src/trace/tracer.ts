@@ -89,7 +89,11 @@ export class Tracer {
   /** `params._meta`'s traceparent (and tracestate) on a message, else the current span. */
   parentOf(msg: JsonRpcMessage): SpanContext | undefined {
     const meta = metaOf(msg);
-    return (meta === undefined ? undefined : parseTraceparent(meta.traceparent, meta.tracestate)) ?? this.active();
+    if (meta === undefined) return this.active();
+    // What an earlier hop of this proxy wrote is known without parsing it again.
+    const written = injected.get(meta);
+    if (written !== undefined && written.traceparent === meta.traceparent) return written.context;
+    return parseTraceparent(meta.traceparent, meta.tracestate) ?? this.active();
   }
 
   /** A span under the message's context whose own context the message carries on (its `_meta` rewritten). */
@@ -99,6 +103,9 @@ export class Tracer {
     return span;
   }
 }
+
+/** The contexts this process wrote into messages' `_meta`, by the `_meta` object: a WeakMap, gone with the message. */
+const injected = new WeakMap<object, { traceparent: string; context: SpanContext }>();
 
 function metaOf(msg: JsonRpcMessage): JsonObject | undefined {
   const params = (msg as { params?: unknown }).params;
@@ -111,7 +118,9 @@ export function inject(msg: JsonRpcMessage, context: SpanContext): void {
   if (holder.params === undefined) holder.params = {};
   if (!isObject(holder.params)) return; // positional params: no place for _meta
   const meta = isObject(holder.params._meta) ? holder.params._meta : (holder.params._meta = {});
-  meta.traceparent = formatTraceparent(context);
+  const traceparent = formatTraceparent(context);
+  meta.traceparent = traceparent;
+  injected.set(meta, { traceparent, context });
   if (context.traceState !== undefined) meta.tracestate = context.traceState;
   else delete meta.tracestate;
 }
