@@ -116,3 +116,17 @@ test('OTLP protobuf: what the official schema decodes, byte for byte', async () 
   assert.deepEqual(got!.resource, { 'service.name': 'svc', 'process.pid': 123 });
   assert.ok(got!.end >= got!.start && got!.start > 1.7e18);
 });
+
+test('a JSON log line written within a span names its trace_id and span_id; outside, none', async () => {
+  const { Logger } = await import('../src/observe/log.ts');
+  const { tracing } = await import('../src/trace/tracer.ts');
+  const lines: string[] = [];
+  const log = new Logger('info', 'json', { write: (line) => lines.push(line) });
+  tracing.within({ traceId: T, spanId: S, isSampled: true, traceState: undefined }, () => log.info('inside', { server: 'x' }));
+  log.info('outside');
+  const [inside, outside] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.equal(inside!.trace_id, T);
+  assert.equal(inside!.span_id, S);
+  assert.equal(inside!.server, 'x');
+  assert.equal(outside!.trace_id, undefined);
+});

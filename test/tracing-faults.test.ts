@@ -46,6 +46,7 @@ for (const mode of ['stall', 'fail'] as const) {
     const before = rssBytes(proxy.proc.pid!);
     await calls(client, 20_000);
     const after = rssBytes(proxy.proc.pid!);
+    t.diagnostic(`RSS ${(before / 2 ** 20).toFixed(1)} MiB after 2,000 calls, ${(after / 2 ** 20).toFixed(1)} MiB after 20,000 more; collector requests ${receiver.requests}`);
     assert.ok(receiver.requests > 0, 'the proxy tried to export');
     assert.equal(await metric(proxy, 'mcpproxy_trace_spans_exported_total'), 0);
     assert.ok(await metric(proxy, 'mcpproxy_trace_spans_dropped_total') > 20_000, 'the spans of the calls are dropped and counted');
