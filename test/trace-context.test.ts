@@ -5,7 +5,7 @@ import { formatTraceparent, parseTraceparent, parseTracestate } from '../src/tra
 import { buildSampler } from '../src/trace/sampler.ts';
 import { buildTraceConfig, headersFile, keyValues } from '../src/trace/trace-config.ts';
 import { mcpOperation, errorOf } from '../src/trace/mcp-attributes.ts';
-import { encodeExport } from '../src/trace/otlp.ts';
+import { SpanBatch } from '../src/trace/otlp.ts';
 import { Span, SpanKind } from '../src/trace/span.ts';
 import { OtlpReceiver } from './helpers/otlp-receiver.ts';
 
@@ -101,7 +101,9 @@ test('OTLP protobuf: what the official schema decodes, byte for byte', async () 
     { s: 'text', i: 42, neg: -5, d: 1.5, yes: true }, (s) => ended.push(s));
   span.end('-32000');
   const receiver = new OtlpReceiver();
-  receiver.bodies.push(encodeExport({ resource: { 'service.name': 'svc', 'process.pid': 123 }, scope: { name: 'mcpproxy', version: '1' } }, ended));
+  const batch = new SpanBatch();
+  for (const s of ended) batch.add(s);
+  receiver.bodies.push(batch.finish({ resource: { 'service.name': 'svc', 'process.pid': 123 }, scope: { name: 'mcpproxy', version: '1' } }));
   const { spans, reencoded } = receiver.decode();
   assert.ok(reencoded);
   const [got] = spans;

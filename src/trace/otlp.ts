@@ -248,10 +248,3 @@ export class SpanBatch {
     return out.finish();
   }
 }
-
-/** The request body of one export of `spans`. */
-export function encodeExport(source: ExportSource, spans: readonly Span[]): Buffer {
-  const batch = new SpanBatch();
-  for (const span of spans) batch.add(span);
-  return batch.finish(source);
-}
