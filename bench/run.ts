@@ -20,6 +20,7 @@ import { defineReplicaFigures, replicaKeys, runReplicas } from './replicas.ts';
 import { REMOTE_KEYS, defineRemoteFigures, runRemoteMember } from './remote-member.ts';
 import { defineFairnessFigures, runFairness } from './rate-limit.ts';
 import { defineConsoleFigures, runConsoleCost } from './console-cost.ts';
+import { defineTracingFigures, runTracingCost } from './tracing-cost.ts';
 import { FULL, QUICK, type Settings } from './settings.ts';
 import { progress, runDirect, runShared, runIdle, runIndependent, runExec, runHttpTools } from './peer-runs.ts';
 
@@ -50,6 +51,7 @@ function defineFigures(s: Settings): Figures {
   defineRemoteFigures(f, s);
   defineFairnessFigures(f, s);
   defineConsoleFigures(f);
+  defineTracingFigures(f);
   f.add('tools-p50', 'POST /tools/echo (OpenAPI facade) sequential p50', 'ms', 'lower');
   f.add(`tools-tp${s.clients[0]}`, `POST /tools/echo correct replies/s, ${s.clients[0]} clients`, '1/s', 'higher');
   return f;
@@ -185,6 +187,7 @@ async function main(): Promise<number> {
       await runRemoteMember(f, s, notes, progress);
       await runFairness(f, s, notes, progress);
       await runConsoleCost(f, s, notes, progress);
+      await runTracingCost(f, s, notes, progress);
       await runHttpTools(f, s, notes);
     }
   }

@@ -1,4 +1,5 @@
 /** Entry point: parse the command line, build the server units and routes, serve, reload, and shut down cleanly on signals. */
+import { startTracing } from './trace/start-tracing.ts';
 import { watch } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseCommandLine } from './cli.ts';
@@ -42,7 +43,7 @@ async function sandboxHost(config: Config): Promise<BackendDeps['sandboxHost']> 
   const user = config.servers.find((spec) => spec.sandbox.user !== undefined)?.sandbox.user;
   // Secrets and the proxy's own state are never in a child's view.
   const hidden = [
-    config.serversFile?.path, config.serversFile?.envFile, config.stateDir, config.authKeyFile, config.identity.keysFile, config.identity.credentialsFile,
+    config.serversFile?.path, config.serversFile?.envFile, config.stateDir, config.authKeyFile, config.identity.keysFile, config.identity.credentialsFile, config.tracing?.headersFile,
   ].filter((p) => p !== undefined).map((p) => resolve(p));
   return { facts: await prepareSandboxHost({ user }), hidden };
 }
@@ -65,6 +66,8 @@ async function run(config: Config): Promise<void> {
   const identity = new Identity(authenticator, { rateLimit: id.rateLimit, toolRules: id.toolRules, envFromClaim: id.envFromClaim });
   const audit = id.auditLog === undefined ? undefined : AuditLog.open(id.auditLog, (err) => log.error('audit log unwritable: lines are dropped and counted', { error: err.message }));
   if (audit !== undefined) metrics.auditDropped = () => audit.dropped;
+  const spans = config.tracing === undefined ? undefined : startTracing(config.tracing, log, VERSION);
+  if (spans !== undefined) metrics.traceSpans = () => spans;
   const shared: EndpointShared = { config, log, metrics, heartbeat: new Heartbeat(config.heartbeatMs), identity, audit };
   const registry = new Registry(config.servers, { config, log, metrics, sandboxHost: await sandboxHost(config) });
   const routes = new Routes(shared, registry, config.serversFile !== undefined);
@@ -180,6 +183,7 @@ async function run(config: Config): Promise<void> {
       killAllChildGroups();
       process.exit(130);
     }
+    const deadlineMs = Date.now() + config.shutdownTimeoutMs;
     const pending = (): number => routes.endpoints.reduce((sum, { endpoint }) => sum + endpoint.ctx.backend.pendingCount, 0);
     log.info('shutting down', { signal, pending: pending() });
     server.stopAccepting();
@@ -191,6 +195,8 @@ async function run(config: Config): Promise<void> {
     authenticator.stop();
     sampler.stop();
     await registry.stop();
+    // The spans of the last calls go out within what is left of --shutdown-timeout (a second at least).
+    await spans?.flush(Math.max(1000, deadlineMs - Date.now()));
     await audit?.close();
     server.closeConnections();
     log.info('stopped');

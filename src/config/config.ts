@@ -1,4 +1,5 @@
 /** The validated configuration the proxy runs with, built from flags with environment fallbacks. */
+import { buildTraceConfig, TraceConfigError, type TraceConfig, type TraceRaw } from '../trace/trace-config.ts';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { LogFormat, LogLevel } from '../observe/log.ts';
@@ -47,10 +48,12 @@ export interface Config {
   identity: IdentityConfig;
   /** The access key's file, if it came from one: hidden from sandboxed children like every secret file. */
   authKeyFile: string | undefined;
+  /** OTLP export of traces; undefined: tracing off. */
+  tracing: TraceConfig | undefined;
 }
 
 /** Raw option values as commander hands them over (strings, booleans, lists), before validation. */
-export interface RawOptions extends IdentityRaw, Omit<SandboxFlags, 'stateDir'> {
+export interface RawOptions extends IdentityRaw, TraceRaw, Omit<SandboxFlags, 'stateDir'> {
   host?: string;
   port?: string;
   shared?: boolean;
@@ -223,7 +226,17 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     warnings,
     identity,
     authKeyFile: opts.authKeyFile,
+    tracing: tracingOf(cliOptions, env),
   };
+}
+
+function tracingOf(cli: RawOptions, env: NodeJS.ProcessEnv): TraceConfig | undefined {
+  try {
+    return buildTraceConfig(cli, env, readText);
+  } catch (err) {
+    if (err instanceof TraceConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 function identityOf(cli: RawOptions, env: NodeJS.ProcessEnv): IdentityConfig {

@@ -11,6 +11,10 @@ import type { AuditLog, AuditOutcome } from '../observe/audit.ts';
 import { RpcCode } from '../protocol/errors.ts';
 import { errorResponse, isObject, isRequest, isResponse, serialize, type JsonRpcId, type JsonRpcMessage, type JsonRpcResponse } from '../protocol/message.ts';
 import type { ClientLink } from '../servers/contract.ts';
+import { endWithAnswer } from '../trace/open-spans.ts';
+import { FrontSpans } from '../trace/front-spans.ts';
+import type { Span } from '../trace/span.ts';
+import { tracing } from '../trace/tracer.ts';
 
 export interface GateDeps {
   identity: Identity;
@@ -27,6 +31,8 @@ interface Pending {
   id: JsonRpcId;
   startMs: number;
   bytesIn: number;
+  /** The request's server span, when tracing is on. */
+  span: Span | undefined;
 }
 
 /** The tool, prompt or resource a request names, for the audit line. */
@@ -52,12 +58,20 @@ export class SessionGate {
   #sessionId: string;
   #transport: string;
   #pending = new Map<string, Pending>();
+  #spans: FrontSpans | undefined;
 
   constructor(deps: GateDeps, sessionId: string, principal: Principal, transport: string) {
     this.#deps = deps;
     this.#sessionId = sessionId;
     this.principal = principal;
     this.#transport = transport;
+    const session = { server: deps.server, transport, sessionId: transport === 'stateless' ? undefined : sessionId, principalId: principal.id };
+    this.#spans = tracing.isOn ? new FrontSpans(session) : undefined;
+  }
+
+  /** The context of the request with this client id, for the flow that forwards it. */
+  spanOf(id: JsonRpcId): Span | undefined {
+    return this.#spans === undefined ? undefined : this.#pending.get(idKey(id))?.span;
   }
 
   /**
@@ -65,17 +79,23 @@ export class SessionGate {
    * throws 403 (insufficient_scope) when a scope would allow it.
    */
   inbound(msg: JsonRpcMessage): JsonRpcResponse | undefined {
-    if (!isRequest(msg)) return undefined;
+    if (!isRequest(msg)) {
+      if (this.#spans !== undefined) this.#traceFromClient(this.#spans, msg);
+      return undefined;
+    }
     const name = nameOf(msg.method, msg.params);
     if (msg.method === 'initialize' && isObject(msg.params) && isObject(msg.params.clientInfo)) {
       const { name: client, version } = msg.params.clientInfo;
       this.client = { name: String(client).slice(0, 100), version: String(version).slice(0, 50) };
     }
-    const pending = { method: msg.method, name, id: msg.id, startMs: Date.now(), bytesIn: this.#deps.audit === undefined ? 0 : serialize(msg).length };
+    const span = this.#spans?.request(msg);
+    const pending = { method: msg.method, name, id: msg.id, startMs: Date.now(), bytesIn: this.#deps.audit === undefined ? 0 : serialize(msg).length, span };
     if (msg.method === 'tools/call' && name !== undefined) {
       const verdict = this.#deps.identity.rules.check(this.principal, name);
       if (!verdict.allowed) {
         this.#write(pending, 'denied', 0);
+        span?.set('mcpproxy.outcome', 'denied');
+        span?.end('denied');
         const { authenticator } = this.#deps.identity;
         if (verdict.scopes.length > 0 && this.principal.kind === 'oauth') {
           const err = authenticator.insufficientScope(this.#deps.resourcePath, verdict.scopes);
@@ -85,12 +105,13 @@ export class SessionGate {
         return errorResponse(msg.id, RpcCode.invalidParams, `tool ${name} is not allowed for ${this.principal.name}${verdict.scopes.length > 0 ? ` (needs scope ${verdict.scopes.join(' or ')})` : ''}`);
       }
     }
-    if (this.#deps.audit !== undefined || msg.method === 'tools/list') this.#pending.set(idKey(msg.id), pending);
+    if (this.#deps.audit !== undefined || msg.method === 'tools/list' || span !== undefined) this.#pending.set(idKey(msg.id), pending);
     return undefined;
   }
 
   /** A message for the client: ends the audit of its request, narrows a tools list. */
-  outbound(msg: JsonRpcMessage): JsonRpcMessage {
+  outbound(msg: JsonRpcMessage, relatedId?: JsonRpcId): JsonRpcMessage {
+    if (this.#spans !== undefined && isRequest(msg)) this.#spans.toClient(msg, relatedId === undefined ? undefined : this.spanOf(relatedId));
     if (!isResponse(msg) || msg.id === null) return msg;
     const pending = this.#pending.get(idKey(msg.id));
     if (pending === undefined) return msg;
@@ -102,13 +123,31 @@ export class SessionGate {
       out = { ...msg, result: { ...msg.result, tools } };
     }
     if (this.#deps.audit !== undefined) this.#write(pending, outcomeOf(msg), serialize(out).length);
+    if (pending.span !== undefined) this.#endSpan(pending.span, outcomeOf(msg), msg);
     return out;
   }
 
   /** The session or call ended: requests still in flight are audited as cancelled. */
   end(): void {
-    for (const pending of this.#pending.values()) this.#write(pending, 'cancelled', 0);
+    for (const pending of this.#pending.values()) {
+      this.#write(pending, 'cancelled', 0);
+      pending.span?.end('cancelled');
+    }
     this.#pending.clear();
+    this.#spans?.end();
+  }
+
+  /** A client notification gets a span of its own; an answer ends the span of the request it answers. */
+  #traceFromClient(spans: FrontSpans, msg: JsonRpcMessage): void {
+    if (isResponse(msg)) spans.fromClient(msg);
+    else spans.notification(msg, this.era);
+  }
+
+  #endSpan(span: Span, outcome: AuditOutcome, res: JsonRpcResponse): void {
+    span.set('mcp.protocol.version', this.era);
+    span.set('mcpproxy.outcome', outcome);
+    if (outcome === 'timeout') span.end('timeout');
+    else endWithAnswer(span, res);
   }
 
   #write(pending: Pending, outcome: AuditOutcome, bytesOut: number): void {
@@ -128,6 +167,8 @@ export class SessionGate {
       bytesIn: pending.bytesIn,
       bytesOut,
       client: this.client,
+      trace_id: pending.span?.context.traceId,
+      span_id: pending.span?.context.spanId,
     });
   }
 }
@@ -135,7 +176,7 @@ export class SessionGate {
 /** A link whose messages pass the gate on their way to the client. */
 export function gatedLink(gate: SessionGate, link: ClientLink): ClientLink {
   return {
-    deliver: (msg, relatedId) => link.deliver(gate.outbound(msg), relatedId),
+    deliver: (msg, relatedId) => link.deliver(gate.outbound(msg, relatedId), relatedId),
     end: (reason) => link.end(reason),
     isReconnectable: link.isReconnectable,
   };
@@ -144,6 +185,9 @@ export function gatedLink(gate: SessionGate, link: ClientLink): ClientLink {
 /** Sends `msg` through the gate: forwarded, answered here (refused), or thrown (step-up 403). */
 export function passInbound(gate: SessionGate, link: ClientLink, msg: JsonRpcMessage, forward: (msg: JsonRpcMessage) => void): void {
   const refusal = gate.inbound(msg);
-  if (refusal === undefined) forward(msg);
+  // Within the request's span: what the forwarding logs, starts or sends finds its trace.
+  const span = refusal === undefined && isRequest(msg) ? gate.spanOf(msg.id) : undefined;
+  if (span !== undefined) tracing.within(span.context, () => forward(msg));
+  else if (refusal === undefined) forward(msg);
   else link.deliver(refusal, (msg as { id?: JsonRpcId }).id);
 }

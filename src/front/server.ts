@@ -2,6 +2,7 @@
  * The HTTP front: routes, access checks, health and metrics, and errors as JSON-RPC objects.
  * Transports own their wire formats; this file only decides who may reach which one.
  */
+import { tracing } from '../trace/tracer.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -80,7 +81,8 @@ export class ProxyServer {
       // Node enforces both timeouts on this sweep (default 30 s); check often enough to honour them.
       connectionsCheckingInterval: Math.min(Math.max(headersTimeout / 4, 250), 5000),
     }, (req, res) => {
-      void this.#handle(req, res);
+      // W3C headers name the caller's span for every message of this request that has no _meta of its own.
+      void tracing.withCaller(req.headers, () => this.#handle(req, res));
     });
     this.#server.on('connect', (_req: IncomingMessage, socket: Duplex) => this.#refuseConnect(socket));
     // A client may send anything; a socket-level error is that client's problem only.

@@ -24,6 +24,9 @@ export interface AuditEntry {
   bytesIn: number;
   bytesOut: number;
   client: { name: string; version: string } | undefined;
+  /** The request's trace and server span, when tracing is on: the line joins its trace. */
+  trace_id?: string | undefined;
+  span_id?: string | undefined;
 }
 
 const MAX_QUEUED_BYTES = 4 * 1024 * 1024;

@@ -2,6 +2,7 @@
  * Levelled logger to stderr: one line per event, text (`key=value`) or JSON lines.
  * Registered secrets (the access key, per-session env values) are masked in every field.
  */
+import { tracing } from '../trace/tracer.ts';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'text' | 'json';
@@ -59,7 +60,10 @@ export class Logger {
 
   #log(level: LogLevel, msg: string, fields?: LogFields): void {
     if (RANK[level] > this.#rank) return;
-    const all: LogFields = fields === undefined ? this.#base : { ...this.#base, ...fields };
+    let all: LogFields = fields === undefined ? this.#base : { ...this.#base, ...fields };
+    // A line logged within a traced request names its trace, so logs and traces join.
+    const trace = tracing.active();
+    if (trace !== undefined) all = { ...all, trace_id: trace.traceId, span_id: trace.spanId };
     const time = new Date().toISOString();
     let line: string;
     if (this.#format === 'json') {

@@ -49,6 +49,8 @@ export class Metrics {
   bytesOut = 0;
   /** Read at scrape time from the audit log, when there is one. */
   auditDropped: () => number | undefined = () => undefined;
+  /** Read at scrape time from the span exporter, when tracing is on. */
+  traceSpans: () => { exported: number; dropped: Record<string, number> } | undefined = () => undefined;
   /** Requests answered 429 by the per-principal rate limit. */
   rateLimited = 0;
   #cut = new Map<string, number>();
@@ -140,6 +142,13 @@ export class Metrics {
     if (dropped !== undefined) {
       metric('mcpproxy_audit_dropped_total', 'counter', 'Audit lines dropped because the audit sink did not keep up.');
       lines.push(`mcpproxy_audit_dropped_total ${dropped}`);
+    }
+    const spans = this.traceSpans();
+    if (spans !== undefined) {
+      metric('mcpproxy_trace_spans_exported_total', 'counter', 'Spans the OTLP collector accepted.');
+      lines.push(`mcpproxy_trace_spans_exported_total ${spans.exported}`);
+      metric('mcpproxy_trace_spans_dropped_total', 'counter', 'Spans dropped: the queue was full (queue_full) or the collector failed or timed out (export_failed).');
+      for (const [reason, count] of Object.entries(spans.dropped)) lines.push(`mcpproxy_trace_spans_dropped_total${labelText({ reason })} ${count}`);
     }
     return lines.join('\n') + '\n';
   }

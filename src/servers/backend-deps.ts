@@ -65,7 +65,7 @@ export const LEGACY: UpstreamEra = { era: 'legacy' };
 
 /** The route a backend's Hub reaches its child through, detecting a stdio child's era on the child itself. */
 export function upstreamRoute(deps: BackendDeps, log: Logger, toHub: (msg: JsonRpcMessage) => void): UpstreamRoute {
-  return new UpstreamRoute(toHub, { memory: deps.spec.remote === undefined ? deps.eras : undefined, log, clientVersion: VERSION, now: Date.now });
+  return new UpstreamRoute(toHub, { memory: deps.spec.remote === undefined ? deps.eras : undefined, log, clientVersion: VERSION, now: Date.now, peer: deps.spec });
 }
 
 /** What a backend must wait for before it starts a child: a remote's era; the unit's start gate for a stdio child. */

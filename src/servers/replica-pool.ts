@@ -14,6 +14,7 @@ import type { BackendDeps, ChildUsage } from './backend-deps.ts';
 import { SharedBackend } from './shared-backend.ts';
 import type { Backend, ClientLink, StatelessTarget } from './contract.ts';
 import { RequestRenumbering } from './request-renumbering.ts';
+import { pickedReplica } from '../trace/internal-spans.ts';
 
 /** Requests that need no session state: any replica may serve them. */
 const BALANCED = new Set(['tools/call', 'prompts/get', 'resources/read', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'completion/complete']);
@@ -200,6 +201,7 @@ export class ReplicaPool implements Backend, StatelessTarget {
     }
     const retry = mayRetry && RETRYABLE.has(req.method) && this.#replicas.length > 1 ? structuredClone(req) : undefined;
     session.inFlight.set(req.id, { replica, retry });
+    pickedReplica(req, replica + 1);
     this.#replicas[replica]!.receive(sessionId, req);
   }
 

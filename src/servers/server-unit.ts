@@ -4,6 +4,7 @@
  * through Backend and StatelessSource; a lazy server starts on the first session or call that needs it
  * and goes back to sleep after its idle timeout with nothing in flight.
  */
+import { startInternal } from '../trace/internal-spans.ts';
 import type { ServerSpec } from '../config/server-spec.ts';
 import type { Logger } from '../observe/log.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
@@ -233,6 +234,7 @@ export class ServerUnit implements Backend, StatelessSource {
   #wake(): Running {
     const log = this.log;
     const deps: BackendDeps = { ...this.#deps, spec: this.spec, log, sandbox: this.#sandbox?.run, eras: this.#eras };
+    const starting = this.spec.lifecycle === 'lazy' ? startInternal(`start ${this.spec.name}`, { 'mcpproxy.server': this.spec.name }) : undefined;
     if (this.spec.remote !== undefined) {
       // A remote not reachable yet: its shared backend fails calls at once, naming why, until it is.
       const unreachable = (reason: string): void => running.backend instanceof SharedBackend ? running.backend.unreachable(reason) : undefined;
@@ -242,6 +244,7 @@ export class ServerUnit implements Backend, StatelessSource {
           return verdict;
         },
         (err: unknown): never => {
+          starting?.end('start_failed');
           this.#cannotServe((err as Error).message);
           throw err;
         },
@@ -251,7 +254,10 @@ export class ServerUnit implements Backend, StatelessSource {
     } else if (this.spec.upstreamProtocol === 'legacy') {
       log.info('upstream protocol', { era: 'legacy', probe: 'off' });
     }
-    const changed = (): void => this.#changed();
+    const changed = (): void => {
+      if (starting !== undefined && running.backend.notReadyReason() === undefined) starting.end();
+      this.#changed();
+    };
     const shared = !this.spec.shared ? undefined
       : this.spec.replicas > 1 ? new ReplicaPool(deps, this.spec.replicas, changed) : new SharedBackend(deps, {}, changed);
     const pool = new StatelessPool(deps, shared);

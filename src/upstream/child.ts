@@ -8,6 +8,7 @@ import type { JsonRpcMessage } from '../protocol/message.ts';
 import { LogBudget, truncate, type Logger } from '../observe/log.ts';
 import { ChildStderr, headlineOf } from './child-stderr.ts';
 import { messagesOfLine, oversizedReply, TopLevelScanner } from './reply-faults.ts';
+import { startInternal } from '../trace/internal-spans.ts';
 import { constants } from 'node:os';
 import type { ChildCgroup } from './sandbox/cgroup.ts';
 import { ChildGroup } from './child-group.ts';
@@ -102,6 +103,7 @@ export class Child {
   constructor(opts: ChildOptions, events: ChildEvents) {
     this.#opts = opts;
     this.#events = events;
+    const spawning = opts.sandbox === undefined ? undefined : startInternal('spawn sandboxed', { 'mcpproxy.sandbox.bwrap': opts.sandbox.plan.bwrap !== undefined, 'mcpproxy.sandbox.cgroup': opts.sandbox.plan.cgroup !== undefined });
     // A sandboxed child starts as a small sh wrapper that joins its cgroup, sets rlimits, then execs it.
     const launch = opts.sandbox === undefined ? undefined : launchSandboxed(opts.sandbox, opts.command, opts.args);
     this.#cgroup = launch?.cgroup;
@@ -129,6 +131,7 @@ export class Child {
       new Promise<undefined>((resolve) => this.#proc.once('spawn', () => resolve(undefined))),
       this.#exited,
     ]);
+    if (spawning !== undefined) void this.#spawned.then((failed) => spawning.end(failed === undefined ? undefined : 'spawn_failed'));
     if (this.pid !== undefined) this.#log.info('child started', { command: opts.command });
   }
 

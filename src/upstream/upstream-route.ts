@@ -14,6 +14,8 @@ import { LOG_LEVEL_KEY } from '../protocol/meta-keys.ts';
 import type { Logger } from '../observe/log.ts';
 import { classifyProbeReply, discoverRequest, PREFERRED_MODERN_VERSION, PROBE_ID, RETRY_PROBE_ID, type UpstreamEra } from './era-probe.ts';
 import type { EraMemory, FirstAsk } from './era-memory.ts';
+import { peerAttributes, RoundTrips } from '../trace/round-trips.ts';
+import { tracing } from '../trace/tracer.ts';
 import { ModernChildAdapter } from './modern-child.ts';
 
 /** Messages held while the era is unknown; past it the Hub is told the child cannot take more. */
@@ -25,6 +27,8 @@ export interface RouteOptions {
   log: Logger;
   /** Our own version, sent as clientInfo with `server/discover`. */
   clientVersion: string;
+  /** The server this route reaches (its spec: name, and URL for a remote member), for the spans' attributes. */
+  peer?: { name: string; remote?: { url: string } | undefined } | undefined;
   now(): number;
 }
 
@@ -52,8 +56,14 @@ export class UpstreamRoute {
   #hasBeenUp = false;
   #isClosed = false;
 
+  /** The client span of each request to the child, when tracing is on. */
+  #trips: RoundTrips | undefined;
+
   constructor(toHub: (msg: JsonRpcMessage) => void, opts: RouteOptions) {
-    this.#toHub = toHub;
+    const peer = opts.peer;
+    const trips = tracing.isOn && peer !== undefined ? new RoundTrips(peerAttributes(peer.name, peer.remote?.url)) : undefined;
+    this.#trips = trips;
+    this.#toHub = trips === undefined ? toHub : (msg) => trips.received(msg, toHub);
     this.#opts = opts;
   }
 
@@ -68,6 +78,8 @@ export class UpstreamRoute {
     this.#startedMs = this.#opts.now();
     const isRestart = this.#hasBeenUp;
     this.#hasBeenUp = true;
+    // The old child's round trips never get an answer: their spans end as lost.
+    if (isRestart) this.#trips?.lost();
     if (this.#adapter !== undefined) {
       if (isRestart) this.#adapter.reset();
       return;
@@ -127,6 +139,10 @@ export class UpstreamRoute {
       this.#queue.push(msg);
       return true;
     }
+    return this.#trips === undefined ? this.#write(msg) : this.#trips.send(msg, (traced) => this.#write(traced));
+  }
+
+  #write(msg: JsonRpcMessage): boolean {
     // The adapter may answer synchronously (initialize, ping): the Hub records a call before sending it.
     if (this.#adapter !== undefined) return this.#adapter.send(msg);
     withoutLogLevel(msg);

@@ -22,6 +22,7 @@ import { newSession, type AggregateSession } from './aggregate-session.ts';
 import { answerList, firstRuns, viewOf, type ListSources } from './session-lists.ts';
 import { MemberSession } from './member-session.ts';
 import { envFor, exposed, mapResultUris, routeMessage } from './route-message.ts';
+import { routedCalls } from '../../trace/internal-spans.ts';
 
 /** Members' list changes within this window reach clients as one notification per list. */
 const COALESCE_MS = 250;
@@ -166,6 +167,7 @@ export class Aggregate implements Backend, StatelessSource {
     }
     if (session.inFlight.has(req.id)) return reply(session, errorResponse(req.id, RpcCode.invalidRequest, 'Invalid Request: a request with this id is already in flight'));
     session.inFlight.set(req.id, routed.server);
+    routedCalls.routed(session, req, routed.server);
     if (!this.#member(session, routed.server).send(req)) {
       session.inFlight.delete(req.id);
       reply(session, errorResponse(req.id, RpcCode.serverError, `server ${routed.server} unavailable: too many messages waiting for it to start`));
@@ -309,5 +311,6 @@ export class Aggregate implements Backend, StatelessSource {
 }
 
 function reply(session: AggregateSession, res: JsonRpcResponse): void {
+  routedCalls.answered(session, res);
   session.link.deliver(res, res.id ?? undefined);
 }

@@ -6,6 +6,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { tracing } from '../../trace/tracer.ts';
 
 export interface RemoteTarget {
   url: URL;
@@ -32,7 +33,8 @@ export interface CallOptions {
 export function call(target: RemoteTarget, opts: CallOptions): Promise<IncomingMessage> {
   const url = opts.url ?? target.url;
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const headers: OutgoingHttpHeaders = { ...target.headers, ...opts.headers };
+  // A message's POST runs within its round trip's span (trace/round-trips.ts): the remote continues the trace.
+  const headers: OutgoingHttpHeaders = { ...target.headers, ...opts.headers, ...(opts.method === 'POST' ? tracing.headers() : undefined) };
   if (opts.body !== undefined) headers['content-length'] = Buffer.byteLength(opts.body);
   return new Promise((resolve, reject) => {
     const req = send(url, { method: opts.method, headers, ca: target.ca, signal: opts.signal }, (res) => {
