@@ -47,7 +47,8 @@ export function pipIndexArgs(configList: string): string[] | undefined {
     if (rank === undefined || (settings.get(match![2]!)?.rank ?? 0) > rank) continue;
     settings.set(match![2]!, { rank, value: match![3]! });
   }
-  const words = (key: string) => (settings.get(key)?.value ?? '').split(/\s+/).filter((word) => word !== '');
+  // A value written over several lines is listed with its line breaks escaped: '\nurl-a\nurl-b'.
+  const words = (key: string) => (settings.get(key)?.value ?? '').replaceAll('\\n', ' ').split(/\s+/).filter((word) => word !== '');
   const indexes = [...words('index-url'), ...words('extra-index-url')];
   const links = words('find-links').flatMap((link) => ['--find-links', link]);
   if (indexes.length === 0) return links.length === 0 ? undefined : ['--no-index', ...links];
