@@ -2,42 +2,14 @@
 // server, both dual-era, each with a tool that samples (push-style `create_message`) and one that
 // elicits. Both must work through the proxy for an SDK 1.32 client (Streamable HTTP) and an SDK v2
 // client pinned to 2026-07-28: the proxy runs such a child legacy, the era it serves fully.
-// Venvs are made once per version under os.tmpdir() and reused when complete.
+// The servers are the field matrix's fixtures; their venvs come from test/helpers/venv.ts.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client as ClientV2, StreamableHTTPClientTransport as StreamableV2 } from '@modelcontextprotocol/client';
 import { connectClient, ROOT, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
-
-const run = promisify(execFile);
-const PIP_MS = 900_000;
-/** pip must not wait minutes on an index this machine cannot reach: fail fast, try the next index. */
-const PIP_FLAGS = ['--disable-pip-version-check', '--retries', '0', '--timeout', '5'];
-
-/** A venv with `pkg==version` (reused if complete), or the reason it cannot be made here. */
-async function venvWith(pkg: string, version: string): Promise<{ python: string } | { skip: string }> {
-  const dir = join(tmpdir(), `mcpproxy-py-${pkg}-${version}`);
-  const python = join(dir, 'bin', 'python');
-  if (existsSync(join(dir, '.complete'))) return { python };
-  const probe = mkdtempSync(join(tmpdir(), 'mcpproxy-pip-'));
-  try {
-    await run('python3', ['-m', 'pip', 'download', ...PIP_FLAGS, '--no-deps', '-d', probe, `${pkg}==${version}`], { timeout: 120_000 });
-  } catch (err) {
-    return { skip: `${pkg}==${version} is not reachable with pip download here (${(err as Error).message.split('\n')[0]})` };
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-  rmSync(dir, { recursive: true, force: true });
-  await run('python3', ['-m', 'venv', dir], { timeout: 120_000 });
-  await run(join(dir, 'bin', 'pip'), ['install', ...PIP_FLAGS, '-q', `${pkg}==${version}`], { timeout: PIP_MS });
-  writeFileSync(join(dir, '.complete'), '');
-  return { python };
-}
+import { cachedVenv, VENV_BUILD_MS } from './helpers/venv.ts';
 
 /** What each client answers: a sampled text naming the prompt, and "Ada" for the first field asked. */
 function sampled(messages: Array<{ content: unknown }>): { role: 'assistant'; content: { type: 'text'; text: string }; model: string; stopReason: string } {
@@ -55,8 +27,8 @@ async function legacyClientAsks(t: TestContext, proxy: RunningProxy): Promise<st
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => sampled(req.params.messages));
   client.setRequestHandler(ElicitRequestSchema, async (req) => elicited((req.params as { requestedSchema?: { properties?: Record<string, unknown> } }).requestedSchema));
   return [
-    textOf(await withDeadline(client.callTool({ name: 'ask_llm', arguments: { prompt: 'hi' } }), 30_000, 'sampling (SDK 1.32)')),
-    textOf(await withDeadline(client.callTool({ name: 'ask_name', arguments: {} }), 30_000, 'elicitation (SDK 1.32)')),
+    textOf(await withDeadline(client.callTool({ name: 'sample', arguments: { prompt: 'hi' } }), 30_000, 'sampling (SDK 1.32)')),
+    textOf(await withDeadline(client.callTool({ name: 'elicit', arguments: { question: 'What is your name?' } }), 30_000, 'elicitation (SDK 1.32)')),
   ];
 }
 
@@ -70,24 +42,24 @@ async function modernClientAsks(t: TestContext, proxy: RunningProxy): Promise<st
   t.after(() => client.close());
   assert.equal(client.getNegotiatedProtocolVersion(), '2026-07-28');
   return [
-    textOf(await withDeadline(client.callTool({ name: 'ask_llm', arguments: { prompt: 'hi' } }), 30_000, 'sampling (SDK v2 2026-07-28)')),
-    textOf(await withDeadline(client.callTool({ name: 'ask_name', arguments: {} }), 30_000, 'elicitation (SDK v2 2026-07-28)')),
+    textOf(await withDeadline(client.callTool({ name: 'sample', arguments: { prompt: 'hi' } }), 30_000, 'sampling (SDK v2 2026-07-28)')),
+    textOf(await withDeadline(client.callTool({ name: 'elicit', arguments: { question: 'What is your name?' } }), 30_000, 'elicitation (SDK v2 2026-07-28)')),
   ];
 }
 
 const SERVERS = [
-  { name: 'FastMCP 4', pkg: 'fastmcp', version: '4.0.10', file: 'py-fastmcp-server.py' },
-  { name: 'low-level mcp 2.3', pkg: 'mcp', version: '2.3.0', file: 'py-lowlevel-server.py' },
+  { name: 'FastMCP 4', requirement: 'fastmcp==4.0.10', file: 'field-fastmcp-server.py' },
+  { name: 'low-level mcp 2.3', requirement: 'mcp==2.3.0', file: 'field-lowlevel-server.py' },
 ];
 
 for (const server of SERVERS) {
-  test(`${server.name} server (dual-era): sampling and elicitation work for an SDK 1.32 client and a 2026-07-28 SDK v2 client`, { timeout: PIP_MS + 120_000 }, async (t) => {
-    const venv = await venvWith(server.pkg, server.version);
+  test(`${server.name} server (dual-era): sampling and elicitation work for an SDK 1.32 client and a 2026-07-28 SDK v2 client`, { timeout: VENV_BUILD_MS + 120_000 }, async (t) => {
+    const venv = await cachedVenv(server.requirement);
     if ('skip' in venv) return t.skip(venv.skip);
-    const proxy = await startProxy(['--shared', '--', venv.python, join(ROOT, 'test', 'fixtures', server.file)]);
+    const proxy = await startProxy(['--shared', '--', join(venv.dir, 'bin', 'python'), join(ROOT, 'test', 'fixtures', server.file)]);
     t.after(() => proxy.stop());
-    assert.deepEqual(await legacyClientAsks(t, proxy), ['sampled: model says hi', 'hello Ada']);
-    assert.deepEqual(await modernClientAsks(t, proxy), ['sampled: model says hi', 'hello Ada']);
+    assert.deepEqual(await legacyClientAsks(t, proxy), ['sampled: model says hi', 'accept: Ada']);
+    assert.deepEqual(await modernClientAsks(t, proxy), ['sampled: model says hi', 'accept: Ada']);
     // Both eras answered: the proxy chose the one whose features it can serve every client.
     assert.match(proxy.logs(), /upstream protocol era=legacy via=initialize/);
   });

@@ -6,9 +6,9 @@
  * elicitation declared for clients and relayed (SDK 1.32 legacy, SDK v2 pinned 2026-07-28).
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -16,6 +16,7 @@ import { Client as ClientV2, StreamableHTTPClientTransport as StreamableV2 } fro
 import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, EVERYTHING, ROOT, startProxy, textOf, withDeadline, type RunningProxy } from './helpers/proxy.ts';
 import { parseSse } from './helpers/ops.ts';
+import { cachedVenv } from './helpers/venv.ts';
 
 const TIMEOUT = { timeout: 60_000 };
 const MODERN = '2026-07-28';
@@ -155,18 +156,6 @@ test('server-everything: trigger-url-elicitation is listed and works for SDK 1.3
   assert.equal(typeof seen[0]?.elicitationId, 'string', 'a 2025-11-25 client gets the elicitationId');
 });
 
-/** A venv with FastMCP 4 from this machine's package index, or why there is none. */
-function fastmcpVenv(t: TestContext): string | { skip: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mcpproxy-fastmcp-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const venv = spawnSync('python3', ['-m', 'venv', dir], { encoding: 'utf8', timeout: 60_000 });
-  if (venv.status !== 0) return { skip: `python3 -m venv failed: ${(venv.stderr ?? venv.error?.message ?? '').trim().slice(0, 200)}` };
-  // No retries: an index that is not reachable from here fails at once and pip goes on to the next.
-  const pip = spawnSync(join(dir, 'bin', 'pip'), ['install', '-q', '--retries', '0', '--timeout', '10', 'fastmcp==4.0.10'], { encoding: 'utf8', timeout: 300_000 });
-  if (pip.status !== 0) return { skip: `pip install fastmcp==4.0.10 failed (no package index with it here?): ${(pip.stderr ?? pip.error?.message ?? '').trim().slice(-300)}` };
-  return join(dir, 'bin', 'python');
-}
-
 // FastMCP's client in its default mode ('auto': it probes and speaks 2026-07-28), with roots, calling a
 // tool that reports progress as the first thing on a fresh proxy; prints what it saw as one JSON line.
 const FASTMCP_CLIENT = `
@@ -186,8 +175,9 @@ asyncio.run(main())
 `;
 
 test('FastMCP 4 client, default mode, on a fresh proxy 3 times: no roots input_required folded into its call, progress arrives', { timeout: 420_000 }, async (t) => {
-  const python = fastmcpVenv(t);
-  if (typeof python !== 'string') return t.skip(python.skip);
+  const venv = await cachedVenv('fastmcp==4.0.10');
+  if ('skip' in venv) return t.skip(venv.skip);
+  const python = join(venv.dir, 'bin', 'python');
   const script = join(tmpdir(), `mcpproxy-fastmcp-client-${process.pid}.py`);
   writeFileSync(script, FASTMCP_CLIENT);
   t.after(() => rmSync(script, { force: true }));
