@@ -24,7 +24,9 @@ const MODERN_FIXTURE = join(ROOT, 'test', 'fixtures', 'modern-server.mjs');
 type Json = Record<string, any>;
 
 async function proxyFor(t: TestContext, server: string): Promise<RunningProxy> {
-  const proxy = await startProxy(['--', process.execPath, server]);
+  // The SDK fixture speaks both eras, so it would run legacy: these tests are of the modern child's path.
+  const pin = server === MODERN_FIXTURE ? ['--upstream-protocol', 'modern'] : [];
+  const proxy = await startProxy([...pin, '--', process.execPath, server]);
   t.after(() => proxy.stop());
   return proxy;
 }
