@@ -6,6 +6,7 @@
  * session, the per-request `_meta` log level when stateless.
  */
 import { Client as V2Client, StreamableHTTPClientTransport as V2Transport } from '@modelcontextprotocol/client';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { connectClient, textOf, withDeadline } from './proxy.ts';
 
@@ -55,10 +56,28 @@ export async function connectEra(era: Era, base: string, headers: Record<string,
   return era.startsWith('sdk1') ? connectSdk1(era, base, headers, connectMs) : connectV2(era, base, headers, connectMs);
 }
 
+/**
+ * SDK 1.32 runs a notification's handler a microtask late but handles a response at once (and drops
+ * the call's progress handler then); its legacy SSE transport dispatches every event of one network
+ * chunk synchronously. A progress notification read in the same chunk as its call's response is so
+ * dropped as "unknown token" (typescript-sdk#2580), by any server: server-everything's own SSE server
+ * loses its last one on every call. The proxy's frames are in order, and the matrix judges the proxy:
+ * hand the SDK each response a microtask later, so the notifications before it are handled first.
+ */
+function handleInArrivalOrder(transport: Transport): void {
+  const deliver = transport.onmessage;
+  if (deliver === undefined) throw new Error('the SDK client did not take the transport\'s messages');
+  transport.onmessage = (msg, extra) => {
+    if ('method' in msg) deliver(msg, extra);
+    else queueMicrotask(() => deliver(msg, extra));
+  };
+}
+
 async function connectSdk1(era: Era, base: string, headers: Record<string, string>, connectMs: number): Promise<FieldClient> {
-  const { client } = await connectClient(base, era === 'sdk1-sse' ? 'sse' : 'streamable', {
+  const { client, transport } = await connectClient(base, era === 'sdk1-sse' ? 'sse' : 'streamable', {
     headers, name: `field-${era}`, capabilities: { sampling: {}, elicitation: {} }, connectMs,
   });
+  if (era === 'sdk1-sse') handleInArrivalOrder(transport);
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => sampled(req.params as never));
   client.setRequestHandler(ElicitRequestSchema, async (req) => elicited(req.params as never));
   return {
