@@ -25,7 +25,7 @@ const SHOWN_CHARS = 160;
 
 /** Hidden characters anywhere in the pinned fields (names, descriptions, property names, enum values). */
 export function hiddenIn(kind: DefinitionKind, definition: JsonObject): HiddenChar[] {
-  return findHidden(canonicalJson(pinnedForm(kind, definition)));
+  return findHidden(JSON.stringify(pinnedForm(kind, definition)));
 }
 
 function shown(value: unknown): string {

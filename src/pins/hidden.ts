@@ -22,6 +22,7 @@ const CLASSES: Record<HiddenClass, string> = {
 };
 const TESTS = Object.entries(CLASSES).map(([name, set]) => ({ name: name as HiddenClass, pattern: new RegExp(`[${set}]`, 'u') }));
 const ANY = new RegExp(`[${Object.values(CLASSES).join('')}]`, 'gu');
+const ANY_ONE = new RegExp(ANY.source, 'u');
 
 function classOf(char: string): HiddenClass {
   return TESTS.find(({ pattern }) => pattern.test(char))!.name;
@@ -33,6 +34,7 @@ function codePointOf(char: string): string {
 
 /** Each distinct hidden character in `text`, in order of first appearance. */
 export function findHidden(text: string): HiddenChar[] {
+  if (!ANY_ONE.test(text)) return []; // the common case, without building matches
   const seen = new Map<string, HiddenChar>();
   for (const [char] of text.matchAll(ANY)) if (!seen.has(char)) seen.set(char, { class: classOf(char), codePoint: codePointOf(char) });
   return [...seen.values()];
