@@ -24,6 +24,7 @@ interface Case {
 
 const CASES: Case[] = [
   { what: 'a harmless rewording', before: TOOL, after: { ...TOOL, description: 'Gets the current weather for any city, in Celsius or Fahrenheit.' }, risks: [], shows: 'description: "Returns the weather for a city." → "Gets the current weather' },
+  { what: 'ordinary phrasing near the rules', before: TOOL, after: { ...TOOL, description: 'Returns the weather for a city; you will get Celsius unless you also use `units`. Fails silently for unknown cities.' }, risks: [] },
   { what: 'a new title', before: TOOL, after: { ...TOOL, title: 'Weather' }, risks: [] },
   { what: 'an argument description reworded', before: TOOL, after: withCity({ description: 'Name of the city' }), risks: [] },
   { what: 'a new required argument (narrowing)', before: TOOL, after: withSchema({ required: ['city', 'units'] }), risks: [] },

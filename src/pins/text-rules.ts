@@ -6,15 +6,16 @@
  * Limits (heuristics, not a proof): English only; a paraphrase none of the patterns know ("it would be
  * wise to also look at the key file") passes; a benign new URL or path in a description is flagged (an
  * operator approves it); imperative verbs addressed to nobody in particular ("Read a file") are not
- * flagged, since ordinary descriptions are written that way. Hidden characters are `hidden.ts`'s job.
+ * flagged, since ordinary descriptions are written that way, nor are "also use", "you will", "silently"
+ * (ordinary in descriptions: "fails silently"). Hidden characters are `hidden.ts`'s job.
  */
 export type TextRule = 'instruction' | 'ignore-previous' | 'concealment' | 'url' | 'file-path';
 
 const RULES: Record<TextRule, RegExp> = {
   /** Addressed to the assistant, or ordering it to act before or around the tool's own job. */
-  instruction: /\b(?:you (?:must|should|need to|have to|are required to|will)|(?:the )?(?:assistant|ai|model|llm|agent)\s*(?:must|should|needs? to|is required to)|before (?:answering|responding|replying|using|calling|running)|(?:always|first|also) (?:call|use|read|include|pass|send|fetch|run|upload|attach)|make sure (?:to|you)|(?:it is|it's) (?:very )?important (?:that|to))\b/giu,
+  instruction: /\b(?:you (?:must|should|need to|have to|are required to)|(?:the )?(?:assistant|ai|model|llm|agent)\s*(?:must|should|needs? to|is required to)|before (?:answering|responding|replying|using|calling|running)|(?:always|first) (?:call|use|read|include|pass|send|fetch|run|upload|attach)|make sure (?:to|you)|(?:it is|it's) (?:very )?important (?:that|to))\b/giu,
   'ignore-previous': /\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|other|system|all)\b[^.\n]{0,20}?\b(?:instructions?|rules?|prompts?|messages?|guidelines?|directions?)\b/giu,
-  concealment: /\b(?:(?:do not|don't|never) (?:tell|inform|mention|show|reveal|alert)\b[^.\n]{0,30}?\b(?:user|human|operator)|without (?:telling|informing|asking|notifying)|secretly|silently)\b|<\s*\/?\s*(?:important|system|instructions?|secret)\s*>/giu,
+  concealment: /\b(?:(?:do not|don't|never) (?:tell|inform|mention|show|reveal|alert)\b[^.\n]{0,30}?\b(?:user|human|operator)|without (?:telling|informing|asking|notifying)|secretly)\b|<\s*\/?\s*(?:important|system|instructions?|secret)\s*>/giu,
   url: /\b(?:https?|ftp|file|data|wss?):\/\/?[^\s"'<>)]+/giu,
   /** Home-relative, absolute under a system or home root, Windows drive, parent-relative, and secrets' names. */
   'file-path': /(?:~[/\\][^\s"'`)]*|(?<![\w/])\/(?:etc|home|root|usr|var|tmp|proc|sys|Users|private|opt)\/[^\s"'`)]*|\b[a-z]:\\[^\s"'`)]*|\.\.?\/[^\s"'`)]+|(?<![\w])\.(?:ssh|aws|env|npmrc|netrc|pgpass|docker|kube|gnupg|bash_history)\b|\bid_(?:rsa|ed25519|ecdsa|dsa)\b)/giu,
