@@ -2,10 +2,13 @@
  * Between a transport (or the aggregate's catalog) and a server's backend, on every route: list answers
  * are held to the shape clients parse (`list-entries.ts`: a broken entry is repaired or dropped, logged
  * once per list and reason) and, when the server has a `tools` filter, what it hides is left out of
- * every list answer and refused when called by name, exactly as in the aggregate. Requests are checked
- * on the way in, list results on the way out.
+ * every list answer and refused when called by name, exactly as in the aggregate. A tool, prompt or
+ * template whose name or description carries hidden characters (`pins/hidden.ts`) is flagged: one warn
+ * line per entry. Requests are checked on the way in, list results on the way out.
  */
 import type { Logger } from '../observe/log.ts';
+import { hiddenIn } from '../pins/diff.ts';
+import { visible } from '../pins/hidden.ts';
 import { RpcCode } from '../protocol/errors.ts';
 import { errorResponse, isObject, isRequest, isResponse, type JsonObject, type JsonRpcId, type JsonRpcMessage } from '../protocol/message.ts';
 import type { ClientLink } from './contract.ts';
@@ -27,12 +30,16 @@ const NAMED: Record<string, { field: string; what: string }> = {
   'resources/subscribe': { field: 'uri', what: 'resource' },
 };
 
+const HIDDEN_FLAGGED_MAX = 1_000;
+
 export class ToolGate {
   #matcher: NameMatcher | undefined;
   #log: Logger;
   #links = new Map<string, { link: ClientLink; lists: Map<JsonRpcId, string> }>();
   /** `list|reason|action` already logged: a fixed set of phrases per list, so bounded. */
   #logged = new Set<string>();
+  /** `list|name` of entries flagged for hidden characters, up to HIDDEN_FLAGGED_MAX (a server could list without end). */
+  #flagged = new Set<string>();
 
   /** `matcher`: the server's `tools` filter, or undefined when it has none (lists are still checked). */
   constructor(matcher: NameMatcher | undefined, log: Logger) {
@@ -89,7 +96,22 @@ export class ToolGate {
       this.#logged.add(seen);
       this.#log.warn(`list entry ${action}: it breaks the MCP schema clients parse`, { list: key, reason, name: name ?? null, note: 'logged once per list and reason' });
     }
+    this.#flagHidden(key, checked.items);
     const matcher = this.#matcher;
     result[key] = matcher === undefined || field === undefined ? checked.items : checked.items.filter((item) => typeof item[field] !== 'string' || matcher.allows(item[field]));
+  }
+
+  /** One warn line per entry with hidden characters; the entry stays listed (what to do is pinning's choice). */
+  #flagHidden(key: EntryKind, items: readonly JsonObject[]): void {
+    if (key === 'resources') return;
+    for (const item of items) {
+      const hidden = hiddenIn(key, item);
+      const name = String(key === 'resourceTemplates' ? item.uriTemplate : item.name);
+      const seen = `${key}|${name}`;
+      if (hidden.length === 0 || this.#flagged.has(seen) || this.#flagged.size >= HIDDEN_FLAGGED_MAX) continue;
+      this.#flagged.add(seen);
+      const chars = hidden.map(({ codePoint, class: kind }) => `${codePoint} (${kind})`).join(', ');
+      this.#log.warn('list entry carries hidden characters: a model reads them, a reader does not see them', { list: key, name: visible(name).slice(0, 100), chars, note: 'logged once per entry' });
+    }
   }
 }
