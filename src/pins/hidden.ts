@@ -4,6 +4,8 @@
  * the "ASCII smuggling" carrier). Found anywhere in a name or description they are flagged, changed or
  * not. `visible()` writes them as `\u{…}` so a log line shows them. Pure.
  */
+import type { JsonObject } from '../protocol/message.ts';
+import { pinnedForm, type DefinitionKind } from './canonical.ts';
 export type HiddenClass = 'zero-width' | 'bidi' | 'tag';
 
 export interface HiddenChar {
@@ -43,4 +45,9 @@ export function findHidden(text: string): HiddenChar[] {
 /** `text` with every hidden character written out as `\u{200B}`. */
 export function visible(text: string): string {
   return text.replace(ANY, (char) => `\\u{${char.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
+/** The hidden characters anywhere in a definition's pinned fields (names, descriptions, schemas, arguments). */
+export function hiddenIn(kind: DefinitionKind, definition: JsonObject): HiddenChar[] {
+  return findHidden(JSON.stringify(pinnedForm(kind, definition)));
 }

@@ -7,8 +7,7 @@
  * line per entry. Requests are checked on the way in, list results on the way out.
  */
 import type { Logger } from '../observe/log.ts';
-import { hiddenIn } from '../pins/diff.ts';
-import { visible } from '../pins/hidden.ts';
+import { hiddenIn, visible } from '../pins/hidden.ts';
 import { RpcCode } from '../protocol/errors.ts';
 import { errorResponse, isObject, isRequest, isResponse, type JsonObject, type JsonRpcId, type JsonRpcMessage } from '../protocol/message.ts';
 import type { ClientLink } from './contract.ts';

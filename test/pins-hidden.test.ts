@@ -1,35 +1,9 @@
-// Pin fingerprints: canonical JSON whatever the key order, only the pinned fields count, and each class
-// of hidden character found (and shown) wherever it sits in a definition.
+// Each class of hidden character found (and shown) wherever it sits in a definition's pinned fields.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, fingerprint } from '../src/pins/canonical.ts';
-import { hiddenIn } from '../src/pins/diff.ts';
-import { findHidden, visible } from '../src/pins/hidden.ts';
+import { findHidden, hiddenIn, visible } from '../src/pins/hidden.ts';
 
 const TOOL = { name: 'add', description: 'Adds two numbers', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } };
-
-test('canonical JSON sorts keys at every depth and keeps array order', () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [2, 1], c: null } }), '{"a":{"c":null,"d":[2,1]},"b":1}');
-  assert.equal(canonicalJson({ a: undefined, b: 'x' }), '{"b":"x"}');
-});
-
-test('a fingerprint is SHA-256 hex, the same for any key order, and ignores unpinned fields', () => {
-  const reordered = { inputSchema: { required: ['a', 'b'], properties: { b: { type: 'number' }, a: { type: 'number' } }, type: 'object' }, description: 'Adds two numbers', name: 'add' };
-  assert.match(fingerprint('tools', TOOL), /^[0-9a-f]{64}$/);
-  assert.equal(fingerprint('tools', reordered), fingerprint('tools', TOOL));
-  assert.equal(fingerprint('tools', { ...TOOL, _meta: { x: 1 }, icons: [] }), fingerprint('tools', TOOL));
-});
-
-test('each pinned field changes the fingerprint', () => {
-  const changed: Record<string, unknown>[] = [
-    { ...TOOL, name: 'add2' }, { ...TOOL, title: 'Add' }, { ...TOOL, description: 'Adds two numbers.' },
-    { ...TOOL, inputSchema: { ...TOOL.inputSchema, required: ['a'] } }, { ...TOOL, outputSchema: { type: 'object' } }, { ...TOOL, annotations: { readOnlyHint: true } },
-  ];
-  const prints = new Set([TOOL, ...changed].map((tool) => fingerprint('tools', tool)));
-  assert.equal(prints.size, changed.length + 1);
-  assert.notEqual(fingerprint('prompts', { name: 'p', arguments: [{ name: 'x' }] }), fingerprint('prompts', { name: 'p', arguments: [{ name: 'x', required: true }] }));
-  assert.notEqual(fingerprint('resourceTemplates', { name: 'r', uriTemplate: 'file:///{path}' }), fingerprint('resourceTemplates', { name: 'r', uriTemplate: 'file:///{+path}' }));
-});
 
 const HIDDEN: { what: string; char: string; class: string; codePoint: string }[] = [
   { what: 'zero-width space', char: '\u200B', class: 'zero-width', codePoint: 'U+200B' },
