@@ -245,6 +245,20 @@ test('28.13: a crash-looping shared child never reads ready, between its restart
   assert.ok(seen.has('starting') && seen.has('exited'), `seen ${[...seen].join(', ')}`);
 });
 
+test('28.13: a restarted 2026-07-28 child (its era known, the adapter answering initialize) is starting until it answers server/discover, then ready', { timeout: 60_000 }, async (t) => {
+  const proxy = await startProxy(['--shared', '--upstream-protocol', 'modern', '--', process.execPath, new URL('./fixtures/modern-server.mjs', import.meta.url).pathname]);
+  t.after(() => proxy.stop());
+  await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'the first child answered');
+  const [first] = (await serverStatus(proxy)).pids as number[];
+  process.kill(first!, 'SIGKILL');
+  await eventually(async () => {
+    const status = await serverStatus(proxy);
+    return Number(status.restarts) >= 1 && (status.pids as number[]).length === 1 && (status.pids as number[])[0] !== first;
+  }, 15_000, 'restarted');
+  await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'the restarted child answered its server/discover');
+  assert.equal(proxy.logs().match(/child answered first/g)?.length, 2, 'each child answered something of its own');
+});
+
 test('22.3: a child that fails to start says why: its last stderr lines (masked) in /status and in the caller\'s error', { timeout: 60_000 }, async (t) => {
   const key = 'sekrit-key-4711';
   const proxy = await startProxy(['--shared', ...child(`--stderr-then-exit=Error: Cannot find module 'ajv' (key ${key})`)], { env: { AUTH_KEY: key } });
