@@ -71,13 +71,13 @@ test('the aggregate relays sampling and elicitation to shared members that look 
 test('a shared server on its own route offers its capability tools whatever the first client declared', { timeout: 60_000 }, async (t) => {
   const proxy = await startProxy(['--shared', '--', process.execPath, EVERYTHING]);
   t.after(() => proxy.stop());
-  // The first client declares nothing: its handshake is the one the child keeps.
+  // The first client declares nothing; the handshake the child keeps is the proxy's, made at its start.
   const { client: bare } = await connectClient(proxy.url, 'streamable');
   t.after(() => bare.close());
   const toolsOf = async (c: typeof bare): Promise<string[]> => (await c.listTools()).tools.map((tool) => tool.name);
   const listed = await toolsOf(bare);
   assert.ok(listed.includes('trigger-sampling-request'), 'listed to every client of the shared server');
-  // Roots are the server's own state, not a call's: not declared for a client that did not.
+  // Roots are the server's own state, not a call's: never declared to a shared child.
   assert.ok(!listed.includes('get-roots-list'), 'roots are not added');
 
   const { client: able } = await connectClient(proxy.url, 'sse', { capabilities: { sampling: {} } });

@@ -201,12 +201,62 @@ test('28.13: ready means the child answers: not while its first handshake is una
   const proxy = await startProxy(['--shared', ...child('--stop-reading-after-init')]);
   t.after(() => proxy.stop());
   await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'ready once it answered');
-  const { client } = await connectClient(proxy.url, 'streamable'); // its initialize is the child's last read
-  t.after(() => client.close());
   await eventually(async () => (await readyz(proxy)).status === 503, 30_000, 'not ready once it stopped reading stdin');
   const { reason } = await readyz(proxy);
   assert.match(reason, /not answering: a ping has had no answer for \d+ s|not reading its stdin/);
   assert.match(String((await serverStatus(proxy)).lastError), /not answering|not reading/);
+});
+
+test('28.13: a shared child nobody has connected to is starting until it answers the proxy\'s own handshake, then ready; a later client gets the cached result in its own version', { timeout: 60_000 }, async (t) => {
+  // The child reads stdin only after 3 s, as a cold `npx -y` does after its install; no client connects.
+  const proxy = await startProxy(['--shared', ...child('--start-delay=3000')]);
+  t.after(() => proxy.stop());
+  await proxy.waitForLog(/child started/);
+  const early = await readyz(proxy);
+  assert.equal(early.status, 503, 'a spawned child that has not answered is not ready');
+  assert.match(early.reason, /starting: the child has not answered yet/);
+  assert.equal((await serverStatus(proxy)).state, 'starting');
+  const pids = (await serverStatus(proxy)).pids as number[];
+  await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'ready once it answered the proxy\'s handshake, with no client connected');
+  assert.equal((await serverStatus(proxy)).state, 'ready');
+  // A later client's initialize is answered from the cache, in the version it asked for, by the same child.
+  const session = new RawStreamable(proxy.url);
+  const res = await session.post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'late', version: '1' } } });
+  const init = (res.json ?? JSON.parse(/data: (.*)/.exec(res.text)![1]!)) as { result: { protocolVersion: string; serverInfo: { name: string } } };
+  assert.equal(init.result.protocolVersion, '2025-06-18');
+  assert.ok(init.result.serverInfo.name.length > 0);
+  assert.deepEqual((await serverStatus(proxy)).pids, pids, 'no second child was started');
+});
+
+test('28.13: a crash-looping shared child never reads ready, between its restarts or while it runs', { timeout: 60_000 }, async (t) => {
+  // Lives 400 ms, reads nothing, exits 3: restarted after 0.5 s, 1 s, 2 s…
+  const proxy = await startProxy(['--shared', '--', process.execPath, '-e', 'setTimeout(() => process.exit(3), 400)']);
+  t.after(() => proxy.stop());
+  let polls = 0;
+  const seen = new Set<string>();
+  await eventually(async () => {
+    const { status, reason } = await readyz(proxy);
+    polls++;
+    assert.equal(status, 503, `poll ${polls}: ready during a crash loop (${reason})`);
+    seen.add(reason.startsWith('starting') ? 'starting' : reason.includes('exited with code 3') ? 'exited' : reason);
+    return Number((await serverStatus(proxy)).restarts) >= 3;
+  }, 30_000, 'three restarts');
+  assert.ok(polls >= 20, `polled ${polls} times`);
+  assert.ok(seen.has('starting') && seen.has('exited'), `seen ${[...seen].join(', ')}`);
+});
+
+test('28.13: a restarted 2026-07-28 child (its era known, the adapter answering initialize) is starting until it answers server/discover, then ready', { timeout: 60_000 }, async (t) => {
+  const proxy = await startProxy(['--shared', '--upstream-protocol', 'modern', '--', process.execPath, new URL('./fixtures/modern-server.mjs', import.meta.url).pathname]);
+  t.after(() => proxy.stop());
+  await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'the first child answered');
+  const [first] = (await serverStatus(proxy)).pids as number[];
+  process.kill(first!, 'SIGKILL');
+  await eventually(async () => {
+    const status = await serverStatus(proxy);
+    return Number(status.restarts) >= 1 && (status.pids as number[]).length === 1 && (status.pids as number[])[0] !== first;
+  }, 15_000, 'restarted');
+  await eventually(async () => (await readyz(proxy)).status === 200, 15_000, 'the restarted child answered its server/discover');
+  assert.equal(proxy.logs().match(/child answered first/g)?.length, 2, 'each child answered something of its own');
 });
 
 test('22.3: a child that fails to start says why: its last stderr lines (masked) in /status and in the caller\'s error', { timeout: 60_000 }, async (t) => {

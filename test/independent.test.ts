@@ -270,3 +270,14 @@ test('shared mode: per-session env is ignored and warned about once', { timeout:
   assert.equal(warnings.length, 1);
   assert.ok(!proxy.logs().includes('shared-ignored'), 'values are not logged');
 });
+
+test('independent mode: ready before any session; not ready after a child that exited before it answered', { timeout: 30_000 }, async (t) => {
+  const proxy = await startProxy(['--no-shared', ...CHILD, '--exit-on-start=3']);
+  t.after(() => proxy.stop());
+  assert.equal((await rawRequest(`${proxy.url}/readyz`)).status, 200, 'no child yet: nothing to ask');
+  const res = await new RawStreamable(proxy.url).initialize();
+  assert.match(res.text, /exited with code 3/, 'the session cannot start');
+  const ready = await rawRequest(`${proxy.url}/readyz`);
+  assert.equal(ready.status, 503, ready.text);
+  assert.match(String((ready.json as { reason?: string }).reason), /the last child exited with code 3 before it answered/);
+});

@@ -2,7 +2,7 @@
 import type { Backend, ClientLink } from './contract.ts';
 import { Child, describeExit, type ChildEvents } from '../upstream/child.ts';
 import { ProxyError, RpcCode } from '../protocol/errors.ts';
-import type { JsonRpcMessage } from '../protocol/message.ts';
+import { isResponse, type JsonRpcMessage } from '../protocol/message.ts';
 import { Hub } from '../routing/hub.ts';
 import type { UpstreamRoute } from '../upstream/upstream-route.ts';
 import { RemoteSession } from '../upstream/remote/remote-session.ts';
@@ -22,7 +22,11 @@ export class IndependentBackend implements Backend {
   #links = new Map<string, ClientLink>();
   #stopping = new Set<Promise<unknown>>();
   #sweep: NodeJS.Timeout;
-  #lastSpawnError: string | undefined;
+  /**
+   * Why the last child failed to start (not spawned, or exited before it answered anything), until a
+   * child answers: what /readyz can say of a mode whose children come with their sessions.
+   */
+  #lastChildFailure: string | undefined;
   #isStopped = false;
   /** Children being spawned: counted against --max-children before they are sessions. */
   #starting = 0;
@@ -53,11 +57,20 @@ export class IndependentBackend implements Backend {
     let hub: Hub | undefined;
     const route = upstreamRoute(this.#deps, log, (msg) => hub?.fromChild(msg));
     // A remote member's session takes the child's place; `env` then holds the client's forwarded headers.
+    let hasAnswered = false;
     const events: ChildEvents = {
-      message: (msg) => route.receive(msg),
+      message: (msg) => {
+        if (!hasAnswered && isResponse(msg)) {
+          hasAnswered = true;
+          this.#lastChildFailure = undefined;
+        }
+        route.receive(msg);
+      },
       exit: (exit) => {
         route.childGone();
         const reason = `child ${describeExit(exit)}`;
+        // Not stopped by the proxy (close() forgets the session first) and never answered: a failed start.
+        if (!hasAnswered && this.#sessions.get(sessionId)?.child === child) this.#lastChildFailure = `${describeExit(exit)} before it answered`;
         if (hub !== undefined) reportBreach(this.#deps, exit, hub);
         hub?.childDown(reason);
         // The session cannot go on without its child: the client is told and starts a new one.
@@ -72,10 +85,9 @@ export class IndependentBackend implements Backend {
     if (failed !== undefined) {
       route.childGone();
       for (const value of Object.values(env)) log.removeSecret(value);
-      this.#lastSpawnError = describeExit(failed);
-      throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastSpawnError}`);
+      this.#lastChildFailure = describeExit(failed);
+      throw new ProxyError(502, RpcCode.serverError, `the MCP server ${this.#lastChildFailure}`);
     }
-    this.#lastSpawnError = undefined;
     if (this.#isStopped) {
       // The proxy began shutting down while this child started: it must not outlive the proxy.
       void child.stop().then(() => { for (const value of Object.values(env)) log.removeSecret(value); });
@@ -112,7 +124,7 @@ export class IndependentBackend implements Backend {
   }
 
   notReadyReason(): string | undefined {
-    return this.#lastSpawnError === undefined ? undefined : `the last child ${this.#lastSpawnError}`;
+    return this.#lastChildFailure === undefined ? undefined : `the last child ${this.#lastChildFailure}`;
   }
 
   get childCount(): number {

@@ -9,7 +9,7 @@ import { Hub } from '../routing/hub.ts';
 import { Supervisor, type SupervisorEvents } from '../upstream/supervisor.ts';
 import { RemoteUpstream } from '../upstream/remote/remote-upstream.ts';
 import { remoteOptions } from './remote-member.ts';
-import { PER_CALL_CAPABILITIES } from './proxy-initialize.ts';
+import { PER_CALL_CAPABILITIES, SHARED_INITIALIZE } from './proxy-initialize.ts';
 import { reportBreach, LEGACY, beforeStart, childOptions, hubOutput, startSweep, upstreamRoute, type BackendDeps, type ChildUsage } from './backend-deps.ts';
 
 /** How long a caller without a handshake waits for the shared child's first initialize. */
@@ -46,6 +46,9 @@ export class SharedBackend implements Backend, StatelessTarget {
       this.#initWaiters.clear();
     };
     this.#hub = new Hub(output, { cacheInitialize: true, relayCapabilities: PER_CALL_CAPABILITIES, now: Date.now });
+    // A stdio child's first handshake is always the proxy's own, made at once (it waits in the route until
+    // the child runs): no client's capabilities become everyone's, and ready means answered.
+    if (!this.#isRemote) this.#hub.ensureInitialized(SHARED_INITIALIZE);
     // A remote starts once its era is known; a stdio child once no other child of its server is in its
     // first start (two first runs of `npx -y pkg` at once race on npm's cache). Messages wait in the route.
     const start = (era: UpstreamEra | undefined): void => {
@@ -59,6 +62,8 @@ export class SharedBackend implements Backend, StatelessTarget {
           }
           this.#route.childUp();
           this.#hub.childUp();
+          // A child that died before its first answer left no handshake: the next one gets the proxy's again.
+          if (!this.#isRemote) this.#hub.ensureInitialized(SHARED_INITIALIZE);
           changed();
         },
         down: (reason, exit) => {

@@ -1,15 +1,16 @@
 /**
- * Whether a running child answers, which is what "ready" means (not "it was spawned"). Nothing is sent
- * on its own before the child's first handshake: a server may read any message before `initialize` as
- * its protocol's choice (a dual-era server took a bare `ping` for per-request legacy serving). So: a
- * child nobody asked anything yet counts as ready once spawned; from the first request (a client's
- * or the proxy's `initialize`, or the cached one after a restart) it is `starting` until it answers;
- * after that, a legacy child silent for `idleMs` is sent a `ping`, and one that leaves it unanswered
- * for `timeoutMs`, or whose stdin no longer takes input, is not ready until it answers again. It is
- * never stopped for it: a child still installing (a cold `npx -y`) or busy with a blocking call is only
- * not ready, and its calls keep their own timeouts.
+ * Whether a running child answers, which is what "ready" means (not "it was spawned"). A child is
+ * `starting` from its spawn until its first answer: its owner asks it something at once (the shared
+ * backend makes the first handshake itself when no client has, upstream-route.ts asks a child of a
+ * known modern era `server/discover`), so one that exits or hangs before answering never reads ready.
+ * Nothing of its own is sent here before that first answer: a server may read any message before
+ * `initialize` as its protocol's choice (a dual-era server took a bare `ping` for per-request legacy
+ * serving). After it, a legacy child silent for `idleMs` is sent a `ping`, and one that leaves it
+ * unanswered for `timeoutMs`, or whose stdin no longer takes input, is not ready until it answers
+ * again. It is never stopped for it: a child still installing (a cold `npx -y`) or busy with a blocking
+ * call is only not ready, and its calls keep their own timeouts.
  */
-import { isRequest, isResponse, type JsonRpcMessage } from '../protocol/message.ts';
+import { isResponse, type JsonRpcMessage } from '../protocol/message.ts';
 
 /** Silence after which a child is pinged. */
 const LIVENESS_IDLE_MS = 5_000;
@@ -33,8 +34,8 @@ export interface LivenessOptions {
 export class Liveness {
   #opts: LivenessOptions;
   #now: () => number;
-  #state: 'unasked' | 'asked' | 'answered' = 'unasked';
-  #wasReady = true;
+  #hasAnswered = false;
+  #wasReady = false;
   #lastHeardMs: number;
   #ping: { id: string; sentMs: number } | undefined;
   #isStdinFull = false;
@@ -48,13 +49,6 @@ export class Liveness {
     this.#timer = setInterval(() => this.#check(), CHECK_EVERY_MS).unref();
   }
 
-  /** Every message to the child passes here: the first request starts the wait for its first answer. */
-  sent(msg: JsonRpcMessage): void {
-    if (this.#state !== 'unasked' || !isRequest(msg)) return;
-    this.#state = 'asked';
-    this.#noteChange();
-  }
-
   /**
    * Every message from the child passes here; true when it was the answer to a liveness ping (not for
    * the Hub). Any reply counts as an answer: a child that answers calls needs no ping answered too.
@@ -62,7 +56,7 @@ export class Liveness {
   heard(msg: JsonRpcMessage): boolean {
     this.#lastHeardMs = this.#now();
     if (!isResponse(msg)) return false;
-    this.#state = 'answered';
+    this.#hasAnswered = true;
     this.#ping = undefined;
     this.#isStdinFull = false;
     this.#noteChange();
@@ -71,7 +65,7 @@ export class Liveness {
 
   /** Why the child does not count as answering, or undefined when it does. */
   notReadyReason(): string | undefined {
-    if (this.#state === 'asked') return 'starting: the child has not answered yet';
+    if (!this.#hasAnswered) return 'starting: the child has not answered yet';
     if (this.#isStdinFull) return 'not reading its stdin: a ping could not be written';
     const ping = this.#ping;
     const waitedMs = ping === undefined ? 0 : this.#now() - ping.sentMs;
@@ -85,7 +79,7 @@ export class Liveness {
 
   #check(): void {
     this.#noteChange();
-    if (this.#state !== 'answered' || !this.#opts.canPing()) return;
+    if (!this.#hasAnswered || !this.#opts.canPing()) return;
     if (this.#ping !== undefined) return; // one ping at a time; its answer is awaited
     if (this.#now() - this.#lastHeardMs >= LIVENESS_IDLE_MS || this.#isStdinFull) this.#sendPing();
   }

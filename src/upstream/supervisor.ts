@@ -75,7 +75,6 @@ export class Supervisor {
   }
 
   send(msg: JsonRpcMessage): boolean {
-    this.#liveness?.sent(msg);
     return this.#child?.send(msg) ?? false;
   }
 
@@ -96,7 +95,7 @@ export class Supervisor {
       exit: (exit) => this.#exited(child, exit),
     });
     this.#child = child;
-    // From the spawn on: what the Hub sends while the process starts is the first request it waits on.
+    // From the spawn on: not ready until the child's first answer (its owner asks it at once).
     this.#liveness = new Liveness({ send: (msg) => child.send(msg), changed: () => this.#events.answering(), canPing: this.#canPing });
     void child.spawned.then((failed) => {
       if (failed !== undefined || this.#child !== child) return;

@@ -18,6 +18,12 @@ import { peerAttributes, RoundTrips } from '../trace/round-trips.ts';
 import { tracing } from '../trace/tracer.ts';
 import { ModernChildAdapter } from './modern-child.ts';
 
+/**
+ * A stdio child of a known modern era answers nothing else on its own (the adapter answers `initialize`
+ * and `ping` itself): this `server/discover` is what shows it answers (liveness.ts); its reply is dropped.
+ */
+const ANSWER_CHECK_ID = 'mcpproxy-answer-check';
+
 /** Messages held while the era is unknown; past it the Hub is told the child cannot take more. */
 const MAX_QUEUED_MESSAGES = 1000;
 
@@ -82,12 +88,15 @@ export class UpstreamRoute {
     if (isRestart) this.#trips?.lost();
     if (this.#adapter !== undefined) {
       if (isRestart) this.#adapter.reset();
-      return;
+      return this.#askAnswered();
     }
     const memory = this.#opts.memory;
     if (memory === undefined || this.#queue === undefined) return;
     const known = memory.known;
-    if (known !== undefined) return this.#settle(known, 'known');
+    if (known !== undefined) {
+      this.#settle(known, 'known');
+      return this.#askAnswered();
+    }
     this.#detecting = { first: memory.first, initialize: undefined, refusal: undefined, discoverId: undefined };
     if (memory.first === 'discover') this.#askDiscover(PROBE_ID, PREFERRED_MODERN_VERSION);
     // What the Hub sent before the child ran (its initialize among it) goes through detection now.
@@ -156,6 +165,7 @@ export class UpstreamRoute {
   }
 
   #fromChild(msg: JsonRpcMessage): void {
+    if (isResponse(msg) && msg.id === ANSWER_CHECK_ID) return;
     const detecting = this.#detecting;
     if (detecting !== undefined && isResponse(msg)) {
       if (msg.id === detecting.discoverId) return this.#discoverAnswered(detecting, msg);
@@ -177,6 +187,11 @@ export class UpstreamRoute {
       memory.firstStartOver();
     }
     this.#startedMs = undefined;
+  }
+
+  /** A stdio child served by the adapter from a known verdict: asked something only the child can answer. */
+  #askAnswered(): void {
+    if (this.#adapter !== undefined && this.#opts.memory !== undefined) this.#toChild!(discoverRequest(ANSWER_CHECK_ID, PREFERRED_MODERN_VERSION, this.#opts.clientVersion));
   }
 
   #askDiscover(id: string, version: string): void {
