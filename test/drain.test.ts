@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eventually, FIXTURE, startProxy, withDeadline, type RunningProxy } from './helpers/proxy.ts';
 import { allGone, killAll, rawRequest, RawStreamable, rpcErrorOf } from './helpers/ops.ts';
-import { openLegacySession } from './helpers/raw-sse.ts';
+import { openLegacySession, openSse } from './helpers/raw-sse.ts';
 
 const CHILD = ['--shared', '--', process.execPath, FIXTURE];
 
@@ -51,7 +51,7 @@ test('SIGTERM: /readyz is 503 at once, calls are still served with Connection: c
   await allGone([pid], 10_000, 'the child after shutdown');
 });
 
-test('after the drain: a slow call finishes within --shutdown-timeout, one still open gets a JSON-RPC error, SSE ends cleanly', { timeout: 60_000 }, async (t) => {
+test('after the drain: a slow call finishes within --shutdown-timeout, one still open gets a JSON-RPC error, SSE and GET streams end cleanly', { timeout: 60_000 }, async (t) => {
   const proxy = await startProxy(['--drain-delay', '2', '--shutdown-timeout', '3', ...CHILD]);
   t.after(() => proxy.stop());
   const session = new RawStreamable(proxy.url);
@@ -59,6 +59,8 @@ test('after the drain: a slow call finishes within --shutdown-timeout, one still
   const { pid } = await session.callJson<{ pid: number }>('pid');
   t.after(() => killAll([pid]));
   const { stream } = await openLegacySession(proxy.url);
+  const standalone = await openSse(`${proxy.url}/mcp`, { 'mcp-session-id': session.sessionId! });
+  assert.equal(standalone.response.status, 200, 'the standalone GET stream is open');
   // 3.5 s: longer than the shutdown timeout alone (the old behaviour), shorter than drain + shutdown.
   const finishing = session.call('slow', { ms: 3500, text: 'finished in time' });
   const stuck = session.call('slow', { ms: 60_000, text: 'never' });
@@ -72,6 +74,7 @@ test('after the drain: a slow call finishes within --shutdown-timeout, one still
   const cut = await withDeadline(stuck, 15_000, 'the call still open at the end');
   assert.deepEqual(rpcErrorOf(cut.message), { code: -32000, message: 'proxy shutting down' }, `an answer, not a reset: ${cut.res.text}`);
   await withDeadline(stream.rest(15_000), 15_000, 'the SSE stream ends');
+  await withDeadline(standalone.rest(15_000), 15_000, 'the standalone GET stream ends');
   assert.equal((await waitForExit(proxy, 15_000)).code, 0);
   // Drain 2 s + shutdown 3 s, and the child's stop (it exits on stdin EOF): well within Cloud Run's window.
   assert.ok(Date.now() - signalledMs < 9_000, `exited ${Date.now() - signalledMs} ms after SIGTERM`);
