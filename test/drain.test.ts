@@ -43,6 +43,10 @@ test('SIGTERM: /readyz is 503 at once, calls are still served with Connection: c
   assert.equal(res.status, 200);
   assert.match(JSON.stringify(message), /still served/, 'the call is answered during the drain');
   assert.equal(res.headers.connection, 'close', 'the client reconnects, through the balancer, elsewhere');
+  const streamed = await session.post({ jsonrpc: '2.0', id: 99, method: 'tools/call', params: { name: 'slow', arguments: { ms: 200, text: 'streamed' }, _meta: { progressToken: 'p' } } });
+  assert.match(String(streamed.headers['content-type']), /^text\/event-stream/, 'an answer streamed as SSE');
+  assert.match(streamed.text, /streamed/);
+  assert.equal(streamed.headers.connection, 'close', 'SSE answers close their connection too');
 
   // Far below the 60 s drain delay: the second signal skips what is left of it, the shutdown is clean.
   proxy.proc.kill('SIGTERM');
