@@ -84,7 +84,8 @@ function specFor(name: TargetName, transport: Transport, port: number | undefine
     case 'mcpproxy':
       return {
         cmd: mcpproxyBin(),
-        args: ['--host', HOST, '--port', String(port ?? 0), ...(opts.access ?? ['--no-auth']), '--heartbeat', '0',
+        // No drain delay: one instance with no balancer in front, stopped with a 5 s SIGKILL grace.
+        args: ['--host', HOST, '--port', String(port ?? 0), ...(opts.access ?? ['--no-auth']), '--heartbeat', '0', '--drain-delay', '0',
           ...(opts.configFile !== undefined ? ['--config', opts.configFile]
             : [opts.independent ? '--no-shared' : '--shared', '--', ...fixtureCmd])],
         port: port ?? 'from-stderr',

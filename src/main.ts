@@ -176,19 +176,38 @@ async function run(config: Config): Promise<void> {
     }
   }
 
-  let signals = 0;
+  const pending = (): number => routes.endpoints.reduce((sum, { endpoint }) => sum + endpoint.ctx.backend.pendingCount, 0);
+  // Each signal moves shutdown one step on: the first drains, a second cuts the drain delay short, a later one exits now.
+  let phase: 'serving' | 'draining' | 'closing' = 'serving';
+  let endDrainDelay = (): void => {};
   const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
-    if (++signals > 1) {
+    if (phase === 'draining') {
+      log.info('drain delay cut short', { signal });
+      return endDrainDelay();
+    }
+    if (phase === 'closing') {
       log.warn('second signal: exiting now', { signal });
       killAllChildGroups();
       process.exit(130);
     }
+    phase = 'draining';
+    // /readyz says 503 while calls are still served: load balancers stop sending before the listener goes.
+    server.beginDrain();
+    log.info('draining', { signal, drainDelay: config.drainDelayMs / 1000, pending: pending() });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, config.drainDelayMs);
+      endDrainDelay = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    phase = 'closing';
     const deadlineMs = Date.now() + config.shutdownTimeoutMs;
-    const pending = (): number => routes.endpoints.reduce((sum, { endpoint }) => sum + endpoint.ctx.backend.pendingCount, 0);
-    log.info('shutting down', { signal, pending: pending() });
+    log.info('shutting down', { pending: pending(), shutdownTimeout: config.shutdownTimeoutMs / 1000 });
     server.stopAccepting();
     // In-flight calls get up to --shutdown-timeout to finish before their streams are ended.
     await drain(pending, config.shutdownTimeoutMs);
+    log.info('ending calls and streams', { pending: pending() });
     // Calls still running get an answer rather than a stream that just ends (clients would wait out their own timeouts).
     await routes.close('proxy shutting down');
     shared.heartbeat.stop();

@@ -75,6 +75,17 @@ test('environment variables apply when no flag is given, and flags win over them
   assert.equal(config(SERVER, { HOST: '127.0.0.1', PORT: '' }).port, 8000);
 });
 
+test('the drain: --drain-delay 5 s and --shutdown-timeout 4 s by default (together inside Cloud Run\'s 10 s), env and flags', () => {
+  const local = ['--host', '127.0.0.1', ...SERVER];
+  const defaults = config(local);
+  assert.deepEqual([defaults.drainDelayMs, defaults.shutdownTimeoutMs], [5000, 4000]);
+  assert.ok(defaults.drainDelayMs + defaults.shutdownTimeoutMs < 10_000);
+  const fromEnv = config(local, { DRAIN_DELAY: '2.5', SHUTDOWN_TIMEOUT: '6' });
+  assert.deepEqual([fromEnv.drainDelayMs, fromEnv.shutdownTimeoutMs], [2500, 6000]);
+  assert.equal(config(['--drain-delay', '0', ...local], { DRAIN_DELAY: '9' }).drainDelayMs, 0);
+  assert.match(refused(['--drain-delay', 'soon', ...local]), /--drain-delay must be a number of seconds/);
+});
+
 test('SHARED_SESSION and --shared/--no-shared', () => {
   const cases: Array<{ argv: string[]; env: NodeJS.ProcessEnv; shared: boolean; maxSessions: number }> = [
     { argv: [], env: {}, shared: true, maxSessions: 0 },

@@ -81,7 +81,8 @@ interface Proxy { port: number; }
 /** One instance of the built binary on port 0; resolves with the port from its "listening" line. */
 async function startProxy(defer: Defer, instanceId: string): Promise<Proxy> {
   const server = existsSync(FAULT_SERVER) ? FAULT_SERVER : EVERYTHING_SERVER;
-  const child = spawn(BINARY, ['--host', '127.0.0.1', '--port', '0', '--instance-id', instanceId, '--no-auth',
+  // No drain delay: stop() gives 5 s before SIGKILL, and this test is not about draining (test/drain.test.ts is).
+  const child = spawn(BINARY, ['--host', '127.0.0.1', '--port', '0', '--instance-id', instanceId, '--no-auth', '--drain-delay', '0',
     '--heartbeat', '1', '--', process.execPath, server], { stdio: ['ignore', 'ignore', 'pipe'] });
   defer(() => stop(child));
   let log = '';

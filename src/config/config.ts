@@ -26,6 +26,8 @@ export interface Config {
   maxStreamBufferBytes: number;
   replayBufferEvents: number;
   sessionIdleTimeoutMs: number;
+  /** On SIGTERM, how long /readyz says 503 while the instance still serves (load balancers see it go). */
+  drainDelayMs: number;
   shutdownTimeoutMs: number;
   /** How long a client may take to send its request headers (slowloris). */
   headersTimeoutMs: number;
@@ -69,6 +71,7 @@ export interface RawOptions extends IdentityRaw, TraceRaw, Omit<SandboxFlags, 's
   replayBuffer?: string;
   sessionIdleTimeout?: string;
   requestTimeout?: string;
+  drainDelay?: string;
   shutdownTimeout?: string;
   headersTimeout?: string;
   writeTimeout?: string;
@@ -104,6 +107,7 @@ export const ENV_VARS = {
   replayBuffer: 'REPLAY_BUFFER',
   sessionIdleTimeout: 'SESSION_IDLE_TIMEOUT',
   requestTimeout: 'REQUEST_TIMEOUT',
+  drainDelay: 'DRAIN_DELAY',
   shutdownTimeout: 'SHUTDOWN_TIMEOUT',
   headersTimeout: 'HEADERS_TIMEOUT',
   writeTimeout: 'WRITE_TIMEOUT',
@@ -213,7 +217,9 @@ export function buildConfig(cliOptions: RawOptions, commandWords: string[], env:
     maxStreamBufferBytes: integer('--max-stream-buffer', opts.maxStreamBuffer, 64 * MIB, 1024, 2 ** 31),
     replayBufferEvents: integer('--replay-buffer', opts.replayBuffer, 1000, 0, 1_000_000),
     sessionIdleTimeoutMs: seconds('--session-idle-timeout', opts.sessionIdleTimeout, 600),
-    shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, 10),
+    // 5 s covers Kubernetes endpoint propagation; 5 + 4 s fits Cloud Run's 10 s from SIGTERM to SIGKILL.
+    drainDelayMs: seconds('--drain-delay', opts.drainDelay, 5),
+    shutdownTimeoutMs: seconds('--shutdown-timeout', opts.shutdownTimeout, 4),
     headersTimeoutMs: Math.max(seconds('--headers-timeout', opts.headersTimeout, 15), 100),
     writeTimeoutMs: Math.max(seconds('--write-timeout', opts.writeTimeout, 30), 100),
     allowOrigins: list(opts.allowOrigin).map((origin) => normalizeOrigin('--allow-origin', origin)),

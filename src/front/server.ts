@@ -38,12 +38,19 @@ interface Route {
 /** A slow client may not hold a socket by trickling a request body either (slowloris). */
 const REQUEST_TIMEOUT_MS = 60_000;
 
+/**
+ * The front's life: `serving`; `draining` (SIGTERM: /readyz says 503 so load balancers move away, calls are
+ * still served, every response closes its connection); `closed` (the listener is closed, open calls finish).
+ */
+export type FrontState = 'serving' | 'draining' | 'closed';
+
 export class ProxyServer {
   #shared: EndpointShared;
   #server: Server;
   #fixed: Map<string, Route>;
   #routes: Routes;
   #policy: AccessPolicy;
+  #state: FrontState = 'serving';
 
   constructor(shared: EndpointShared, routes: Routes, status: () => unknown) {
     this.#shared = shared;
@@ -115,8 +122,14 @@ export class ProxyServer {
     });
   }
 
+  /** Readiness says 503 from now on and every response ends its keep-alive connection; calls are still served. */
+  beginDrain(): void {
+    if (this.#state === 'serving') this.#state = 'draining';
+  }
+
   /** Stops accepting connections; open ones stay until closeConnections(). */
   stopAccepting(): void {
+    this.#state = 'closed';
     this.#server.close();
     this.#server.closeIdleConnections();
   }
@@ -126,6 +139,8 @@ export class ProxyServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A client on a draining instance reconnects for its next request, and the load balancer sends it elsewhere.
+    if (this.#state !== 'serving') res.setHeader('connection', 'close');
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -223,8 +238,9 @@ export class ProxyServer {
     return this.#routes.aggregate === undefined ? [] : this.#routes.endpoints.slice(1).map(({ server }) => server);
   }
 
-  /** Ready while the endpoint at the root can serve (the aggregate: while any member can), with each server's state. */
+  /** Ready while the endpoint at the root can serve (the aggregate: while any member can), with each server's state; never while draining. */
   #ready(res: ServerResponse): void {
+    if (this.#state !== 'serving') return sendJson(res, 503, { status: 'draining', reason: 'the proxy is shutting down' });
     const reasons: Record<string, string> = {};
     for (const { server, endpoint } of this.#routes.endpoints) {
       const reason = endpoint.ctx.backend.notReadyReason();

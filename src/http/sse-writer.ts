@@ -8,7 +8,7 @@ import type { ServerResponse } from 'node:http';
 export const SSE_HEADERS = {
   'content-type': 'text/event-stream',
   'cache-control': 'no-cache, no-transform',
-  connection: 'keep-alive',
+  // No `connection` of our own: Node's keep-alive default, or the front's `close` while it drains.
   // nginx and similar proxies buffer responses unless told not to; SSE must flow event by event.
   'x-accel-buffering': 'no',
 } as const;

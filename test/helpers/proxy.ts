@@ -33,7 +33,8 @@ export interface RunningProxy {
  */
 export async function startProxy(args: string[], options: { env?: NodeJS.ProcessEnv; readyMs?: number } = {}): Promise<RunningProxy> {
   const full = [...(args.includes('--host') ? [] : ['--host', '127.0.0.1']), ...(args.includes('--port') ? [] : ['--port', '0']), ...args];
-  const proc = spawn(BINARY, full, { env: { SANDBOX: 'off', ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // No drain delay unless a test asks for one: it would add 5 s to every stop(); test/drain.test.ts sets it.
+  const proc = spawn(BINARY, full, { env: { SANDBOX: 'off', DRAIN_DELAY: '0', ...process.env, ...options.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const waiters = new Set<() => void>();
   proc.stderr!.setEncoding('utf8');
