@@ -140,6 +140,8 @@ async function runRow(t: TestContext, way: InstallWay, mode: Mode): Promise<void
   // The npx row starts twice on one HOME and state dir: cold (the slow first fetch), then warm.
   for (const start of isNpx ? ['cold', 'warm'] as const : ['cold'] as const) {
     const startedAt = Date.now();
+    // Counted from before the start: a shared child is handshaken (so installed) before it reads ready.
+    const before = registry.stats();
     const proxy = await startProxy(args, { env: userEnv(home), readyMs: 30_000 });
     t.after(() => proxy.stop());
     const ready = await waitReady(proxy, startedAt, READY_MS[start]);
@@ -147,7 +149,6 @@ async function runRow(t: TestContext, way: InstallWay, mode: Mode): Promise<void
     if (!/filesystem=bwrap/.test(sandboxLine)) failures.push(`the defaults did not put the child under bubblewrap: ${sandboxLine}`);
     const notReady = 'error' in ready ? ready.error : undefined;
     const label = isNpx ? `${way.name}, ${start}` : way.name;
-    const before = registry.stats();
     // A row that never became ready is asked once, for the error a caller gets; a warm restart, once.
     const eras = notReady === undefined && start === 'cold' ? ERAS : ERAS.slice(0, 1);
     for (const [i, era] of eras.entries()) {
